@@ -1,0 +1,133 @@
+"""The Clip: the unit of data every part of savos reads and writes.
+
+Conventions (fixed here, tested in tests/test_clip.py; see docs/dataset-card.md):
+
+- Pixel (row r, col c) has its centre at x = c, y = r. A pixel belongs to a shape iff its centre lies
+  inside the shape: masks are the exact centre-sampled rasterisation of the vector shapes.
+- Flow is (dx, dy) = (columns, rows) in pixels, evaluated at pixel centres.
+- Object k (1-based in ``visible``) is ``amodal[:, k - 1]``. Objects are opaque: wherever any amodal
+  mask is set, ``visible`` names the front-most object, and ``visible == 0`` exactly where no amodal
+  mask is set.
+- Occlusion rate of object k at t: ``1 - |visible == k| / |amodal[t, k - 1]|`` (0 where the amodal mask
+  is empty).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from savos.errors import SavosError
+
+
+class ClipError(SavosError):
+    """A clip breaks the Clip contract (shape, dtype or convention)."""
+
+
+@dataclass
+class Clip:
+    """One video with its ground truth. T frames, K objects, H x W pixels.
+
+    Attributes:
+        rgb: uint8 (T, H, W, 3), the frames.
+        visible: unsigned integer (T, H, W), modal label map; 0 = background, k in 1..K = object k.
+        amodal: bool (T, K, H, W), full mask of object k + 1 at frame t, clipped to the frame.
+        flow_fwd: float32 (T-1, H, W, 2), flow of what is visible at t, frame t -> t+1, (dx, dy).
+        flow_bwd: float32 (T-1, H, W, 2), flow of what is visible at t+1, frame t+1 -> t;
+            ``flow_bwd[t]`` lives on frame t+1.
+        amodal_flow_fwd: float32 (T-1, K, H, W, 2) or None, motion t -> t+1 of every amodal pixel of
+            each object (occluded parts too); 0 outside ``amodal[t, k]``.
+        meta: JSON-able dict: generator, version, config, seed, split, index, objects (see the card).
+    """
+
+    rgb: np.ndarray
+    visible: np.ndarray
+    amodal: np.ndarray
+    flow_fwd: np.ndarray
+    flow_bwd: np.ndarray
+    amodal_flow_fwd: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.amodal.shape[0])
+
+    @property
+    def num_objects(self) -> int:
+        return int(self.amodal.shape[1])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W)."""
+        return int(self.amodal.shape[2]), int(self.amodal.shape[3])
+
+    @property
+    def key(self) -> str:
+        """The clip's name inside its split: ``clip_<index:06d>``."""
+        return clip_key(int(self.meta.get("index", 0)))
+
+    def target_ids(self) -> list[int]:
+        """0-based indices of the objects whose role is "target" (all objects if meta says nothing)."""
+        objects = self.meta.get("objects")
+        if not objects:
+            return list(range(self.num_objects))
+        return [k for k, o in enumerate(objects) if o.get("role", "target") == "target"]
+
+    def occlusion_rate(self) -> np.ndarray:
+        """float64 (T, K): 1 - visible area / amodal area; 0 where the amodal mask is empty."""
+        return occlusion_rate(self.visible, self.amodal)
+
+    def validate(self) -> None:
+        """Raise ClipError naming the first field that breaks the contract."""
+        validate_clip(self)
+
+
+def clip_key(index: int) -> str:
+    return f"clip_{index:06d}"
+
+
+def occlusion_rate(visible: np.ndarray, amodal: np.ndarray) -> np.ndarray:
+    """visible (T, H, W) int, amodal (T, K, H, W) bool -> float64 (T, K)."""
+    T, K = amodal.shape[:2]
+    ids = np.arange(1, K + 1, dtype=visible.dtype).reshape(1, K, 1, 1)
+    vis_area = (visible[:, None] == ids).sum(axis=(2, 3))  # (T, K)
+    amo_area = amodal.sum(axis=(2, 3))  # (T, K)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(amo_area > 0, 1.0 - vis_area / np.maximum(amo_area, 1), 0.0)
+    return rate
+
+
+def _check(cond: bool, what: str) -> None:
+    if not cond:
+        raise ClipError(what)
+
+
+def validate_clip(clip: Clip) -> None:
+    """Shapes, dtypes and the opacity convention. Raises ClipError."""
+    a = clip.amodal
+    _check(isinstance(a, np.ndarray) and a.ndim == 4 and a.dtype == np.bool_,
+           f"amodal must be bool (T, K, H, W), got {getattr(a, 'dtype', type(a))} {getattr(a, 'shape', '')}")
+    T, K, H, W = a.shape
+    _check(T >= 2, f"a clip needs at least 2 frames, got {T}")
+    _check(clip.rgb.dtype == np.uint8 and clip.rgb.shape == (T, H, W, 3),
+           f"rgb must be uint8 {(T, H, W, 3)}, got {clip.rgb.dtype} {clip.rgb.shape}")
+    v = clip.visible
+    _check(np.issubdtype(v.dtype, np.unsignedinteger) and v.shape == (T, H, W),
+           f"visible must be unsigned int {(T, H, W)}, got {v.dtype} {v.shape}")
+    _check(int(v.max(initial=0)) <= K, f"visible names object {int(v.max())} but there are {K} objects")
+    for name in ("flow_fwd", "flow_bwd"):
+        f = getattr(clip, name)
+        _check(f.dtype == np.float32 and f.shape == (T - 1, H, W, 2),
+               f"{name} must be float32 {(T - 1, H, W, 2)}, got {f.dtype} {f.shape}")
+    if clip.amodal_flow_fwd is not None:
+        f = clip.amodal_flow_fwd
+        _check(f.dtype == np.float32 and f.shape == (T - 1, K, H, W, 2),
+               f"amodal_flow_fwd must be float32 {(T - 1, K, H, W, 2)}, got {f.dtype} {f.shape}")
+    # Opacity: visible == 0 exactly where no amodal mask is set; visible == k only inside amodal k.
+    any_amodal = a.any(axis=1)
+    _check(np.array_equal(v > 0, any_amodal), "visible must be 0 exactly where no amodal mask is set")
+    if K:
+        owner = np.take_along_axis(a, (np.maximum(v, 1).astype(np.int64) - 1)[:, None], axis=1)[:, 0]
+        _check(bool(owner[v > 0].all()), "visible names an object outside its amodal mask")

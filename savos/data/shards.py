@@ -1,0 +1,133 @@
+"""WebDataset-style tar shards: atomic, deterministic writing and safe, lazily verified reading.
+
+A shard is a plain POSIX tar. Each clip is a group of consecutive members ``<key>.<suffix>`` (see
+codec.py). Headers carry no time, owner or mode information that varies between runs, so the same clips
+give the same bytes. A shard is written to ``<name>.tmp-<pid>`` and renamed when complete: a folder only
+ever holds whole shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from savos.errors import SavosError
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_.\-]+$")
+
+
+class ShardError(SavosError):
+    """A shard is missing, corrupt, or unsafe."""
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+class _HashingWriter(io.RawIOBase):
+    """File wrapper that hashes what it writes, so checksums cost no second read."""
+
+    def __init__(self, f):
+        self._f = f
+        self.sha = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.sha.update(b)
+        return self._f.write(b)
+
+
+def write_shard(path: Path, groups: Iterable[tuple[str, list[tuple[str, bytes]]]]) -> tuple[str, int]:
+    """Write clips to ``path`` atomically. ``groups`` yields (key, [(suffix, bytes), ...]).
+
+    Returns (sha256 hex digest, number of clips).
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    n = 0
+    try:
+        with open(tmp, "wb") as raw:
+            hw = _HashingWriter(raw)
+            with tarfile.open(fileobj=hw, mode="w|", format=tarfile.USTAR_FORMAT) as tar:
+                for key, members in groups:
+                    for suffix, data in members:
+                        info = tarfile.TarInfo(f"{key}.{suffix}")
+                        info.size = len(data)
+                        info.mtime = 0
+                        info.mode = 0o644
+                        info.uname = info.gname = ""
+                        tar.addfile(info, io.BytesIO(data))
+                    n += 1
+            raw.flush()
+            os.fsync(raw.fileno())
+        digest = hw.sha.hexdigest()
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return digest, n
+
+
+@dataclass
+class ShardReader:
+    """Random access to the clips of one shard. Checks the checksum on first use (if one is given)
+    and refuses member names with path components."""
+
+    path: Path
+    sha256: str | None = None
+    _index: dict[str, dict[str, tuple[int, int]]] | None = field(default=None, repr=False)
+    _keys: list[str] = field(default_factory=list, repr=False)
+
+    def _load(self) -> None:
+        if self._index is not None:
+            return
+        if not self.path.is_file():
+            raise ShardError(f"{self.path}: shard is missing; regenerate the dataset or restore the file")
+        if self.sha256 is not None:
+            actual = sha256_file(self.path)
+            if actual != self.sha256:
+                raise ShardError(f"{self.path}: checksum mismatch (the file is corrupt or was changed); "
+                                 "regenerate it (re-run the same savos-gen command) or restore it")
+        index: dict[str, dict[str, tuple[int, int]]] = {}
+        try:
+            with tarfile.open(self.path, mode="r:") as tar:
+                for m in tar:
+                    if not m.isfile() or not _SAFE_NAME.match(m.name) or ".." in m.name:
+                        raise ShardError(f"{self.path}: refusing unsafe member name {m.name!r}")
+                    key, suffix = m.name.split(".", 1)
+                    index.setdefault(key, {})[suffix] = (m.offset_data, m.size)
+        except tarfile.TarError as e:
+            raise ShardError(f"{self.path}: not a readable tar shard ({e}); regenerate it") from None
+        self._index = index
+        self._keys = list(index)
+
+    def keys(self) -> list[str]:
+        self._load()
+        return list(self._keys)
+
+    def read(self, key: str) -> dict[str, bytes]:
+        """The members of clip ``key`` as {suffix: bytes}."""
+        self._load()
+        assert self._index is not None
+        if key not in self._index:
+            raise ShardError(f"{self.path}: no clip {key!r} in this shard")
+        out = {}
+        with open(self.path, "rb") as f:
+            for suffix, (offset, size) in self._index[key].items():
+                f.seek(offset)
+                out[suffix] = f.read(size)
+                if len(out[suffix]) != size:
+                    raise ShardError(f"{self.path}: clip {key}: member {suffix} is truncated")
+        return out

@@ -1,0 +1,141 @@
+"""Check a whole dataset folder: checksums, member layout, every clip's contract, and (through a
+generator-specific ``check``) the generator's own guarantees; gather statistics on the way."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from savos.data.clip import Clip, clip_key
+from savos.data.dataset import read_info
+from savos.data.shards import ShardReader, sha256_file
+from savos.errors import SavosError
+
+Check = Callable[[Clip], list[str]]  # a clip -> its problems (empty: fine); must be picklable
+BINS = np.linspace(0.0, 1.0, 11)  # occlusion-rate histogram: [0, .1), ..., [.9, 1]
+
+
+def _verify_shard(root: Path, info: dict, check: Check | None, item: tuple[str, dict]) -> dict[str, Any]:
+    split, shard = item
+    path = root / split / shard["name"]
+    out: dict[str, Any] = {"problems": [], "clips": 0, "bytes": 0, "hist": np.zeros(10, np.int64),
+                           "fully_visible": 0, "pairs": 0, "coverage": []}
+    if not path.is_file():
+        out["problems"].append(f"{path}: missing")
+        return out
+    out["bytes"] = path.stat().st_size
+    if sha256_file(path) != shard["sha256"]:
+        out["problems"].append(f"{path}: checksum mismatch (corrupt or changed)")
+        return out
+    reader = ShardReader(path)
+    try:
+        keys = reader.keys()
+        expected = [clip_key(shard["first_index"] + j) for j in range(shard["count"])]
+        if keys != expected:
+            out["problems"].append(f"{path}: holds clips {keys[:3]}..., expected {expected[:3]}...")
+            return out
+        from savos.data.codec import decode_clip
+
+        for j, key in enumerate(keys):
+            where = f"{path}: clip {key}"
+            try:
+                clip = decode_clip(reader.read(key))
+            except SavosError as e:
+                out["problems"].append(f"{where}: {e}")
+                continue
+            meta = clip.meta
+            for field, want in (("index", shard["first_index"] + j), ("split", split),
+                                ("seed", info.get("seed")), ("generator", info.get("generator"))):
+                if meta.get(field) != want:
+                    out["problems"].append(f"{where}: meta.{field} is {meta.get(field)!r}, expected {want!r}")
+            if check is not None:
+                out["problems"].extend(f"{where}: {p}" for p in check(clip))
+            targets = clip.target_ids()
+            rate = clip.occlusion_rate()[:, targets]  # (T, targets)
+            present = clip.amodal[:, targets].any(axis=(2, 3))
+            out["hist"] += np.histogram(np.clip(rate[present], 0, 1), bins=BINS)[0]
+            out["pairs"] += int(present.sum())
+            out["fully_visible"] += int((rate[present] == 0).sum())
+            for k in targets:
+                cov = (meta.get("objects") or [{}] * clip.num_objects)[k].get("coverage")
+                if cov is not None:
+                    out["coverage"].append(float(cov))
+            out["clips"] += 1
+    except SavosError as e:
+        out["problems"].append(str(e))
+    return out
+
+
+def verify_dataset(root: str | Path, check: Check | None = None, workers: int | None = None,
+                   progress: bool = True) -> dict[str, Any]:
+    """Verify every shard of every split. Returns {"problems": [...], "stats": {...}}."""
+    from tqdm import tqdm
+
+    root = Path(root)
+    info = read_info(root)
+    items = [(split, s) for split, sp in info["splits"].items() for s in sp["shards"]]
+    problems: list[str] = []
+    for split, sp in info["splits"].items():
+        if sum(s["count"] for s in sp["shards"]) != sp["count"]:
+            problems.append(f"{root}/dataset.json: split {split} shard counts do not add up to {sp['count']}")
+    work = partial(_verify_shard, root, info, check)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
+    total = {"clips": 0, "bytes": 0, "hist": np.zeros(10, np.int64), "fully_visible": 0, "pairs": 0,
+             "coverage": []}
+    with tqdm(total=sum(s["count"] for _, s in items), unit="clip", disable=not progress,
+              file=sys.stderr, dynamic_ncols=True) as bar:
+        if workers == 1:
+            results = map(work, items)
+            for r, (_, s) in zip(results, items, strict=True):
+                _merge(total, problems, r)
+                bar.update(s["count"])
+        else:
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            with mp.get_context(method).Pool(workers) as pool:
+                for r, (_, s) in zip(pool.imap(work, items), items, strict=True):
+                    _merge(total, problems, r)
+                    bar.update(s["count"])
+    cov = np.array(total["coverage"]) if total["coverage"] else None
+    stats = {
+        "clips": total["clips"],
+        "splits": {k: v["count"] for k, v in info["splits"].items()},
+        "mb_per_clip": total["bytes"] / max(total["clips"], 1) / 1e6,
+        "total_mb": total["bytes"] / 1e6,
+        "target_frames": total["pairs"],
+        "fully_visible_frames": total["fully_visible"],
+        "occlusion_hist": {f"{a:.1f}-{b:.1f}": int(c)
+                           for a, b, c in zip(BINS[:-1], BINS[1:], total["hist"], strict=True)},
+        "coverage_min": None if cov is None else float(cov.min()),
+        "coverage_mean": None if cov is None else float(cov.mean()),
+    }
+    return {"problems": problems, "stats": stats}
+
+
+def _merge(total: dict, problems: list[str], r: dict) -> None:
+    problems.extend(r["problems"])
+    for k in ("clips", "bytes", "fully_visible", "pairs"):
+        total[k] += r[k]
+    total["hist"] += r["hist"]
+    total["coverage"].extend(r["coverage"])
+
+
+def format_report(report: dict[str, Any]) -> str:
+    s = report["stats"]
+    lines = [f"clips: {s['clips']} ({', '.join(f'{k} {v}' for k, v in s['splits'].items())}); "
+             f"{s['total_mb']:.1f} MB, {s['mb_per_clip'] * 1000:.1f} kB per clip",
+             f"target object-frames: {s['target_frames']}, fully visible: {s['fully_visible_frames']}"]
+    if s["coverage_min"] is not None:
+        lines.append(f"coverage of target shapes over the clip: min {s['coverage_min']:.4f}, "
+                     f"mean {s['coverage_mean']:.4f}")
+    n = max(s["target_frames"], 1)
+    lines.append("occlusion rate of target object-frames:")
+    for label, c in s["occlusion_hist"].items():
+        lines.append(f"  {label}  {c:7d}  {100 * c / n:5.1f}%  {'#' * round(40 * c / n)}")
+    return "\n".join(lines)
