@@ -1,0 +1,53 @@
+"""Generation throughput: videos/s, MB/video and peak RSS of `savos-gen chewing-gum`.
+
+Runs the real CLI in a subprocess (so start-up, pool, encoding and writing are all counted) at the
+default size and at 128x128x32 frames.
+
+    python benchmarks/gen_throughput.py [--n 5000] [--big-n 500] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def run(n: int, extra: list[str], workers: int | None) -> dict:
+    out = Path(tempfile.mkdtemp(prefix="savos-bench-")) / "ds"
+    cmd = [sys.executable, "-m", "generators.cli", "chewing-gum", "--n", str(n), "--out", str(out), "-q", *extra]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - t0
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # max over waited-for processes
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    shutil.rmtree(out.parent)
+    return {"n": n, "seconds": seconds, "videos_per_s": n / seconds, "mb_per_video": size / n / 1e6,
+            "peak_rss_mb": max(peak_kb, before) / 1024}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=5000)
+    ap.add_argument("--big-n", type=int, default=500)
+    ap.add_argument("--workers", type=int, default=None)
+    args = ap.parse_args()
+    print(f"cores: {os.cpu_count()}")
+    for label, n, extra in (("default size", args.n, []),
+                            ("128x128x32", args.big_n, ["--height", "128", "--width", "128", "--frames", "32"])):
+        r = run(n, extra, args.workers)
+        print(f"{label:>14}: {r['n']} videos in {r['seconds']:.2f} s = {r['videos_per_s']:.0f} videos/s, "
+              f"{r['mb_per_video'] * 1000:.1f} kB/video, peak RSS {r['peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
