@@ -5,7 +5,7 @@ Members of clip ``<key>`` (WebDataset style, one group per clip):
 | member                        | content                                                               |
 |-------------------------------|-----------------------------------------------------------------------|
 | ``<key>.header.json``         | schema, T, K, H, W, dtypes and encodings of the array members         |
-| ``<key>.meta.json``           | ``clip.meta`` exactly                                                 |
+| ``<key>.meta.json.zst``       | ``clip.meta`` exactly, as JSON (sorted keys), zstd                    |
 | ``<key>.rgb.zst``             | uint8 (T, H, W, 3), C order, zstd                                     |
 | ``<key>.visible.zst``         | (T, H, W) in ``visible_dtype``, zstd                                  |
 | ``<key>.amodal.zst``          | bool (T, K, H, W) bit-packed (np.packbits, big bit order), zstd       |
@@ -33,7 +33,7 @@ FLOW_QUANTUM = 64  # flow is stored in units of 1/64 px
 ZSTD_LEVEL = 3
 
 _ARRAYS = ("rgb", "visible", "amodal", "flow_fwd", "flow_bwd", "amodal_flow_fwd")
-MEMBER_SUFFIXES = ("header.json", "meta.json") + tuple(f"{a}.zst" for a in _ARRAYS)
+MEMBER_SUFFIXES = ("header.json", "meta.json.zst") + tuple(f"{a}.zst" for a in _ARRAYS)
 
 # One compressor per process: zstandard objects are not thread-safe but are cheap to reuse.
 _compressor: zstandard.ZstdCompressor | None = None
@@ -95,7 +95,7 @@ def encode_clip(clip: Clip) -> list[tuple[str, bytes]]:
     }
     members = [
         ("header.json", json.dumps(header, sort_keys=True).encode()),
-        ("meta.json", json.dumps(clip.meta, sort_keys=True, allow_nan=False).encode()),
+        ("meta.json.zst", zc.compress(json.dumps(clip.meta, sort_keys=True, allow_nan=False).encode())),
         ("rgb.zst", zc.compress(np.ascontiguousarray(clip.rgb).tobytes())),
         ("visible.zst", zc.compress(np.ascontiguousarray(clip.visible).tobytes())),
         ("amodal.zst", zc.compress(np.packbits(clip.amodal, axis=None).tobytes())),
@@ -123,13 +123,13 @@ def decode_clip(members: dict[str, bytes]) -> Clip:
             raise ClipError(f"member '{need}' is missing")
     try:
         header = json.loads(members["header.json"])
-        meta = json.loads(members["meta.json"])
+        meta = json.loads(_zd().decompress(members["meta.json.zst"]))
         T, K, H, W = (int(header[x]) for x in "TKHW")
         if header["schema"] != SCHEMA:
             raise ClipError(f"schema {header['schema']} is not supported (this savos reads {SCHEMA})")
         flow_dtype = header["flow_dtype"]
         visible_dtype = header["visible_dtype"]
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, zstandard.ZstdError) as e:
         raise ClipError(f"bad header or meta ({e})") from None
     rgb = _array(members["rgb.zst"], "uint8", (T, H, W, 3), "rgb")
     visible = _array(members["visible.zst"], visible_dtype, (T, H, W), "visible")
