@@ -1,0 +1,162 @@
+"""`savos eval`: score a prediction folder against one split of a dataset under a named protocol.
+
+Writes, next to the predictions (or in ``out_dir``):
+- ``metrics_<protocol>.json``: summary, per-bucket and per-type breakdowns, and where they came from;
+- ``metrics_<protocol>.csv``: the same numbers as rows (section = summary | bucket | type);
+- ``pairs_<protocol>.csv.gz``: the per-pair records (one row per target object and frame).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import math
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from savos import __version__
+from savos.errors import SavosError
+from savos.metrics import PROTOCOLS, PairRecords, breakdowns, score_clip, summarize
+from savos.predictions import Predictions, open_predictions
+
+NUMBERS = ["miou_full", "miou_occ", "metric1_full", "metric1_occ", "metric2_full", "metric2_occ",
+           "pairs_full", "pairs_occ"]
+
+
+@dataclass
+class EvalResult:
+    protocol: str
+    method: str
+    summary: dict[str, Any]  # summarize() numbers plus num_clips
+    by_bucket: list[dict[str, Any]]
+    by_type: list[dict[str, Any]]
+    records: PairRecords
+    meta: dict[str, Any] = field(default_factory=dict)  # predictions, data_root, split, source, ...
+    files: list[Path] = field(default_factory=list)
+
+
+def _check_keys(ds, preds: Predictions, data_root: Path, split: str) -> None:
+    where = f"split {split!r} of {data_root}"
+    if preds.info.get("split") not in (None, split):
+        raise SavosError(f"{preds.root}: predictions were made on split {preds.info['split']!r}, "
+                         f"not {split!r}; pass the matching --split")
+    if len(preds) != len(ds):
+        raise SavosError(f"{preds.root}: {len(preds)} clip predictions but {where} has {len(ds)} clips; "
+                         "predict the same dataset and split")
+    locate = getattr(ds, "locate", None)  # cheap key listing when the dataset offers it
+    if locate is not None:
+        missing = [k for k in (locate(i)[1] for i in range(len(ds))) if not preds.has(k)]
+        if missing:
+            raise SavosError(f"{preds.root}: no prediction for {len(missing)} clips of {where} "
+                             f"(first: {missing[0]}); predict the same dataset and split")
+
+
+def _check_clip(clip, amodal, predicted, preds: Predictions) -> None:
+    path = preds.root / f"{clip.key}.npz"
+    if amodal.shape != clip.amodal.shape:
+        raise SavosError(f"{path}: prediction shape {amodal.shape} does not match clip {clip.key} "
+                         f"{clip.amodal.shape} (T, K, H, W); predict the same dataset")
+    missing = [k for k in clip.target_ids() if not predicted[k]]
+    if missing:
+        raise SavosError(f"{path}: target object {missing[0]} of clip {clip.key} was not predicted; "
+                         "re-run the predictions")
+
+
+def evaluate(pred_dir: str | Path, data_root: str | Path, split: str = "test", protocol: str = "savos",
+             out_dir: str | Path | None = None, progress: bool = True, write: bool = True) -> EvalResult:
+    """Score ``pred_dir`` against ``split`` of ``data_root``; write the metrics files unless write=False."""
+    from savos.data import open_dataset  # the data package is only needed here
+
+    if protocol not in PROTOCOLS:
+        raise SavosError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    data_root, pred_dir = Path(data_root), Path(pred_dir)
+    preds = open_predictions(pred_dir)
+    ds = open_dataset(data_root, split)
+    _check_keys(ds, preds, data_root, split)
+    parts = []
+    for i in tqdm(range(len(ds)), desc=f"eval {protocol}", unit="clip", disable=not progress):
+        clip = ds[i]
+        if not preds.has(clip.key):
+            raise SavosError(f"{pred_dir}: no prediction for clip {clip.key} of split {split!r} of "
+                             f"{data_root}; predict the same dataset and split")
+        amodal, predicted = preds.load(clip.key)
+        _check_clip(clip, amodal, predicted, preds)
+        parts.append(score_clip(clip, amodal, protocol))
+    records = PairRecords.concat(parts)
+    by_bucket, by_type = breakdowns(records, protocol)
+    result = EvalResult(
+        protocol=protocol, method=str(preds.info.get("method", "unknown")),
+        summary={**summarize(records, protocol), "num_clips": len(ds)}, by_bucket=by_bucket, by_type=by_type,
+        records=records,
+        meta={"predictions": str(pred_dir), "data_root": str(data_root), "split": split,
+              "source": preds.info.get("source"), "created_by": f"savos {__version__}"})
+    if write:
+        result.files = write_results(result, Path(out_dir) if out_dir is not None else pred_dir)
+    return result
+
+
+def _json_safe(x: Any) -> Any:
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_json_safe(v) for v in x]
+    return x
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_results(result: EvalResult, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    p = result.protocol
+    doc = {"protocol": p, "method": result.method, **result.meta, "summary": result.summary,
+           "by_bucket": result.by_bucket, "by_type": result.by_type}
+    json_path = out_dir / f"metrics_{p}.json"
+    _write_atomic(json_path, (json.dumps(_json_safe(doc), indent=1) + "\n").encode())
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["section", "subset", "name", *NUMBERS])
+    w.writerow(["summary", "protocol", result.method, *(result.summary[n] for n in NUMBERS)])
+    for row in result.by_bucket:
+        w.writerow(["bucket", row["subset"], row["bucket"], *(row[n] for n in NUMBERS)])
+    for row in result.by_type:
+        w.writerow(["type", "protocol", row["type"], *(row[n] for n in NUMBERS)])
+    csv_path = out_dir / f"metrics_{p}.csv"
+    _write_atomic(csv_path, buf.getvalue().encode())
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=[f.name for f in fields(PairRecords)], lineterminator="\n")
+    w.writeheader()
+    w.writerows(result.records.rows())
+    pairs_path = out_dir / f"pairs_{p}.csv.gz"
+    _write_atomic(pairs_path, gzip.compress(buf.getvalue().encode(), mtime=0))
+    return [json_path, csv_path, pairs_path]
+
+
+def _fmt(x: float) -> str:
+    return "nan" if math.isnan(x) else f"{x:.4f}"
+
+
+def format_table(result: EvalResult) -> str:
+    """The summary as a small text table (what `savos eval` prints)."""
+    s = result.summary
+    head = ["method", "protocol", "full mIoU", "occ mIoU", "metric1 full/occ", "metric2 full/occ",
+            "pairs full/occ"]
+    row = [result.method, result.protocol, _fmt(s["miou_full"]), _fmt(s["miou_occ"]),
+           f"{_fmt(s['metric1_full'])}/{_fmt(s['metric1_occ'])}",
+           f"{_fmt(s['metric2_full'])}/{_fmt(s['metric2_occ'])}", f"{s['pairs_full']}/{s['pairs_occ']}"]
+    widths = [max(len(a), len(b)) for a, b in zip(head, row, strict=True)]
+    lines = ["  ".join(c.ljust(n) for c, n in zip(r, widths, strict=True)).rstrip() for r in (head, row)]
+    return "\n".join(lines)

@@ -1,0 +1,186 @@
+"""The prediction format: what `savos predict` and every baseline write, and what `savos eval` reads.
+
+A prediction folder holds one ``<clip key>.npz`` per clip and a ``predictions.json`` written last
+(so a folder without it is an interrupted run). Each ``.npz`` (numpy's zip of arrays, deflate-compressed)
+holds:
+
+- ``amodal_bits`` uint8 (ceil(T*K*H*W / 8),): ``np.packbits`` of the bool amodal masks (T, K, H, W),
+  C order, big bit order (numpy's default);
+- ``shape`` int64 (4,): (T, K, H, W);
+- ``predicted`` bool (K,): which objects were predicted (the clip's targets); masks of the others are
+  all False and are not scored.
+
+Every file is written to a temporary name in the same folder and renamed when complete. The full
+description, with ``predictions.json``'s fields, is docs/predictions.md.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import zipfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from savos import __version__
+from savos.errors import SavosError
+
+FORMAT = "savos-predictions"
+FORMAT_VERSION = 1
+INFO_NAME = "predictions.json"
+SUFFIX = ".npz"
+_KEY_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def _check_key(key: str) -> None:
+    # A key becomes a file name: refuse anything that could leave the folder or hide as a temp file.
+    if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+        raise SavosError(f"invalid clip key {key!r} for a prediction file (letters, digits, _ . - only)")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def create_prediction_dir(pred_dir: str | Path, overwrite: bool = False) -> Path:
+    """Make ``pred_dir`` ready for writing: create it, or refuse (or, with overwrite, clear) earlier ones.
+
+    Only files this format writes (``*.npz``, ``predictions.json``, ``metrics_*``/``pairs_*`` written by
+    `savos eval`) are removed; a folder holding anything else is refused.
+    """
+    pred_dir = Path(pred_dir)
+    if pred_dir.exists() and not pred_dir.is_dir():
+        raise SavosError(f"{pred_dir}: exists and is not a folder; choose another --out")
+    pred_dir.mkdir(parents=True, exist_ok=True)
+    ours = [p for p in pred_dir.iterdir()
+            if p.is_file() and (p.suffix == SUFFIX or p.name == INFO_NAME or p.name.startswith(".")
+                                or p.name.startswith(("metrics_", "pairs_")))]
+    others = [p for p in pred_dir.iterdir() if p not in ours]
+    if others:
+        raise SavosError(f"{pred_dir}: holds {others[0].name} and {len(others) - 1} more files that are not "
+                         "predictions; choose an empty or new --out folder")
+    if ours and not overwrite:
+        raise SavosError(f"{pred_dir}: already holds predictions; pass --overwrite to replace them "
+                         "or choose another --out folder")
+    for p in ours:
+        p.unlink()
+    return pred_dir
+
+
+def write_prediction(pred_dir: str | Path, key: str, amodal: np.ndarray, predicted: np.ndarray) -> Path:
+    """Write one clip's prediction atomically to ``pred_dir/<key>.npz``.
+
+    Args:
+        amodal: bool (T, K, H, W), the predicted amodal mask of object k + 1 at frame t.
+        predicted: bool (K,), which objects were predicted; the masks of the others must be all False.
+    """
+    _check_key(key)
+    amodal = np.asarray(amodal)
+    predicted = np.asarray(predicted)
+    if amodal.dtype != np.bool_ or amodal.ndim != 4:
+        raise ValueError(f"amodal must be bool (T, K, H, W), got {amodal.dtype} {amodal.shape}")
+    K = amodal.shape[1]
+    if predicted.dtype != np.bool_ or predicted.shape != (K,):
+        raise ValueError(f"predicted must be bool ({K},), got {predicted.dtype} {predicted.shape}")
+    if amodal[:, ~predicted].any():
+        raise ValueError("amodal masks of objects not marked predicted must be all False")
+    buf = io.BytesIO()
+    np.savez_compressed(buf, amodal_bits=np.packbits(amodal.reshape(-1)),
+                        shape=np.asarray(amodal.shape, dtype=np.int64), predicted=predicted)
+    path = Path(pred_dir) / f"{key}{SUFFIX}"
+    _write_atomic(path, buf.getvalue())
+    return path
+
+
+def write_prediction_info(pred_dir: str | Path, info: Mapping[str, Any]) -> Path:
+    """Write ``predictions.json`` (last, atomically). ``info`` holds at least ``method``; typical keys:
+    ``source`` (run/checkpoint or None), ``data_root``, ``split``, ``num_clips``, ``num_objects``.
+    ``format``, ``format_version`` and ``created_by`` are filled in here."""
+    if "method" not in info:
+        raise ValueError("prediction info needs a 'method'")
+    full = {"format": FORMAT, "format_version": FORMAT_VERSION, "created_by": f"savos {__version__}",
+            **dict(info)}
+    path = Path(pred_dir) / INFO_NAME
+    _write_atomic(path, (json.dumps(full, indent=1, sort_keys=True, default=str) + "\n").encode())
+    return path
+
+
+class Predictions:
+    """A prediction folder opened for reading: ``.info``, ``.keys()``, ``.has(key)``, ``.load(key)``."""
+
+    def __init__(self, pred_dir: str | Path):
+        self.root = Path(pred_dir)
+        path = self.root / INFO_NAME
+        if not self.root.is_dir():
+            raise SavosError(f"{self.root}: no such prediction folder; write one with `savos predict` "
+                             "or `savos baseline`")
+        if not path.is_file():
+            raise SavosError(f"{path}: missing; {self.root} is not a finished prediction folder "
+                             "(re-run the `savos predict` or `savos baseline` command that made it)")
+        try:
+            self.info: dict[str, Any] = json.loads(path.read_text())
+            if self.info.get("format") != FORMAT:
+                raise ValueError(f"format is {self.info.get('format')!r}, not {FORMAT!r}")
+        except (ValueError, AttributeError) as e:
+            raise SavosError(f"{path}: corrupt prediction description ({e}); re-run the command "
+                             "that made it") from None
+        if self.info.get("format_version") != FORMAT_VERSION:
+            raise SavosError(f"{path}: format version {self.info.get('format_version')!r} is not supported "
+                             f"(expected {FORMAT_VERSION}); re-run the predictions with this savos")
+        self._keys = sorted(p.name[: -len(SUFFIX)] for p in self.root.glob(f"*{SUFFIX}")
+                            if not p.name.startswith("."))
+        n = self.info.get("num_clips")
+        if n is not None and n != len(self._keys):
+            raise SavosError(f"{path}: says {n} clips but the folder holds {len(self._keys)} prediction "
+                             "files; re-run the command that made it")
+
+    def keys(self) -> list[str]:
+        return list(self._keys)
+
+    def has(self, key: str) -> bool:
+        return (self.root / f"{key}{SUFFIX}").is_file()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def load(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """-> (amodal bool (T, K, H, W), predicted bool (K,)). SavosError names a missing/corrupt file."""
+        _check_key(key)
+        path = self.root / f"{key}{SUFFIX}"
+        if not path.is_file():
+            raise SavosError(f"{path}: missing prediction for clip {key}; re-run the predictions "
+                             "for this dataset and split")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                bits, shape, predicted = z["amodal_bits"], z["shape"], z["predicted"]
+            shape = tuple(int(s) for s in shape)
+            n = int(np.prod(shape))
+            if len(shape) != 4 or bits.dtype != np.uint8 or bits.shape != ((n + 7) // 8,):
+                raise ValueError(f"amodal_bits {bits.dtype} {bits.shape} do not fit shape {shape}")
+            if predicted.dtype != np.bool_ or predicted.shape != (shape[1],):
+                raise ValueError(f"predicted is {predicted.dtype} {predicted.shape}, not bool ({shape[1]},)")
+            amodal = np.unpackbits(bits, count=n).astype(bool).reshape(shape)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            raise SavosError(f"{path}: corrupt prediction file ({type(e).__name__}: {e}); delete it and "
+                             "re-run the predictions") from None
+        return amodal, predicted
+
+    def __repr__(self) -> str:
+        return f"Predictions(root={str(self.root)!r}, method={self.info.get('method')!r}, clips={len(self)})"
+
+
+def open_predictions(pred_dir: str | Path) -> Predictions:
+    """Open a prediction folder written by `savos predict` or `savos baseline`."""
+    return Predictions(pred_dir)
