@@ -1,0 +1,233 @@
+"""`savos report`: a self-contained results folder from prediction folders and training runs.
+
+    REPORT_DIR/
+      index.md                  links everything below
+      results.md                the results table (one row per method) under the chosen protocol
+      iou_vs_occlusion.png      occluded and full IoU per occlusion-rate bucket, one line per method
+      training_curves.png       train and validation losses of every run given (or found)
+      clips/clip_NNNNNN.gif     input | visible | ground truth | each method's prediction
+
+Inputs are prediction folders (``predictions.json``) or run folders (``config.yaml``). A prediction
+folder that has not been scored yet is scored with ``savos eval`` first (against the data root and split
+it records). A prediction folder made by ``savos predict`` names its run, whose curves are then drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from savos.errors import SavosError
+
+
+@dataclass
+class Entry:
+    name: str
+    pred_dir: Path | None
+    run_dir: Path | None
+    metrics: dict[str, Any] | None = None
+
+
+def _classify(paths: list[Path]) -> list[Entry]:
+    entries: list[Entry] = []
+    for p in paths:
+        if (p / "predictions.json").is_file():
+            info = json.loads((p / "predictions.json").read_text())
+            source = info.get("source")
+            run = None
+            if isinstance(source, dict):
+                source = source.get("run")
+            if isinstance(source, str) and (Path(source) / "config.yaml").is_file():
+                run = Path(source)
+            entries.append(Entry(str(info.get("method", p.name)), p, run))
+        elif (p / "config.yaml").is_file():
+            entries.append(Entry(p.name, None, p))
+        else:
+            raise SavosError(f"{p}: neither a prediction folder (predictions.json) nor a run folder "
+                             "(config.yaml)")
+    names = [e.name for e in entries]
+    for e in entries:  # two folders of the same method: tell them apart by folder name
+        if names.count(e.name) > 1:
+            e.name = f"{e.name} ({(e.pred_dir or e.run_dir).name})"
+    return entries
+
+
+def _score(e: Entry, protocol: str, data_root: str | None, split: str) -> None:
+    from savos.evaluate import evaluate
+
+    path = e.pred_dir / f"metrics_{protocol}.json"
+    if not path.is_file():
+        info = json.loads((e.pred_dir / "predictions.json").read_text())
+        root = data_root or info.get("data_root")
+        if not root:
+            raise SavosError(f"{e.pred_dir}: not scored yet and no data root recorded; pass --data")
+        evaluate(e.pred_dir, root, info.get("split", split), protocol, progress=False)
+    e.metrics = json.loads(path.read_text())
+
+
+def _table(entries: list[Entry], protocol: str) -> str:
+    head = "| method | full mIoU | occluded mIoU | metric2 full | metric2 occluded | object-frames |\n"
+    head += "|---|---|---|---|---|---|\n"
+    rows = []
+    for e in entries:
+        if e.metrics is None:
+            continue
+        s = e.metrics["summary"]
+        f = lambda x: "n/a" if x is None else f"{x:.4f}"  # noqa: E731
+        rows.append(f"| {e.name} | {f(s['miou_full'])} | {f(s['miou_occ'])} | {f(s['metric2_full'])} | "
+                    f"{f(s['metric2_occ'])} | {s['pairs_occ']} |")
+    return f"Protocol `{protocol}` (docs/metrics.md).\n\n" + head + "\n".join(rows) + "\n"
+
+
+def _plot_buckets(entries: list[Entry], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for e in entries:
+        if e.metrics is None:
+            continue
+        rows = [r for r in e.metrics["by_bucket"] if r["subset"] == "all" and r["pairs_full"]]
+        x = [float(r["bucket"].strip("[]()").split(",")[0]) + 0.05 for r in rows]
+        for ax, key in zip(axes, ("metric2_occ", "metric2_full"), strict=True):
+            ax.plot(x, [np.nan if r[key] is None else r[key] for r in rows], marker="o", label=e.name)
+    for ax, title in zip(axes, ("occluded IoU", "full IoU"), strict=True):
+        ax.set_xlabel("occlusion rate")
+        ax.set_ylabel(f"mean {title} (all object-frames)")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def _train_scalars(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
+    """Scalars from a run's TensorBoard events (train/*), and validation history from metrics.json."""
+    curves: dict[str, tuple[list[int], list[float]]] = {}
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+        acc.Reload()
+        for tag in acc.Tags().get("scalars", []):
+            if tag in ("train/total", "train/motion", "train/consistency"):
+                ev = acc.Scalars(tag)
+                curves[tag] = ([e.step for e in ev], [e.value for e in ev])
+    except Exception:  # a run without readable events still has its validation history
+        pass
+    metrics = run_dir / "metrics.json"
+    if metrics.is_file():
+        hist = json.loads(metrics.read_text()).get("history") or []
+        if hist and "loss_total" in hist[0]:
+            curves["val/total"] = ([h["step"] for h in hist], [h["loss_total"] for h in hist])
+    return curves
+
+
+def _plot_curves(entries: list[Entry], out: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [e for e in entries if e.run_dir is not None]
+    if not runs:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for e in runs:
+        for tag, (steps, values) in _train_scalars(e.run_dir).items():
+            if tag in ("train/total", "val/total"):
+                style = "-" if tag.startswith("val") else ":"
+                ax.plot(steps, values, label=f"{e.name} {tag}", linestyle=style)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def _clip_gifs(entries: list[Entry], data_root: str, split: str, out_dir: Path, n: int) -> list[Path]:
+    from PIL import Image, ImageDraw
+
+    from savos.data import open_dataset
+    from savos.predictions import open_predictions
+    from savos.viz import label_colors
+
+    preds = [(e.name, open_predictions(e.pred_dir)) for e in entries if e.pred_dir is not None]
+    ds = open_dataset(data_root, split)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(min(n, len(ds))):
+        clip = ds[i]
+        k = clip.target_ids()[0]
+        masks = [("ground truth", clip.amodal[:, k])]
+        masks += [(name, p.load(clip.key)[0][:, k]) for name, p in preds if p.has(clip.key)]
+        frames = []
+        for t in range(clip.num_frames):
+            vis = label_colors(clip.visible[t])
+            panels = [("input", clip.rgb[t]), ("visible", vis)]
+            for name, m in masks:
+                img = (vis // 3).copy()
+                img[m[t]] = (255, 255, 255)
+                img[m[t] & (clip.visible[t] == k + 1)] = (120, 200, 255)
+                panels.append((name, img))
+            row = np.concatenate([np.repeat(np.repeat(p, 3, 0), 3, 1) for _, p in panels], axis=1)
+            im = Image.fromarray(np.pad(row, ((14, 0), (0, 0), (0, 0))))
+            draw = ImageDraw.Draw(im)
+            w = clip.size[1] * 3
+            for j, (name, _) in enumerate(panels):
+                draw.text((j * w + 2, 1), name[:24], fill=(255, 255, 255))
+            frames.append(im)
+        path = out_dir / f"{clip.key}.gif"
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=150, loop=0)
+        paths.append(path)
+    return paths
+
+
+def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str | None = None,
+                split: str = "test", protocol: str = "savos", clips: int = 3) -> Path:
+    """Write the report folder; returns the path of its index.md."""
+    if not inputs:
+        raise SavosError("give at least one prediction or run folder")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    entries = _classify([Path(p) for p in inputs])
+    for e in entries:
+        if e.pred_dir is not None:
+            _score(e, protocol, data_root, split)
+    lines = ["# savos report", ""]
+    table = _table(entries, protocol)
+    (out / "results.md").write_text(table)
+    lines += ["## Results", "", table, "[results.md](results.md)", ""]
+    if any(e.metrics for e in entries):
+        _plot_buckets(entries, out / "iou_vs_occlusion.png")
+        lines += ["## IoU against occlusion rate", "", "![IoU vs occlusion](iou_vs_occlusion.png)", ""]
+    if _plot_curves(entries, out / "training_curves.png"):
+        lines += ["## Training curves", "", "![training curves](training_curves.png)", ""]
+    scored = [e for e in entries if e.metrics]
+    root = data_root or (scored[0].metrics.get("data_root") if scored else None)
+    if root and clips > 0:
+        gifs = _clip_gifs(entries, root, split, out / "clips", clips)
+        lines += ["## Clips", "", "White: predicted amodal mask; blue: its visible part.", ""]
+        lines += [f"- [{g.stem}](clips/{g.name})\n\n  ![{g.stem}](clips/{g.name})" for g in gifs]
+        lines.append("")
+    lines += ["## Sources", ""]
+    for e in entries:
+        lines.append(f"- {e.name}: predictions `{e.pred_dir}`, run `{e.run_dir}`")
+    index = out / "index.md"
+    tmp = index.with_name(f".index.md.tmp-{os.getpid()}")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, index)
+    return index
