@@ -38,12 +38,8 @@ def _classify(paths: list[Path]) -> list[Entry]:
     for p in paths:
         if (p / "predictions.json").is_file():
             info = json.loads((p / "predictions.json").read_text())
-            source = info.get("source")
-            run = None
-            if isinstance(source, dict):
-                source = source.get("run")
-            if isinstance(source, str) and (Path(source) / "config.yaml").is_file():
-                run = Path(source)
+            run_name = info.get("run")  # recorded by `savos predict`; baselines have none
+            run = Path(run_name) if run_name and (Path(run_name) / "config.yaml").is_file() else None
             entries.append(Entry(str(info.get("method", p.name)), p, run))
         elif (p / "config.yaml").is_file():
             entries.append(Entry(p.name, None, p))
