@@ -1,0 +1,119 @@
+"""The SaVos self-supervised loss (paper eq. 3-7) and the supervised loss of the video oracle.
+
+For one prediction chain (masks M̃_t and motions Δ_t, t -> t+1, in that chain's time order) and each
+pair (t, t+1) where the object is visible at both frames:
+
+- ``M̂_{t+1} = warp_forward(M̃_t, Δ_t)`` (eq. 2; see savos.warp for the backward-sampling form).
+- L_M (eq. 3-5): mean over pixels of ``W ⊙ BCE(M̂_{t+1}, V_{t+1})`` with ``W = 1 - others_{t+1}``
+  (= 1 - Σ_i V^i + V^k): the regions hidden by other objects at t+1 give no signal.
+- L_C (eq. 6): ``1 - softIoU(M̃_{t+1}, M̂_{t+1})`` (Diff-IoU), i.e. the prediction at t+1 against the
+  one warped from t with the motion of t -> t+1 (the original used the motion one frame off).
+  Gradients reach both sides, the motion predictor included.
+
+Each term is summed over valid (object, pair) pairs and divided by their number (not summed
+cumulatively over time as in the original); with no valid pair it is 0.
+
+Bidirectional outputs. Four chains enter each loss: the merged prediction M̃ (eq. 8) moved by the
+forward motion over forward pairs and by the backward motion over reversed pairs, and each direction's
+own prediction moved by its own motion. The merged chains train α and make the merged mask — the one
+that is evaluated — self-consistent; the own chains keep each direction a complete predictor, so the
+softmax cannot starve one direction of gradient. ``merged_weight`` balances the two (0.5 by default).
+The ground truth ``batch.amodal`` never enters ``savos_loss``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from savos.model import SaVosOutput
+from savos.tracks import TrackBatch
+from savos.warp import warp_forward
+
+_EPS = 1e-6
+
+
+def bce(p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Elementwise binary cross-entropy of probabilities p against soft targets in [0, 1]."""
+    p = p.clamp(_EPS, 1.0 - _EPS)
+    return -(target * p.log() + (1.0 - target) * (1.0 - p).log())
+
+
+def soft_iou_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Diff-IoU: 1 - Σab / Σ(a + b - ab) over the last three dims; (..., C, P, P) -> (...).
+
+    Two empty masks agree: loss 0.
+    """
+    inter = (a * b).sum(dim=(-3, -2, -1))
+    union = (a + b - a * b).sum(dim=(-3, -2, -1))
+    return 1.0 - (inter + _EPS) / (union + _EPS)
+
+
+def chain_terms(
+    masks: torch.Tensor,
+    motion: torch.Tensor,
+    visible: torch.Tensor,
+    others: torch.Tensor,
+    valid: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """L_M and L_C sums over the valid pairs (t, t+1) of C prediction chains sharing one motion.
+
+    masks (B, T, C, P, P) probabilities M̃ of C chains; motion (B, T, 2, P, P) Δ_t, t -> t+1 on frame t;
+    visible, others (B, T, 1, P, P); valid bool (B, T).
+    Returns (lm (C,), lc (C,)) sums over valid pairs, and the number of valid pairs (a scalar).
+    """
+    B, T, C, P, _ = masks.shape
+    pair = valid[:, :-1] & valid[:, 1:]  # (B, T-1)
+    n = pair.sum()
+    if T < 2:
+        zero = masks.sum(dim=(0, 1, 3, 4)) * 0.0  # (C,), keeps the graph
+        return zero, zero, n
+    src = masks[:, :-1].flatten(0, 1)  # (B*(T-1), C, P, P)
+    delta = motion[:, :-1].flatten(0, 1)  # (B*(T-1), 2, P, P)
+    warped = warp_forward(src, delta).view(B, T - 1, C, P, P)  # M̂_{t+1}
+    weight = 1.0 - others[:, 1:]  # (B, T-1, 1, P, P), eq. 5
+    lm = (weight * bce(warped, visible[:, 1:])).mean(dim=(-2, -1))  # (B, T-1, C)
+    lc = soft_iou_loss(masks[:, 1:, :, None], warped[:, :, :, None])  # (B, T-1, C)
+    keep = pair[:, :, None]  # (B, T-1, 1); where() so a NaN in an invalid frame cannot leak
+    lm = torch.where(keep, lm, torch.zeros_like(lm)).sum(dim=(0, 1))  # (C,)
+    lc = torch.where(keep, lc, torch.zeros_like(lc)).sum(dim=(0, 1))  # (C,)
+    return lm, lc, n
+
+
+def savos_loss(
+    out: SaVosOutput, batch: TrackBatch, lambda1: float, lambda2: float, merged_weight: float = 0.5
+) -> dict[str, torch.Tensor]:
+    """Eq. 7: ``total = lambda1 * L_M + lambda2 * L_C``; keys ``total``, ``motion`` (L_M),
+    ``consistency`` (L_C). Every term is a mean over valid (object, pair) pairs (module docstring).
+
+    out: SaVosOutput of a batch with B tracks of T frames; batch: its TrackBatch (visible, others, valid).
+    """
+    w = torch.tensor([merged_weight, 1.0 - merged_weight], device=out.amodal.device)  # merged, own
+    fwd_masks = torch.cat([out.amodal, out.amodal_fwd], dim=2)  # (B, T, 2, P, P)
+    bwd_masks = torch.cat([out.amodal, out.amodal_bwd], dim=2).flip(1)  # reversed time
+    lm_f, lc_f, n = chain_terms(fwd_masks, out.motion_fwd, batch.visible, batch.others, batch.valid)
+    lm_b, lc_b, _ = chain_terms(
+        bwd_masks, out.motion_bwd.flip(1), batch.visible.flip(1), batch.others.flip(1), batch.valid.flip(1)
+    )
+    denom = 2.0 * n.clamp_min(1).to(lm_f.dtype)  # two directions, each over the same n pairs
+    motion = ((lm_f + lm_b) * w).sum() / denom
+    consistency = ((lc_f + lc_b) * w).sum() / denom
+    return {"total": lambda1 * motion + lambda2 * consistency, "motion": motion, "consistency": consistency}
+
+
+def supervised_loss(
+    out: SaVosOutput, batch: TrackBatch, merged_weight: float = 0.5
+) -> dict[str, torch.Tensor]:
+    """Video oracle: BCE against the ground-truth ``batch.amodal``, mean over pixels, then over the
+    valid (object, frame) pairs. Merged and per-direction predictions weighted as in ``savos_loss``.
+    Keys ``total`` and ``supervised`` (the same value).
+    """
+    target = batch.amodal  # (B, T, 1, P, P)
+    merged = bce(out.amodal, target).mean(dim=(2, 3, 4))  # (B, T)
+    own = 0.5 * (
+        torch.nn.functional.binary_cross_entropy_with_logits(out.logits_fwd, target, reduction="none")
+        + torch.nn.functional.binary_cross_entropy_with_logits(out.logits_bwd, target, reduction="none")
+    ).mean(dim=(2, 3, 4))  # (B, T)
+    per = merged_weight * merged + (1.0 - merged_weight) * own
+    per = torch.where(batch.valid, per, torch.zeros_like(per))
+    loss = per.sum() / batch.valid.sum().clamp_min(1).to(per.dtype)
+    return {"total": loss, "supervised": loss}

@@ -1,0 +1,298 @@
+"""Object tracks: per-object square crops that follow the visible mask, and their exact inverse.
+
+Geometry (frame and patch share the pixel-centre convention: pixel (r, c) has its centre at x=c, y=r):
+
+- A Track has ONE scale ``s`` (patch pixels per frame pixel) for all its frames, and per frame t a box
+  ``boxes[t] = (x0, y0, x1, y1)``: the region of the frame the patch covers, in continuous frame
+  coordinates (pixel c spans [c - 0.5, c + 0.5]); ``x1 - x0 = y1 - y0 = P / s``.
+- A frame point x maps to the patch coordinate ``u = s * (x - x0_t) - 0.5`` (same for y), i.e.
+  ``u = s * (x - c_t) + (P - 1) / 2`` with ``c_t`` the box centre. Crop and paste-back both use this
+  map, so they are exact inverses up to bilinear interpolation (exact for s = 1 and integer offsets).
+- The side is ``enlarge`` × the largest extent of the visible mask's bounding box over the track's
+  visible frames (one scale per track). The centre follows the visible bounding box per frame and is
+  linearly interpolated (held at the ends) over frames where the object is not visible; those frames
+  have ``valid = False``.
+- Flow in patch units, exact under the crop change: a point x of frame t moves to x + f; its patch
+  coordinates are ``s (x - c_t) + k`` in crop t and ``s (x + f - c_{t+1}) + k`` in crop t+1, so
+  ``patch_flow_fwd = s f - s (c_{t+1} - c_t)`` and ``patch_flow_bwd = s b - s (c_{t-1} - c_t)``.
+  Within a cropped window, ``flow_fwd`` is 0 at its last frame and ``flow_bwd`` 0 at its first, as for a
+  whole clip, so windows look like short clips.
+- Resampling is bilinear with zeros outside the frame, for rgb, flow and masks alike; masks stay float
+  in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+import torch
+
+from savos.data.clip import Clip
+from savos.errors import SavosError
+from savos.warp import exact_size, sample
+
+
+@dataclass
+class Track:
+    """Crop geometry of one object over a whole clip (numpy)."""
+
+    object_id: int  # 0-based k: the object is amodal[:, k], visible == k + 1
+    boxes: np.ndarray  # float64 (T, 4): (x0, y0, x1, y1) frame region covered by the patch
+    valid: np.ndarray  # bool (T,): the object is visible at t
+    scale: float  # patch pixels per frame pixel, one for the whole track
+    patch: int  # P
+    size: tuple[int, int]  # (H, W) of the frames
+
+    @property
+    def centres(self) -> np.ndarray:
+        """float64 (T, 2): box centre (cx, cy) in frame pixels."""
+        return 0.5 * (self.boxes[:, :2] + self.boxes[:, 2:])
+
+    def patch_to_frame(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame coordinates of the patch pixel centres: x (L, P) and y (L, P) for frames ts (L,)."""
+        u = (np.arange(self.patch) + 0.5) / self.scale  # (P,)
+        return self.boxes[ts, 0:1] + u, self.boxes[ts, 1:2] + u
+
+
+def make_tracks(clip: Clip, patch: int, enlarge: float) -> list[Track]:
+    """One Track per target object (``clip.target_ids()``), in that order. See the module docstring."""
+    if patch < 2 or enlarge <= 0:
+        raise SavosError(f"tracks need patch >= 2 and enlarge > 0, got patch={patch}, enlarge={enlarge}")
+    T, H, W = clip.visible.shape
+    t_all = np.arange(T)
+    tracks = []
+    for k in clip.target_ids():
+        own = clip.visible == k + 1  # (T, H, W)
+        rows, cols = own.any(axis=2), own.any(axis=1)  # (T, H), (T, W)
+        valid = rows.any(axis=1)  # (T,)
+        if valid.any():
+            r0, r1 = rows.argmax(1), H - 1 - rows[:, ::-1].argmax(1)  # (T,) first/last row (valid t only)
+            c0, c1 = cols.argmax(1), W - 1 - cols[:, ::-1].argmax(1)
+            extent = np.maximum(r1 - r0, c1 - c0)[valid].max() + 1.0  # pixel edges: last - first + 1
+            side = max(enlarge * float(extent), 1.0)
+            tv = t_all[valid]
+            cx = np.interp(t_all, tv, (0.5 * (c0 + c1))[valid])  # holds the end values
+            cy = np.interp(t_all, tv, (0.5 * (r0 + r1))[valid])
+        else:  # never visible: a fixed box over the whole frame; every frame invalid
+            side = float(max(H, W))
+            cx, cy = np.full(T, (W - 1) / 2), np.full(T, (H - 1) / 2)
+        boxes = np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], axis=1)
+        tracks.append(Track(int(k), boxes.astype(np.float64), valid, patch / side, int(patch), (H, W)))
+    return tracks
+
+
+@dataclass
+class TrackItem:
+    """One object over a temporal window, in patch units (numpy). L frames, P x P patches."""
+
+    rgb: np.ndarray  # float32 (L, 3, P, P) in [0, 1]
+    visible: np.ndarray  # float32 (L, 1, P, P) own visible mask V^k
+    others: np.ndarray  # float32 (L, 1, P, P) other objects' visible masks
+    flow_fwd: np.ndarray  # float32 (L, 2, P, P) t -> t+1, patch pixels, 0 at the last frame
+    flow_bwd: np.ndarray  # float32 (L, 2, P, P) t -> t-1, lives on t, patch pixels, 0 at the first frame
+    valid: np.ndarray  # bool (L,) object visible at t
+    amodal: np.ndarray  # float32 (L, 1, P, P) ground truth; never used by the SaVos loss
+    key: str = ""  # clip key
+    object_id: int = 0  # 0-based k
+    t0: int = 0  # first frame of the window in the clip
+
+
+@dataclass
+class TrackBatch:
+    """A batch of TrackItems (torch). Padded frames (clips shorter than the batch) have valid=False."""
+
+    rgb: torch.Tensor  # float32 (B, T, 3, P, P) in [0, 1]
+    visible: torch.Tensor  # float32 (B, T, 1, P, P)
+    others: torch.Tensor  # float32 (B, T, 1, P, P)
+    flow_fwd: torch.Tensor  # float32 (B, T, 2, P, P) t -> t+1, 0 at the last frame
+    flow_bwd: torch.Tensor  # float32 (B, T, 2, P, P) t -> t-1 living on t, 0 at the first frame
+    valid: torch.Tensor  # bool (B, T)
+    amodal: torch.Tensor  # float32 (B, T, 1, P, P) ground truth: metrics, oracles, logging only
+    length: torch.Tensor | None = None  # long (B,) real frames before padding
+    object_id: torch.Tensor | None = None  # long (B,)
+    t0: torch.Tensor | None = None  # long (B,)
+    keys: list[str] = field(default_factory=list)  # (B,) clip keys
+
+    def to(self, device, non_blocking: bool = False) -> TrackBatch:
+        moved = {
+            f.name: getattr(self, f.name).to(device, non_blocking=non_blocking)
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), torch.Tensor)
+        }
+        return replace(self, **moved)
+
+
+_CHANNELS = 10  # rgb 3, own 1, others 1, amodal 1, flow_fwd 2, flow_bwd 2
+
+
+def crop_track(clip: Clip, track: Track, t0: int = 0, length: int | None = None) -> TrackItem:
+    """Crop frames [t0, t0 + length) of one track (length None: to the end) into a TrackItem.
+
+    All channels are resampled by one bilinear ``grid_sample`` over the window's frames.
+    """
+    T, H, W = clip.visible.shape
+    length = T - t0 if length is None else length
+    if not (0 <= t0 and length >= 1 and t0 + length <= T):
+        raise SavosError(f"window t0={t0}, length={length} does not fit clip {clip.key} of {T} frames")
+    L, k, s = length, track.object_id, track.scale
+    ts = np.arange(t0, t0 + L)
+    lab = clip.visible[t0 : t0 + L]  # (L, H, W)
+    # allocated at grid_sample's exact size (zero rows/cols beyond H, W: the outside of the frame)
+    x = np.zeros((L, _CHANNELS, exact_size(H), exact_size(W)), np.float32)
+    x[:, 0:3, :H, :W] = clip.rgb[t0 : t0 + L].transpose(0, 3, 1, 2)
+    x[:, 0:3, :H, :W] *= 1.0 / 255.0
+    x[:, 3, :H, :W] = lab == k + 1
+    x[:, 4, :H, :W] = (lab > 0) & (lab != k + 1)
+    x[:, 5, :H, :W] = clip.amodal[t0 : t0 + L, k]
+    x[: L - 1, 6:8, :H, :W] = clip.flow_fwd[t0 : t0 + L - 1].transpose(0, 3, 1, 2)
+    x[1:, 8:10, :H, :W] = clip.flow_bwd[t0 : t0 + L - 1].transpose(0, 3, 1, 2)  # flow_bwd[t] lives on t+1
+
+    gx, gy = track.patch_to_frame(ts)  # (L, P) each
+    coords = np.stack(np.broadcast_arrays(gx[:, None, :], gy[:, :, None]), axis=1)  # (L, 2, P, P)
+    with torch.no_grad():
+        out = sample(
+            torch.from_numpy(x), torch.from_numpy(coords.astype(np.float32))
+        ).numpy()  # (L, 10, P, P)
+
+    shift = (s * np.diff(track.centres[ts], axis=0)).astype(np.float32)  # (L-1, 2) s (c_{t+1} - c_t)
+    fwd, bwd = s * out[:, 6:8], s * out[:, 8:10]  # frame pixels -> patch pixels
+    fwd[: L - 1] -= shift[:, :, None, None]  # the crop moved by c_{t+1} - c_t
+    fwd[L - 1] = 0.0
+    bwd[1:] += shift[:, :, None, None]  # - s (c_{t-1} - c_t)
+    bwd[0] = 0.0
+    return TrackItem(
+        rgb=np.ascontiguousarray(out[:, 0:3]),
+        visible=np.ascontiguousarray(out[:, 3:4]),
+        others=np.ascontiguousarray(out[:, 4:5]),
+        flow_fwd=np.ascontiguousarray(fwd),
+        flow_bwd=np.ascontiguousarray(bwd),
+        valid=track.valid[ts].copy(),
+        amodal=np.ascontiguousarray(out[:, 5:6]),
+        key=clip.key,
+        object_id=k,
+        t0=int(t0),
+    )
+
+
+def collate(items: Sequence[TrackItem]) -> TrackBatch:
+    """Stack TrackItems into a TrackBatch; shorter items are padded at the end with zeros, valid=False."""
+    if not items:
+        raise ValueError("collate needs at least one item")
+    P = items[0].rgb.shape[-1]
+    if any(it.rgb.shape[-1] != P for it in items):
+        raise SavosError(
+            f"cannot batch patches of different sizes: {sorted({it.rgb.shape[-1] for it in items})}"
+        )
+    T = max(it.rgb.shape[0] for it in items)
+
+    def stack(name: str, dtype=np.float32) -> torch.Tensor:
+        first = getattr(items[0], name)
+        out = np.zeros((len(items), T, *first.shape[1:]), dtype)
+        for b, it in enumerate(items):
+            a = getattr(it, name)
+            out[b, : a.shape[0]] = a
+        return torch.from_numpy(out)
+
+    return TrackBatch(
+        rgb=stack("rgb"),
+        visible=stack("visible"),
+        others=stack("others"),
+        flow_fwd=stack("flow_fwd"),
+        flow_bwd=stack("flow_bwd"),
+        valid=stack("valid", np.bool_),
+        amodal=stack("amodal"),
+        length=torch.tensor([it.rgb.shape[0] for it in items], dtype=torch.long),
+        object_id=torch.tensor([it.object_id for it in items], dtype=torch.long),
+        t0=torch.tensor([it.t0 for it in items], dtype=torch.long),
+        keys=[it.key for it in items],
+    )
+
+
+def paste_back(probs, track: Track, size: tuple[int, int] | None = None, t0: int = 0):
+    """Map patch predictions back onto the frames: the exact inverse of ``crop_track``.
+
+    probs: (L, P, P) for frames [t0, t0 + L) of the track, numpy or torch -> (L, H, W) float32 of the
+    same kind (numpy in, numpy out), zero outside the crop. size defaults to the track's (H, W).
+    """
+    is_np = isinstance(probs, np.ndarray)
+    p = torch.from_numpy(np.asarray(probs, np.float32)) if is_np else probs.float()
+    if p.dim() != 3 or p.shape[-1] != track.patch or p.shape[-2] != track.patch:
+        raise SavosError(f"paste_back expects (L, {track.patch}, {track.patch}), got {tuple(p.shape)}")
+    L = p.shape[0]
+    H, W = track.size if size is None else size
+    b = torch.from_numpy(track.boxes[t0 : t0 + L]).to(p.device)  # (L, 4)
+    if b.shape[0] != L:
+        raise SavosError(f"paste_back: frames [{t0}, {t0 + L}) exceed the track's {len(track.boxes)} frames")
+    s = track.scale
+    u = s * (torch.arange(W, device=p.device, dtype=torch.float64) - b[:, 0:1]) - 0.5  # (L, W)
+    v = s * (torch.arange(H, device=p.device, dtype=torch.float64) - b[:, 1:2]) - 0.5  # (L, H)
+    coords = torch.stack(torch.broadcast_tensors(u[:, None, :], v[:, :, None]), dim=1)  # (L, 2, H, W)
+    with torch.no_grad():
+        out = sample(p[:, None], coords.float())[:, 0]  # (L, H, W)
+    return out.cpu().numpy() if is_np else out
+
+
+class TrackWindows(torch.utils.data.Dataset):
+    """Random temporal windows of (clip, target object) pairs, as TrackItems (batch with ``collate``).
+
+    Item i of epoch e draws its window start from ``np.random.default_rng([seed, e, i])`` only, so a
+    run is reproducible whatever the worker layout; ``sample(i, rng)`` takes a Generator explicitly.
+    Call ``set_epoch(e)`` before iterating (with non-persistent DataLoader workers, which copy the
+    dataset at the start of each epoch). Clips shorter than ``window`` give the whole clip; ``window``
+    None always gives whole clips. ``pairs`` (clip index, object id) skips scanning every clip's meta.
+    Tracks are computed once per clip and cached.
+    """
+
+    def __init__(
+        self,
+        clips: Sequence[Clip],
+        patch: int,
+        enlarge: float,
+        window: int | None = None,
+        seed: int = 0,
+        pairs: Sequence[tuple[int, int]] | None = None,
+    ):
+        if window is not None and window < 2:
+            raise SavosError(f"window must be >= 2 frames (or None for whole clips), got {window}")
+        if not isinstance(seed, int | np.integer) or seed < 0:
+            raise SavosError(f"seed must be a non-negative integer, got {seed!r}")
+        self.clips, self.patch, self.enlarge, self.window, self.seed = (
+            clips,
+            patch,
+            enlarge,
+            window,
+            int(seed),
+        )
+        if pairs is None:
+            pairs = [(i, k) for i in range(len(clips)) for k in clips[i].target_ids()]
+        self.pairs = [(int(i), int(k)) for i, k in pairs]
+        self.epoch = 0
+        self._tracks: dict[int, dict[int, Track]] = {}
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def track(self, index: int, clip: Clip | None = None) -> tuple[Clip, Track]:
+        ci, k = self.pairs[index]
+        clip = self.clips[ci] if clip is None else clip
+        if ci not in self._tracks:
+            self._tracks[ci] = {t.object_id: t for t in make_tracks(clip, self.patch, self.enlarge)}
+        if k not in self._tracks[ci]:
+            raise SavosError(f"object {k} is not a target object of clip {clip.key}")
+        return clip, self._tracks[ci][k]
+
+    def sample(self, index: int, rng: np.random.Generator) -> TrackItem:
+        clip, track = self.track(index)
+        T = clip.num_frames
+        if self.window is None or T <= self.window:
+            return crop_track(clip, track)
+        t0 = int(rng.integers(0, T - self.window + 1))
+        return crop_track(clip, track, t0, self.window)
+
+    def __getitem__(self, index: int) -> TrackItem:
+        return self.sample(index, np.random.default_rng([self.seed, self.epoch, int(index)]))
