@@ -33,3 +33,82 @@ def main() -> None:
 
 
 # Commands are added below, one function each.
+
+
+@main.command("eval")
+@click.argument("pred_dir", type=click.Path(file_okay=False))
+@click.argument("data", type=click.Path(file_okay=False))
+@click.option("--split", default="test", show_default=True, help="Dataset split the predictions cover.")
+@click.option("--protocol", type=click.Choice(["savos", "eoras"]), default="savos", show_default=True,
+              help="Scoring protocol (docs/metrics.md); numbers under different protocols differ.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for metrics_<protocol>.{json,csv} [default: PRED_DIR].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str | None, quiet: bool) -> None:
+    """Score the predictions in PRED_DIR against the ground truth of dataset DATA."""
+    from savos.evaluate import evaluate, format_table
+
+    result = evaluate(pred_dir, data, split=split, protocol=protocol, out_dir=out_dir, progress=not quiet)
+    click.echo(format_table(result))
+    for path in result.files:
+        click.echo(f"wrote {path}")
+
+
+@main.command("baseline")
+@click.argument("name", type=click.Choice(["convex", "visible"]))
+@click.argument("data", type=click.Path(file_okay=False))
+@click.option("--split", default="test", show_default=True, help="Dataset split to predict.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Prediction folder to write (see docs/predictions.md).")
+@click.option("--overwrite", is_flag=True, help="Replace predictions already in --out.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool, quiet: bool) -> None:
+    """Predict amodal masks of DATA with a non-learned baseline: convex hull or visible mask."""
+    from savos.baselines import run_baseline
+
+    path = run_baseline(name, data, split, out_dir, overwrite=overwrite, progress=not quiet)
+    click.echo(f"wrote {path}")
+
+
+@main.command("train")
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe key, e.g. --set train.lr=3e-4 (repeatable).")
+@click.option("--out", "run_dir", type=click.Path(file_okay=False), default=None,
+              help="Run folder [default: runs/<recipe name>].")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resume: bool,
+              quiet: bool) -> None:
+    """Train on the dataset of RECIPE (YAML); works alone or under `torchrun --nproc_per_node N`."""
+    from pathlib import Path
+
+    from savos.config import load_config
+    from savos.train import train
+
+    config = load_config(recipe, overrides)
+    run_dir = run_dir or str(Path("runs") / Path(recipe).stem)
+    summary = train(config, run_dir, resume=resume, progress=not quiet)
+    if summary:
+        click.echo(f"{summary['status']} at step {summary['step']}; best val loss "
+                   f"{summary['best_val_loss']} at step {summary['best_step']}; run folder {run_dir}")
+
+
+@main.command("predict")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("data", type=click.Path(file_okay=False))
+@click.option("--split", default="test", show_default=True, help="Dataset split to predict.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Prediction folder to write (see docs/predictions.md); resumes an interrupted run.")
+@click.option("--batch", type=int, default=16, show_default=True, help="Tracks per forward pass.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace predictions already in --out.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def predict_cmd(run_dir: str, data: str, split: str, out_dir: str, batch: int, device: str, overwrite: bool,
+                quiet: bool) -> None:
+    """Predict amodal masks of DATA with the best checkpoint of training run RUN_DIR."""
+    from savos.predict import predict
+
+    path = predict(run_dir, data, split, out_dir, batch=batch, device=device, overwrite=overwrite,
+                   progress=not quiet)
+    click.echo(f"wrote {path}")

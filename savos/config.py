@@ -1,0 +1,280 @@
+"""Recipes: YAML files loaded into frozen, typed dataclasses.
+
+A recipe has the sections ``method`` (a name in ``savos.methods.METHODS``), ``data``, ``model`` (the
+method's model config: for "savos", exactly the explicit arguments of ``build_savos``), ``loss`` and
+``train``. Every key is optional (defaults below) but an unknown key or a wrong type is an error naming
+the file and the key path. ``--set train.lr=3e-4`` overrides are parsed as YAML scalars and checked the
+same way. ``dump_config`` writes the resolved config (every default filled in) back to YAML.
+
+Only ``cli.py`` and the ``build_*``/``train``/``predict`` functions read a Config; modules take explicit
+arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from savos.errors import SavosError
+
+
+class ConfigError(SavosError):
+    """A recipe or override breaks the schema."""
+
+
+class FieldError(ConfigError):
+    """One field is invalid. ``key`` is relative to its section; the loader adds file and section."""
+
+    def __init__(self, key: str, msg: str):
+        super().__init__(f"{key}: {msg}")
+        self.key, self.msg = key, msg
+
+
+def check(cond: bool, key: str, msg: str) -> None:
+    """For ``__post_init__``: raise FieldError(key, msg) unless ``cond``."""
+    if not cond:
+        raise FieldError(key, msg)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    root: str = "data/gum"  # dataset folder made by `savos-gen`; relative paths are relative to the cwd
+    train_split: str = "train"
+    val_split: str = "val"
+    patch: int = 64  # crop side P in pixels
+    enlarge: float = 1.5  # crop box = box of the visible mask enlarged by this factor
+    window: int = 16  # training window length in frames (validation and prediction use whole tracks)
+    val_clips: int = 32  # first clips of the val split used for validation (all their target tracks)
+    workers: int = 0  # DataLoader worker processes preparing training batches (0 = in the main process)
+
+    def __post_init__(self):
+        check(self.patch >= 8, "patch", f"must be >= 8, got {self.patch}")
+        check(self.enlarge >= 1.0, "enlarge", f"must be >= 1, got {self.enlarge}")
+        check(self.window >= 2, "window", f"must be >= 2 frames, got {self.window}")
+        check(self.val_clips >= 0, "val_clips", f"must be >= 0, got {self.val_clips}")
+        check(self.workers >= 0, "workers", f"must be >= 0, got {self.workers}")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    lambda1: float = 1.0  # weight of L_M, the masked BCE against the next visible mask (eq. 3-5, 7)
+    lambda2: float = 1.0  # weight of L_C, the amodal consistency 1 - soft IoU (eq. 6, 7)
+    merged_weight: float = 0.5  # share of the merged prediction (eq. 8) vs each direction's own in L_M, L_C
+
+    def __post_init__(self):
+        check(self.lambda1 >= 0, "lambda1", f"must be >= 0, got {self.lambda1}")
+        check(self.lambda2 >= 0, "lambda2", f"must be >= 0, got {self.lambda2}")
+        check(0 <= self.merged_weight <= 1, "merged_weight", f"must be in [0, 1], got {self.merged_weight}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0  # model init and data sampling; 0 is a seed like any other
+    steps: int = 2000  # optimizer steps; also the length of the LR schedule
+    batch_size: int = 8  # tracks per process per step (global batch = batch_size x processes)
+    lr: float = 1e-4  # Adam peak learning rate
+    schedule: Literal["cosine", "step", "constant"] = "cosine"
+    warmup: int = 0  # linear warm-up steps (any schedule)
+    min_lr_ratio: float = 0.1  # cosine: final LR = lr x min_lr_ratio
+    decay_every: int = 1000  # step: multiply the LR by decay_factor every decay_every steps
+    decay_factor: float = 0.5
+    grad_clip: float = 1.0  # max global gradient norm; 0 = no clipping
+    val_every: int = 250  # steps between validations (and last.pt saves); the last step always validates
+    log_every: int = 10  # steps between TensorBoard scalar logs
+    images: int = 4  # validation tracks drawn in TensorBoard (visible / prediction / ground truth)
+    threads: int = 2  # torch CPU threads per process (0 = leave torch's default)
+    max_minutes: float = 0.0  # stop cleanly (saving last.pt) after this many minutes; 0 = no limit
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = cuda if available
+
+    def __post_init__(self):
+        check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        check(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")
+        check(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
+        check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        check(0 <= self.warmup <= self.steps, "warmup", f"must be in [0, steps], got {self.warmup}")
+        check(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", f"must be in [0, 1], got {self.min_lr_ratio}")
+        check(self.decay_every >= 1, "decay_every", f"must be >= 1, got {self.decay_every}")
+        check(0 < self.decay_factor <= 1, "decay_factor", f"must be in (0, 1], got {self.decay_factor}")
+        check(self.grad_clip >= 0, "grad_clip", f"must be >= 0, got {self.grad_clip}")
+        check(self.val_every >= 1, "val_every", f"must be >= 1, got {self.val_every}")
+        check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
+        check(self.images >= 0, "images", f"must be >= 0, got {self.images}")
+        check(self.threads >= 0, "threads", f"must be >= 0, got {self.threads}")
+        check(self.max_minutes >= 0, "max_minutes", f"must be >= 0, got {self.max_minutes}")
+
+
+@dataclass(frozen=True)
+class Config:
+    method: str = "savos"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: Any = None  # the method's model dataclass (savos.methods.METHODS[method].model_config)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    # Where the config came from ("recipes/x.yaml --set ..."), for error messages; not part of it.
+    source: str = field(default="", compare=False, repr=False)
+
+
+SECTIONS = ("method", "data", "model", "loss", "train")
+
+
+# ---- parsing -------------------------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` (from YAML) against the annotation ``tp``; return it converted (list -> tuple)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(value, inner[0], key)
+    if origin is Literal:
+        check(value in args, key, f"expected {_type_name(tp)}, got {value!r}")
+        return value
+    if origin is tuple:
+        check(isinstance(value, list | tuple), key, f"expected a list, got {value!r}")
+        return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        check(isinstance(value, bool), key, f"expected true or false, got {value!r}")
+    elif tp is int:
+        check(isinstance(value, int) and not isinstance(value, bool), key, f"expected int, got {value!r}")
+    elif tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads `3e-4` (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        check(ok, key, f"expected float, got {value!r}")
+        return float(value)
+    elif tp is str:
+        check(isinstance(value, str), key, f"expected str, got {value!r}")
+    return value
+
+
+def section_from_dict(cls: type, data: Any, section: str) -> Any:
+    """Build the dataclass ``cls`` from a dict; FieldError keys are ``section.key``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise FieldError(section, f"expected a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    for key in data:
+        if key not in names:
+            raise FieldError(f"{section}.{key}", f"unknown key (known: {', '.join(names)})")
+    kwargs = {k: _convert(v, hints[k], f"{section}.{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except FieldError as e:
+        raise FieldError(f"{section}.{e.key}", e.msg) from None
+
+
+def config_from_dict(raw: Any, source: str = "<dict>", origins: dict[str, str] | None = None) -> Config:
+    """Validate a recipe dict. Errors read ``<source>: <key path>: <problem>``; ``origins`` maps key paths
+    set by overrides to the override text, which is then named instead of the file."""
+    from savos.methods import METHODS  # methods imports torch; keep `import savos.config` light
+
+    origins = origins or {}
+    try:
+        if not isinstance(raw, dict):
+            raise FieldError("<top>", f"a recipe is a mapping of sections, got {type(raw).__name__}")
+        for key in raw:
+            check(key in SECTIONS, str(key), f"unknown section (known: {', '.join(SECTIONS)})")
+        method = raw.get("method", "savos")
+        check(method in METHODS, "method", f"unknown method {method!r} (known: {', '.join(METHODS)})")
+        return Config(
+            method=method,
+            data=section_from_dict(DataConfig, raw.get("data"), "data"),
+            model=section_from_dict(METHODS[method].model_config, raw.get("model"), "model"),
+            loss=section_from_dict(LossConfig, raw.get("loss"), "loss"),
+            train=section_from_dict(TrainConfig, raw.get("train"), "train"),
+            source=source,
+        )
+    except FieldError as e:
+        where = origins.get(e.key) or next((o for k, o in origins.items() if e.key.startswith(k + ".")),
+                                           source)
+        raise ConfigError(f"{where}: {e.key}: {e.msg}") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.lr=3e-4"`` -> (["train", "lr"], 3e-4); the value is read as a YAML scalar."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text}: expected KEY=VALUE, e.g. --set train.lr=3e-4")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {text}: value is not valid YAML ({str(e).splitlines()[0]})") from None
+    return key.strip().split("."), parsed
+
+
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Apply ``--set`` overrides to ``raw`` in place; returns {key path: "--set ..."} for messages."""
+    origins = {}
+    for text in overrides:
+        path, value = parse_override(text)
+        node = raw
+        for i, part in enumerate(path[:-1]):
+            sub = node.get(part)
+            if sub is None:
+                sub = node[part] = {}
+            if not isinstance(sub, dict):
+                raise ConfigError(f"--set {text}: {'.'.join(path[: i + 1])} is not a section")
+            node = sub
+        node[path[-1]] = value
+        origins[".".join(path)] = f"--set {text}"
+    return origins
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a recipe YAML, apply ``--set`` overrides, validate. Raises ConfigError (one line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such recipe file")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of sections, got {type(raw).__name__}")
+    origins = apply_overrides(raw, overrides)
+    return config_from_dict(raw, str(path), origins)
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """Plain dict of the resolved config (tuples as lists), as saved in run folders and checkpoints."""
+
+    def plain(x):
+        if isinstance(x, tuple | list):
+            return [plain(v) for v in x]
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        return x
+
+    d = {k: plain(getattr(config, k)) for k in ("method",)}
+    for k in ("data", "model", "loss", "train"):
+        d[k] = plain(dataclasses.asdict(getattr(config, k)))
+    return d
+
+
+def dump_config(config: Config, path: str | Path | None = None) -> str:
+    """The resolved config as YAML text; also written to ``path`` if given."""
+    text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+    if path is not None:
+        Path(path).write_text(text)
+    return text

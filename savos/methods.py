@@ -1,0 +1,95 @@
+"""Training methods: a plain dict from the recipe's ``method`` name to what the trainer and predictor need.
+
+A method is its recipe ``model`` section (a frozen dataclass), a builder (resolved Config -> fresh
+nn.Module), a training step (module, batch, loss config -> losses with key "total" and the amodal
+probabilities used for logging and validation IoU) and a prediction function (module, batch -> amodal
+probabilities). A baseline (e.g. "image-ssl", "oracle-unet", "oracle-savos") slots in as one more entry
+of ``METHODS``; nothing else in the trainer or predictor changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from savos.config import check
+from savos.deocclusion import ImageSSLConfig, build_image_ssl, image_ssl_predict, image_ssl_step
+from savos.errors import SavosError
+from savos.losses import savos_loss
+from savos.model import build_savos
+from savos.oracle import (
+    OracleUNetConfig,
+    build_oracle_unet,
+    oracle_savos_step,
+    oracle_unet_predict,
+    oracle_unet_step,
+)
+
+if TYPE_CHECKING:
+    from savos.config import Config, LossConfig
+    from savos.tracks import TrackBatch
+
+
+@dataclass(frozen=True)
+class SaVosModelConfig:
+    """The recipe's ``model`` section for method "savos": exactly the explicit arguments of build_savos
+    except ``patch``, which comes from ``data.patch`` (tests/test_config.py checks they agree)."""
+
+    enc_widths: tuple[int, ...] = (16, 32, 64, 64)  # encoder channels per stride-2 level
+    feat: int = 128  # encoder feature f_t
+    hidden: int = 128  # LSTM state h_t
+    completer_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_a / DeConv_a channels per level
+    motion_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_c / DeConv_c channels per level
+    skips: bool = True  # U-Net skips from the conditioning CNNs (False: the paper's pure bottleneck)
+    flow_scale: float = 4.0  # patch pixels of flow that map to 1.0 inside the network
+
+    def __post_init__(self):
+        for key in ("enc_widths", "completer_widths", "motion_widths"):
+            w = getattr(self, key)
+            check(len(w) >= 1 and min(w) >= 1, key, f"must be a non-empty list of ints >= 1, got {list(w)}")
+        check(self.feat >= 1, "feat", f"must be >= 1, got {self.feat}")
+        check(self.hidden >= 1, "hidden", f"must be >= 1, got {self.hidden}")
+        check(self.flow_scale > 0, "flow_scale", f"must be > 0, got {self.flow_scale}")
+
+
+@dataclass(frozen=True)
+class Method:
+    model_config: type  # dataclass of the recipe's `model` section
+    build: Callable[[Config], nn.Module]
+    # (module, batch, loss config) -> ({"total": scalar, ...}, amodal probabilities (B, T, 1, P, P))
+    step: Callable[[nn.Module, TrackBatch, LossConfig], tuple[dict[str, torch.Tensor], torch.Tensor]]
+    # (module, batch) -> amodal probabilities (B, T, 1, P, P)
+    predict: Callable[[nn.Module, TrackBatch], torch.Tensor]
+
+
+def build_savos_model(config: Config) -> nn.Module:
+    m, patch = config.model, config.data.patch
+    levels = max(len(m.enc_widths), len(m.completer_widths), len(m.motion_widths))
+    if patch % 2**levels:
+        raise SavosError(f"{config.source or 'recipe'}: data.patch: {patch} must be divisible by "
+                         f"2^{levels} (the deepest of model.*_widths has {levels} stride-2 levels)")
+    return build_savos(patch=patch, **asdict(m))
+
+
+def savos_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> tuple[dict[str, Any], torch.Tensor]:
+    out = model(batch)
+    losses = savos_loss(out, batch, lambda1=loss.lambda1, lambda2=loss.lambda2,
+                        merged_weight=loss.merged_weight)
+    return losses, out.amodal
+
+
+def savos_predict(model: nn.Module, batch: TrackBatch) -> torch.Tensor:
+    return model(batch).amodal
+
+
+METHODS: dict[str, Method] = {
+    "savos": Method(SaVosModelConfig, build_savos_model, savos_step, savos_predict),
+    # Learned baselines of Table 1 (savos/deocclusion.py, savos/oracle.py).
+    "image-ssl": Method(ImageSSLConfig, build_image_ssl, image_ssl_step, image_ssl_predict),
+    "oracle-unet": Method(OracleUNetConfig, build_oracle_unet, oracle_unet_step, oracle_unet_predict),
+    "oracle-savos": Method(SaVosModelConfig, build_savos_model, oracle_savos_step, savos_predict),
+}

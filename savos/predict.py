@@ -1,0 +1,101 @@
+"""Predicting amodal masks of a dataset split with a trained run.
+
+    savos predict runs/gum-cpu data/gum --split test --out preds/gum-cpu
+
+Loads ``best.pt`` of the run (else ``last.pt``), builds the model from the config saved in the checkpoint,
+runs every target object's whole track through it (the model is recurrent over the full clip: no
+windows), pastes the crop probabilities back onto the frame with the exact inverse of the crop
+(``savos.tracks.paste_back``), thresholds at 0.5 and writes one prediction file per clip
+(savos.predictions). Resumable: an interrupted run leaves whole files plus ``.predict.json`` (its
+settings), and the same command skips the clips already written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from savos.checkpoint import find_checkpoint, load_checkpoint
+from savos.config import config_from_dict
+from savos.data import open_dataset
+from savos.distributed import pick_device
+from savos.errors import SavosError
+from savos.methods import METHODS
+from savos.predictions import INFO_NAME, create_prediction_dir, write_prediction, write_prediction_info
+from savos.tracks import collate, crop_track, make_tracks, paste_back
+
+PENDING_NAME = ".predict.json"
+THRESHOLD = 0.5
+
+
+def load_run(run_dir: str | Path, device: torch.device):
+    """-> (model in eval mode, Config, checkpoint path, step) from a run's best (else last) checkpoint."""
+    path = find_checkpoint(run_dir)
+    ckpt = load_checkpoint(path)
+    config = config_from_dict(ckpt["config"], source=str(path))
+    model = METHODS[config.method].build(config)
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval(), config, path, int(ckpt["step"])
+
+
+@torch.no_grad()
+def predict_clip(model: torch.nn.Module, method_name: str, clip, patch: int, enlarge: float,
+                 batch: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """-> (amodal bool (T, K, H, W), predicted bool (K,)) for every target object of ``clip``.
+
+    A target without any visible pixel has no track; it is marked predicted with an empty mask.
+    """
+    predict = METHODS[method_name].predict
+    T, K = clip.num_frames, clip.num_objects
+    amodal = np.zeros((T, K, *clip.size), bool)
+    predicted = np.zeros(K, bool)
+    predicted[clip.target_ids()] = True
+    tracks = make_tracks(clip, patch, enlarge)
+    for i in range(0, len(tracks), batch):
+        chunk = tracks[i: i + batch]
+        b = collate([crop_track(clip, tr) for tr in chunk]).to(device)
+        probs = predict(model, b).float().cpu()  # (B, T, 1, P, P)
+        for j, track in enumerate(chunk):
+            full = paste_back(probs[j, :, 0].numpy(), track, size=clip.size)  # (T, H, W)
+            amodal[:, track.object_id] = full >= THRESHOLD
+    return amodal, predicted
+
+
+def predict(run_dir: str | Path, data_root: str | Path, split: str, out_dir: str | Path, batch: int = 16,
+            device: str = "auto", overwrite: bool = False, progress: bool = True) -> Path:
+    """Write predictions for every clip of ``split`` of ``data_root`` into ``out_dir``; returns out_dir."""
+    if batch < 1:
+        raise SavosError(f"--batch must be >= 1, got {batch}")
+    dev = pick_device(device)
+    model, config, ckpt_path, step = load_run(run_dir, dev)
+    clips = open_dataset(data_root, split)
+    out_dir = Path(out_dir)
+    settings = {"method": config.method, "source": str(Path(ckpt_path).resolve()), "step": step,
+                "data_root": str(Path(data_root).resolve()), "split": split}
+    pending = out_dir / PENDING_NAME
+    resuming = (not overwrite and not (out_dir / INFO_NAME).exists() and pending.is_file()
+                and json.loads(pending.read_text()) == settings)
+    if not resuming:
+        create_prediction_dir(out_dir, overwrite=overwrite)
+        pending.write_text(json.dumps(settings))
+
+    n_objects = 0
+    for i in tqdm(range(len(clips)), desc="predict", unit="clip", disable=not progress, dynamic_ncols=True):
+        key = clips.locate(i)[1]
+        if resuming and (out_dir / f"{key}.npz").is_file():
+            n_objects += len(clips[i].target_ids())
+            continue
+        clip = clips[i]
+        amodal, predicted = predict_clip(model, config.method, clip, config.data.patch, config.data.enlarge,
+                                         batch, dev)
+        write_prediction(out_dir, clip.key, amodal, predicted)
+        n_objects += int(predicted.sum())
+    write_prediction_info(out_dir, {**settings, "run": str(Path(run_dir)), "checkpoint": str(ckpt_path),
+                                    "num_clips": len(clips), "num_objects": n_objects,
+                                    "threshold": THRESHOLD})
+    pending.unlink(missing_ok=True)
+    return out_dir

@@ -1,0 +1,372 @@
+"""The training loop: one process, or several under ``torchrun`` (DDP), with no code change.
+
+    savos train recipes/gum-cpu.yaml --out runs/gum-cpu
+    torchrun --nproc_per_node 2 $(which savos) train recipes/gum.yaml --out runs/gum
+
+Reproducibility: the model is initialised from ``train.seed``; the batch of step s is a pure function of
+(seed, s, rank) (see StepBatches); the learning rate is a pure function of s (``lr_at``). A checkpoint
+therefore only needs the model, the optimizer, the step and the torch rng states, and ``--resume``
+continues to exactly the numbers of an uninterrupted run.
+
+DDP: gradients are averaged once, by DDP's own all-reduce in backward (the original summed them twice);
+every rank computes the LR of the step (the original stepped its scheduler on rank 0 only); each rank
+trains on its own slice of the step's global batch; only rank 0 validates and writes files.
+
+Model selection: ``best.pt`` has the lowest self-supervised validation loss. The ground-truth mIoU of
+the amodal crops is logged for information only (it never picks a checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm import tqdm
+
+from savos import distributed
+from savos.checkpoint import BEST, LAST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from savos.config import Config, TrainConfig, config_to_dict, dump_config
+from savos.data import open_dataset
+from savos.errors import SavosError
+from savos.methods import METHODS, Method
+from savos.tracks import TrackBatch, collate, crop_track, make_tracks
+
+# Config keys that may differ on --resume: they change speed, logging or where data lives, not the numbers.
+RESUME_MAY_CHANGE = {"train.max_minutes", "train.device", "train.threads", "train.log_every", "train.images",
+                     "train.val_every", "data.workers", "data.root"}
+
+
+def lr_at(step: int, tc: TrainConfig) -> float:
+    """Learning rate of optimizer step ``step`` (0-based): linear warm-up, then cosine, step or constant."""
+    if step < tc.warmup:
+        return tc.lr * (step + 1) / tc.warmup
+    if tc.schedule == "constant":
+        return tc.lr
+    if tc.schedule == "step":
+        return tc.lr * tc.decay_factor ** ((step - tc.warmup) // tc.decay_every)
+    progress = (step - tc.warmup) / max(1, tc.steps - tc.warmup)  # 0 -> 1
+    return tc.lr * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Item s is this process's training batch of step s, a pure function of (seed, s, rank).
+
+    Step s draws the whole global batch (batch_size x world tracks: clip, target object, window start)
+    from ``np.random.default_rng([seed, s])``; rank r takes the r-th slice. So resuming at any step redraws
+    the same batches, ranks never share data, and the data of a step does not depend on the world size.
+    """
+
+    def __init__(self, root: str, split: str, patch: int, enlarge: float, window: int, batch_size: int,
+                 seed: int, rank: int = 0, world: int = 1):
+        self.clips = open_dataset(root, split)
+        if len(self.clips) == 0:
+            raise SavosError(f"{root}: split {split!r} has no clips to train on")
+        self.patch, self.enlarge, self.window = patch, enlarge, window
+        self.batch_size, self.seed, self.rank, self.world = batch_size, seed, rank, world
+
+    def __getitem__(self, step: int) -> TrackBatch:
+        rng = np.random.default_rng([self.seed, step])
+        n = self.batch_size * self.world
+        clip_ids = rng.integers(0, len(self.clips), size=n)
+        u = rng.random((n, 2))  # uniform picks of the track and the window start, independent of content
+        mine = slice(self.rank * self.batch_size, (self.rank + 1) * self.batch_size)
+        return collate([self._item(int(i), uo, us) for i, (uo, us) in zip(clip_ids[mine], u[mine],
+                                                                          strict=True)])
+
+    def _item(self, i: int, u_object: float, u_start: float):
+        for j in range(len(self.clips)):  # a clip without visible targets passes to the next one
+            clip = self.clips[(i + j) % len(self.clips)]
+            tracks = make_tracks(clip, self.patch, self.enlarge)
+            if tracks:
+                break
+        else:
+            raise SavosError(f"{self.clips.root}: no clip of split {self.clips.split!r} has a visible target")
+        if clip.num_frames < self.window:
+            raise SavosError(f"{self.clips.root}: clip {clip.key} has {clip.num_frames} frames, fewer than "
+                             f"data.window={self.window}; lower data.window")
+        track = tracks[int(u_object * len(tracks))]
+        t0 = int(u_start * (clip.num_frames - self.window + 1))
+        return crop_track(clip, track, t0, self.window)
+
+    def __len__(self) -> int:
+        return 2**62  # indexed by step
+
+
+def val_batches(config: Config):
+    """Whole target tracks of the first ``data.val_clips`` val clips, in batches of at most
+    ``train.batch_size`` tracks of equal length."""
+    clips = open_dataset(config.data.root, config.data.val_split)
+    items, length = [], None
+    for i in range(min(len(clips), config.data.val_clips)):
+        clip = clips[i]
+        if items and (len(items) == config.train.batch_size or clip.num_frames != length):
+            yield collate(items)
+            items = []
+        length = clip.num_frames
+        for track in make_tracks(clip, config.data.patch, config.data.enlarge):
+            if len(items) == config.train.batch_size:
+                yield collate(items)
+                items = []
+            items.append(crop_track(clip, track))
+    if items:
+        yield collate(items)
+
+
+def crop_iou(probs: torch.Tensor, batch: TrackBatch) -> dict[str, tuple[float, int]]:
+    """IoU of thresholded crops vs the ground-truth amodal crops, per (track, frame) pair.
+
+    probs (B, T, 1, P, P). "full": pairs with a non-empty union; "occluded": the region outside the own
+    visible mask, pairs where the ground truth has pixels there. Returns {name: (sum of IoUs, pairs)}.
+    """
+    pred, gt = probs[:, :, 0] > 0.5, batch.amodal[:, :, 0] > 0.5  # (B, T, P, P)
+    hidden = batch.visible[:, :, 0] <= 0.5
+    out = {}
+    for name, p, g in (("full", pred, gt), ("occluded", pred & hidden, gt & hidden)):
+        inter, union = (p & g).sum((-1, -2)), (p | g).sum((-1, -2))  # (B, T)
+        keep = g.any(-1).any(-1) if name == "occluded" else union > 0
+        iou = inter[keep].double() / union[keep].double()
+        out[name] = (float(iou.sum()), int(keep.sum()))
+    return out
+
+
+def track_image(visible: torch.Tensor, pred: torch.Tensor, gt: torch.Tensor, frames: int = 8) -> torch.Tensor:
+    """(T, 1, P, P) crops -> (3P + 2, n P) image: rows visible / prediction / ground truth, n <= frames."""
+    T = visible.shape[0]
+    ts = np.unique(np.linspace(0, T - 1, min(frames, T)).round().astype(int))
+    rows = [torch.cat([x[t, 0] for t in ts], dim=1) for x in (visible, pred, gt)]  # each (P, n P)
+    gap = torch.full((1, rows[0].shape[1]), 0.5)
+    return torch.cat([rows[0], gap, rows[1], gap, rows[2]], dim=0)
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, method: Method, config: Config, device: torch.device):
+    """Self-supervised val loss (for model selection) and crop mIoU (information). -> (metrics, image)."""
+    model.eval()
+    sums: dict[str, float] = defaultdict(float)
+    n_tracks, iou = 0, {"full": [0.0, 0], "occluded": [0.0, 0]}
+    pictures = []
+    for batch in val_batches(config):
+        batch = batch.to(device)
+        losses, probs = method.step(model, batch, config.loss)
+        B = probs.shape[0]
+        for k, v in losses.items():
+            sums[k] += float(v) * B
+        n_tracks += B
+        for k, (s, n) in crop_iou(probs, batch).items():
+            iou[k][0] += s
+            iou[k][1] += n
+        for j in range(min(B, config.train.images - len(pictures))):
+            pictures.append(track_image(batch.visible[j].cpu(), probs[j].float().cpu(),
+                                        batch.amodal[j].cpu()))
+    model.train()
+    if n_tracks == 0:
+        return {}, None
+    metrics = {f"loss_{k}": v / n_tracks for k, v in sums.items()}
+    metrics.update({f"miou_{k}": (s / n if n else float("nan")) for k, (s, n) in iou.items()})
+    image = torch.cat([torch.cat([p, torch.ones(2, p.shape[1])]) for p in pictures]) if pictures else None
+    return metrics, image
+
+
+class NonFiniteError(SavosError):
+    """The loss or the gradient norm is NaN or infinite."""
+
+
+def train_step(ddp: torch.nn.Module, method: Method, optimizer: torch.optim.Optimizer, batch: TrackBatch,
+               config: Config, lr: float, d: distributed.Dist, flag: bool = False):
+    """One optimizer step on this process's batch. ``ddp`` is the DDP-wrapped module (or the bare one on
+    a single process). -> ({loss name: mean over processes}, gradient norm, any process set ``flag``).
+
+    One small all-reduce carries the losses (for logging), the non-finite check (a NaN on any process
+    reaches all of them, so all stop together, before touching the weights) and ``flag`` (rank 0's
+    time-budget decision). The gradients are averaged by DDP in backward, once.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    losses, _ = method.step(ddp, batch, config.loss)
+    names = sorted(losses)
+    flag_t = torch.tensor(float(flag), device=d.device)
+    stats = torch.stack([losses[k].detach().float() for k in names] + [flag_t])
+    stats = distributed.all_reduce_sum(stats, d).cpu()
+    mean = {k: float(stats[i]) / d.world for i, k in enumerate(names)}
+    if not math.isfinite(mean["total"]):
+        raise NonFiniteError(f"loss is {mean['total']}")
+    losses["total"].backward()
+    max_norm = config.train.grad_clip if config.train.grad_clip > 0 else math.inf
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(ddp.parameters(), max_norm))
+    if not math.isfinite(grad_norm):
+        optimizer.zero_grad(set_to_none=True)
+        raise NonFiniteError(f"gradient norm is {grad_norm}")
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return mean, grad_norm, bool(stats[-1] > 0)
+
+
+def _check_run_dir(run_dir: Path, resume: bool, config: Config) -> dict[str, Any] | None:
+    root = Path(config.data.root)
+    if not (root / "dataset.json").is_file():
+        frames = f" --frames {config.data.window}" if config.data.window > 16 else ""  # generator default 16
+        raise SavosError(f"{config.source or 'recipe'}: data.root: no dataset at {root}; make one with "
+                         f"`savos-gen chewing-gum --out {root}{frames}` or pass --set data.root=DIR")
+    if not resume:
+        if (run_dir / LAST).exists():
+            raise SavosError(f"{run_dir}: already holds a run ({LAST}); pass --resume to continue it "
+                             "or choose another --out")
+        return None
+    if not (run_dir / LAST).is_file():
+        raise SavosError(f"{run_dir / LAST}: nothing to resume; drop --resume to start a new run")
+    ckpt = load_checkpoint(run_dir / LAST)
+    saved, now = _flat(ckpt["config"]), _flat(config_to_dict(config))
+    diff = [k for k in sorted(saved.keys() | now.keys()) if saved.get(k) != now.get(k)
+            and k not in RESUME_MAY_CHANGE]
+    if diff:
+        k = diff[0]
+        raise SavosError(f"{run_dir / LAST}: --resume with a different config ({k}: {saved.get(k)!r} -> "
+                         f"{now.get(k)!r}{f' and {len(diff) - 1} more' if len(diff) > 1 else ''}); only "
+                         f"{', '.join(sorted(RESUME_MAY_CHANGE))} may change")
+    return ckpt
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    def clean(x):  # NaN/inf are not JSON: write null
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [clean(v) for v in x]
+        return None if isinstance(x, float) and not math.isfinite(x) else x
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(clean(obj), indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def train(config: Config, run_dir: str | Path, resume: bool = False, *, stop_after: int | None = None,
+          progress: bool = True) -> dict[str, Any]:
+    """Train ``config`` into ``run_dir`` (config.yaml, TensorBoard events, last.pt, best.pt, metrics.json).
+
+    ``resume``: continue from ``run_dir/last.pt``. ``stop_after``: stop after that many steps in total,
+    saving last.pt, as an interrupted run would (tests). Returns the content of metrics.json.
+    """
+    d = distributed.setup(config.train.device)
+    try:
+        return _train(config, Path(run_dir), resume, stop_after, progress, d)
+    finally:
+        distributed.cleanup(d)
+
+
+def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, progress: bool,
+           d: distributed.Dist) -> dict[str, Any]:
+    tc, method = config.train, METHODS[config.method]
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    if d.device.type == "cuda":  # TF32 convolutions and matmuls: ~2x faster, masks do not need fp32 mantissas
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    ckpt = _check_run_dir(run_dir, resume, config)
+
+    torch.manual_seed(tc.seed)
+    model = method.build(config).to(d.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    start, best_loss, best_step, history = 0, math.inf, -1, []
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start, best_loss, best_step = ckpt["step"], ckpt["best_val_loss"], ckpt["best_step"]
+        history = list(ckpt["history"])
+        set_rng_state(ckpt["rng"])
+    ddp = DDP(model, device_ids=[d.device] if d.device.type == "cuda" else None) if d.enabled else model
+
+    writer = None
+    if d.is_main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        run_dir.mkdir(parents=True, exist_ok=True)
+        dump_config(config, run_dir / "config.yaml")
+        writer = SummaryWriter(str(run_dir), purge_step=start if resume else None)
+
+    data = StepBatches(config.data.root, config.data.train_split, config.data.patch, config.data.enlarge,
+                       config.data.window, tc.batch_size, tc.seed, d.rank, d.world)
+    loader = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(start, tc.steps),
+                                         num_workers=config.data.workers,
+                                         pin_memory=d.device.type == "cuda")
+    bar = tqdm(total=tc.steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
+               disable=not (progress and d.is_main))
+    t_start = time.monotonic()
+
+    def save(step: int, status: str) -> dict[str, Any]:
+        """Validate, then write last.pt (and best.pt if the val loss improved) and metrics.json. Rank 0."""
+        nonlocal best_loss, best_step
+        metrics, image = validate(model, method, config, d.device)
+        improved = False
+        if metrics:
+            history.append({"step": step, **metrics})
+            for k, v in metrics.items():
+                writer.add_scalar(f"val/{k}", v, step)
+            if image is not None:
+                writer.add_image("val/visible-prediction-truth", image[None], step)
+            improved = metrics["loss_total"] < best_loss
+            if improved:
+                best_loss, best_step = metrics["loss_total"], step
+        state = {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "config": config_to_dict(config), "rng": rng_state(), "history": history,
+                 "best_val_loss": best_loss, "best_step": best_step}
+        if improved:
+            save_checkpoint(run_dir / BEST, state)
+        save_checkpoint(run_dir / LAST, state)
+        summary = {"status": status, "step": step, "steps": tc.steps, "best_step": best_step,
+                   "best_val_loss": best_loss if best_step >= 0 else None,
+                   "last": history[-1] if history else None,
+                   "history": history, "world_size": d.world,
+                   "seconds_this_session": round(time.monotonic() - t_start, 1)}
+        _write_json(run_dir / "metrics.json", summary)
+        writer.flush()
+        return summary
+
+    summary: dict[str, Any] = {}
+    try:
+        for step, batch in zip(range(start, tc.steps), loader, strict=False):
+            lr = lr_at(step, tc)
+            over = d.is_main and tc.max_minutes > 0 and time.monotonic() - t_start > 60 * tc.max_minutes
+            try:
+                mean, grad_norm, over = train_step(ddp, method, optimizer, batch.to(d.device), config, lr, d,
+                                                   flag=over)
+            except NonFiniteError as e:
+                last = run_dir / LAST
+                saved = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was saved"
+                raise SavosError(f"step {step}: training {e}; stopped without saving ({saved}); try a lower "
+                                 "train.lr or train.grad_clip") from None
+            bar.set_postfix(loss=f"{mean['total']:.4f}", lr=f"{lr:.2e}", refresh=False)
+            bar.update(1)
+            if writer is not None and (step % tc.log_every == 0 or step + 1 == tc.steps):
+                for k, v in mean.items():
+                    writer.add_scalar(f"train/{k}", v, step + 1)
+                writer.add_scalar("train/lr", lr, step + 1)
+                writer.add_scalar("train/grad_norm", grad_norm, step + 1)
+            done = step + 1
+            stop = "time budget" if over else "stop_after" if stop_after == done else None
+            if stop or done % tc.val_every == 0 or done == tc.steps:
+                status = "finished" if done == tc.steps else f"stopped: {stop}" if stop else "running"
+                if d.is_main:
+                    summary = save(done, status)
+                if stop:
+                    break
+        if d.is_main and not summary and (run_dir / "metrics.json").is_file():  # nothing left to train
+            summary = json.loads((run_dir / "metrics.json").read_text())
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+    return summary
