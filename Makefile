@@ -17,10 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(VENV)/bin/savos-gen chewing-gum --n 300 --out $(DEMO_DIR)/gum
-	$(VENV)/bin/savos-gen verify $(DEMO_DIR)/gum
-	$(VENV)/bin/savos-gen preview $(DEMO_DIR)/gum --split test --clip 0 --out $(DEMO_DIR)/preview.gif
-	@echo "demo: dataset in $(DEMO_DIR)/gum, preview in $(DEMO_DIR)/preview.gif"
+	BIN=$(VENV)/bin DEMO_DIR=$(DEMO_DIR) bash scripts/demo.sh
 
 test: setup
 	$(PY) -m pytest -q -n 2

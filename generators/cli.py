@@ -122,7 +122,7 @@ def _chewing_gum_clip(config, seed: int, index: int, split: str):
     return generate_clip(config, seed, index, split)
 
 
-CHECKS = {"chewing-gum": "generators.chewing_gum:check_clip"}  # generator name -> its clip checker
+CHECKS = {"chewing-gum": "generators.check:check_clip"}  # generator name -> its clip checker
 
 
 def _checker(generator: str | None):

@@ -43,7 +43,7 @@ def main() -> None:
               help="Scoring protocol (docs/metrics.md); numbers under different protocols differ.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for metrics_<protocol>.{json,csv} [default: PRED_DIR].")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str | None, quiet: bool) -> None:
     """Score the predictions in PRED_DIR against the ground truth of dataset DATA."""
     from savos.evaluate import evaluate, format_table
@@ -61,7 +61,7 @@ def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str |
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Prediction folder to write (see docs/predictions.md).")
 @click.option("--overwrite", is_flag=True, help="Replace predictions already in --out.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool, quiet: bool) -> None:
     """Predict amodal masks of DATA with a non-learned baseline: convex hull or visible mask."""
     from savos.baselines import run_baseline
@@ -77,7 +77,7 @@ def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool
 @click.option("--out", "run_dir", type=click.Path(file_okay=False), default=None,
               help="Run folder [default: runs/<recipe name>].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resume: bool,
               quiet: bool) -> None:
     """Train on the dataset of RECIPE (YAML); works alone or under `torchrun --nproc_per_node N`."""
@@ -103,7 +103,7 @@ def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resu
 @click.option("--batch", type=int, default=16, show_default=True, help="Tracks per forward pass.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace predictions already in --out.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def predict_cmd(run_dir: str, data: str, split: str, out_dir: str, batch: int, device: str, overwrite: bool,
                 quiet: bool) -> None:
     """Predict amodal masks of DATA with the best checkpoint of training run RUN_DIR."""
@@ -112,3 +112,24 @@ def predict_cmd(run_dir: str, data: str, split: str, out_dir: str, batch: int, d
     path = predict(run_dir, data, split, out_dir, batch=batch, device=device, overwrite=overwrite,
                    progress=not quiet)
     click.echo(f"wrote {path}")
+
+
+@main.command("report")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Report folder.")
+@click.option("--data", default=None, type=click.Path(file_okay=False),
+              help="Dataset to score unscored predictions on [default: the one they record].")
+@click.option("--split", default="test", show_default=True)
+@click.option("--protocol", type=click.Choice(["savos", "eoras"]), default="savos", show_default=True)
+@click.option("--clips", type=int, default=3, show_default=True, help="Clips to animate as GIFs.")
+def report_cmd(inputs: tuple[str, ...], out_dir: str, data: str | None, split: str, protocol: str,
+               clips: int) -> None:
+    """Write a self-contained report (table, plots, GIFs, index.md) from prediction and run folders."""
+    from savos.report import make_report
+
+    index = make_report(list(inputs), out_dir, data_root=data, split=split, protocol=protocol, clips=clips)
+    click.echo(f"wrote {index}")
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m savos.cli` (e.g. under torchrun)
+    main()

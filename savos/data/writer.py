@@ -9,6 +9,7 @@ same command skips the shards that exist.
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import sys
@@ -74,8 +75,6 @@ def _check_settings(root: Path, settings: dict[str, Any]) -> bool:
         return True
     pending = root / PENDING_NAME
     if pending.is_file():
-        import json
-
         try:
             previous = json.loads(pending.read_text())
         except ValueError:
@@ -111,6 +110,7 @@ def write_dataset(
         raise SavosError(f"--shard must be i/n with 0 <= i < n, got {i}/{n}")
     settings = {**description, "schema": SCHEMA, "shard_size": shard_size,
                 "split_counts": {k: int(v) for k, v in splits.items()}}
+    settings = json.loads(json.dumps(settings))  # as it reads back from disk (tuples become lists)
     if _check_settings(root, settings):
         return read_info(root)
     jobs = plan_shards(splits, shard_size)
@@ -128,7 +128,7 @@ def write_dataset(
     for job in jobs:  # shards made earlier or by other --shard runs: hash them now
         if (job.split, job.shard) not in digests:
             digests[(job.split, job.shard)] = sha256_file(root / job.split / job.name)
-    info = {k: v for k, v in settings.items() if k != "split_counts"}
+    info = dict(settings)
     info["splits"] = {}
     first = 0
     for split, count in splits.items():
