@@ -128,6 +128,5 @@ def validate_clip(clip: Clip) -> None:
     # Opacity: visible == 0 exactly where no amodal mask is set; visible == k only inside amodal k.
     any_amodal = a.any(axis=1)
     _check(np.array_equal(v > 0, any_amodal), "visible must be 0 exactly where no amodal mask is set")
-    if K:
-        owner = np.take_along_axis(a, (np.maximum(v, 1).astype(np.int64) - 1)[:, None], axis=1)[:, 0]
-        _check(bool(owner[v > 0].all()), "visible names an object outside its amodal mask")
+    for k in range(K):
+        _check(not np.any((v == k + 1) & ~a[:, k]), f"visible names object {k + 1} outside its amodal mask")
