@@ -101,10 +101,9 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
     if val < 0 or test < 0 or val + test > n:
         raise SavosError(f"--val {val} and --test {test} must be >= 0 and add up to at most --n {n}")
     splits = {"train": n - val - test, "val": val, "test": test}
-    from dataclasses import asdict
 
     description = {"generator": "chewing-gum", "version": __version__, "seed": seed,
-                   "config": asdict(config), "amodal_flow": bool(config.amodal_flow)}
+                   "config": config.to_dict(), "amodal_flow": bool(config.amodal_flow)}
     info = write_dataset(out, partial(_chewing_gum_clip, config, seed), splits, description,
                          shard_size=shard_size, workers=workers, shard=_parse_shard(shard),
                          progress=not quiet)

@@ -1,0 +1,199 @@
+"""Exact plane geometry for the procedural generators (numpy only): star polygons, affine maps, and the
+one inside rule that every mask, coverage sample and check in ``generators/`` uses.
+
+Coordinates are (x, y) = (column, row) in pixels; pixel (r, c) has its centre at x = c, y = r.
+Affine maps are float64 ``(..., 2, 3)`` matrices ``[A | b]`` acting as ``p' = A p + b``.
+
+The inside rule (the crossing-number test, "PNPOLY"): a point (x, y) is inside a polygon iff a ray from
+it towards +x crosses an odd number of edges. An edge with lower end (x0, y0) and upper end (x1, y1),
+y0 <= y1 (whichever way the polygon runs), is crossed iff
+
+    y0 <= y < y1   and   x < x0 + (y - y0) * ((x1 - x0) / (y1 - y0))
+
+evaluated in float64 exactly in that order (``_edges``, ``_cross_x``), so the scanline rasteriser and
+the point test give bit-identical answers, and an edge shared by two polygons gives both the same
+crossing. Points strictly inside are inside, points strictly outside are outside. A point exactly on an
+edge is inside iff the polygon's interior lies on its +x side (on a horizontal edge: on its +y side), the
+top-left fill rule of image coordinates (y down): two polygons sharing an edge never both claim a point,
+and an axis-aligned rectangle with integer corners [x0, x1) x [y0, y1) covers exactly
+(x1 - x0) * (y1 - y0) pixel centres. With random float vertices a centre on a boundary is a measure-zero
+event; the rule only makes the answer unique.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+
+def _edges(polygons: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(..., N, 2) polygons -> x0, y0 (lower end), y1 (upper end), slope dx/dy; each (..., N).
+
+    Horizontal (and padding) edges get slope 0; the rule never crosses them."""
+    xa, ya = polygons[..., 0], polygons[..., 1]
+    xb = np.concatenate([xa[..., 1:], xa[..., :1]], axis=-1)  # the next vertex
+    yb = np.concatenate([ya[..., 1:], ya[..., :1]], axis=-1)
+    up = ya <= yb
+    dy = yb - ya
+    # the same number either way round: (xb - xa) / (yb - ya) == (xa - xb) / (ya - yb) exactly
+    slope = np.divide(xb - xa, dy, out=np.zeros_like(dy), where=dy != 0)
+    return np.where(up, xa, xb), np.where(up, ya, yb), np.where(up, yb, ya), slope
+
+
+def _cross_x(x0, y0, slope, y):
+    """x where an edge with lower end (x0, y0) and ``slope`` meets the row y (the rule's one formula)."""
+    return x0 + (y - y0) * slope
+
+
+def star_polygon(rng: np.random.Generator, num_vertices: int, radius: float, jitter: float) -> np.ndarray:
+    """A random star-shaped polygon around the origin: float64 (N, 2) vertices (x, y).
+
+    The N nodes lie at random angles on a circle of ``radius`` (each radius scaled by a factor uniform in
+    [1 - jitter, 1 + jitter], which makes concavities). Angles are stratified, one uniform draw in each
+    of N equal sectors behind a random phase (for N = 3 in the first half of each sector), so they come
+    out sorted (the polygon is simple and star-shaped about the origin) and every gap is below pi (the
+    origin is inside: no crescent).
+    """
+    n = int(num_vertices)
+    sector = 2.0 * np.pi / n
+    spread = min(1.0, n / 2.0 - 1.0)  # a gap is below (1 + spread) sectors <= pi
+    angles = (np.arange(n) + spread * rng.random(n)) * sector + rng.random() * 2.0 * np.pi
+    radii = radius * (1.0 + jitter * rng.uniform(-1.0, 1.0, n))
+    return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=-1)
+
+
+def pad_polygons(polygons: list[np.ndarray]) -> np.ndarray:
+    """Stack polygons (..., N_i, 2) with different N_i into (..., N, 2) by repeating each last vertex.
+
+    The repeated vertex adds zero-length edges, which no row crosses: the shapes are unchanged.
+    """
+    n = max(p.shape[-2] for p in polygons)
+    out = np.empty((len(polygons), *polygons[0].shape[:-2], n, 2))
+    for i, p in enumerate(polygons):
+        m = p.shape[-2]
+        out[i, ..., :m, :] = p
+        out[i, ..., m:, :] = p[..., -1:, :]
+    return out
+
+
+def rasterize(polygons: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Centre-sampled masks of a batch of polygons by the inside rule.
+
+    Args:
+        polygons: float64 (B, N, 2) vertices (x, y), implicitly closed (see ``pad_polygons``).
+    Returns:
+        bool (B, H, W): pixel (r, c) is set iff its centre (x=c, y=r) is inside.
+
+    Scanline form of the rule, in a window per polygon: only rows ymin <= r < ymax and columns
+    ceil(xmin) <= c < ceil(xmax) can be inside. Per (polygon, row) each crossed edge toggles the columns
+    c < x_cross, i.e. c < ceil(x_cross). A row crosses a closed polygon an even number of times, so the
+    parity of the crossings right of c equals that of the crossings with ceil(x_cross) <= c: one running
+    sum over all rows of all windows (each row adds an even count) gives every mask at once.
+    """
+    assert polygons.ndim == 3 and polygons.shape[2] == 2, polygons.shape
+    B = polygons.shape[0]
+    x0, y0, y1, slope = _edges(polygons)  # (B, N)
+    size = np.array([width, height])
+    lo = np.clip(np.ceil(polygons.min(axis=1)), 0, size).astype(np.intp)  # (B, 2) window corner (c0, r0)
+    hi = np.clip(np.ceil(polygons.max(axis=1)), 0, size).astype(np.intp)
+    bw, bh = np.maximum((hi - lo).max(axis=0), 1).tolist()
+    rows = (lo[:, 1, None] + np.arange(bh)).astype(np.float64)[:, None]  # (B, 1, bh)
+    crossed = (y0[:, :, None] <= rows) & (rows < y1[:, :, None])  # (B, N, bh)
+    crossed &= rows < hi[:, 1, None, None]  # rows past the frame's bottom edge
+    b, e, i = np.nonzero(crossed)
+    xc = _cross_x(x0[b, e], y0[b, e], slope[b, e], rows[b, 0, i])
+    p = (np.clip(np.ceil(xc), lo[b, 0], hi[b, 0]) - lo[b, 0]).astype(np.intp)  # window column, 0..bw
+    counts = np.bincount((b * bh + i) * (bw + 1) + p, minlength=B * bh * (bw + 1))
+    inside = (np.cumsum(counts).reshape(B, bh, bw + 1)[:, :, :bw] & 1).astype(bool)
+    # Paste each window at its corner of a padded canvas: a strided view with one (bh, bw) block per
+    # (polygon, corner) and a fancy assignment of the B blocks.
+    canvas = np.zeros((B, height + bh, width + bw), bool)
+    s0, s1, s2 = canvas.strides
+    blocks = np.ndarray((B, height + 1, width + 1, bh, bw), bool, canvas, 0, (s0, s1, s2, s1, s2))
+    blocks[np.arange(B), lo[:, 1], lo[:, 0]] = inside
+    return np.ascontiguousarray(canvas[:, :height, :width])
+
+
+def points_in_polygons(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """The inside rule for arbitrary points: x, y float64 (P,), polygons (J, N, 2) -> bool (J, P)."""
+    x0, y0, y1, slope = (a[:, None] for a in _edges(polygons))  # (J, 1, N)
+    yy = y[:, None]  # (P, 1)
+    crossed = (y0 <= yy) & (yy < y1)  # (J, P, N)
+    crossed &= x[:, None] < _cross_x(x0, y0, slope, yy)
+    return (np.count_nonzero(crossed, axis=2) & 1).astype(bool)
+
+
+def rigid_maps(cx: np.ndarray, cy: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Rotation by theta (radians, +x towards +y) then translation to (cx, cy): (T,) each -> (T, 2, 3)."""
+    c, s = np.cos(theta), np.sin(theta)
+    return np.stack([np.stack([c, -s, cx], axis=-1), np.stack([s, c, cy], axis=-1)], axis=-2)
+
+
+def apply_affine(maps: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """maps (..., 2, 3), points (..., P, 2) -> (..., P, 2), broadcasting over the leading axes."""
+    return points @ np.swapaxes(maps[..., :2], -1, -2) + maps[..., None, :, 2]
+
+
+def invert_affine(maps: np.ndarray) -> np.ndarray:
+    """(..., 2, 3) -> (..., 2, 3) inverse maps."""
+    inv = np.linalg.inv(maps[..., :2])
+    return np.concatenate([inv, -(inv @ maps[..., 2:])], axis=-1)
+
+
+def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The map p -> outer(inner(p)): (..., 2, 3) each -> (..., 2, 3)."""
+    lin = outer[..., :2] @ inner[..., :2]
+    return np.concatenate([lin, outer[..., :2] @ inner[..., 2:] + outer[..., 2:]], axis=-1)
+
+
+def fit_affine(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares affine maps from point correspondences (at least 3 non-collinear points).
+
+    Args:
+        src, dst: float64 (B, P, 2).
+    Returns:
+        maps (B, 2, 3) with dst ~ apply_affine(maps, src), and the max abs residual per map (B,).
+    """
+    ms, md = src.mean(axis=1, keepdims=True), dst.mean(axis=1, keepdims=True)
+    s, d = src - ms, dst - md  # centred: a well-conditioned 2x2 system
+    lin = np.swapaxes(np.linalg.solve(np.swapaxes(s, 1, 2) @ s, np.swapaxes(s, 1, 2) @ d), 1, 2)  # (B, 2, 2)
+    shift = md[:, 0, :, None] - lin @ ms[:, 0, :, None]  # (B, 2, 1)
+    maps = np.concatenate([lin, shift], axis=-1)
+    residual = np.abs(apply_affine(maps, src) - dst).max(axis=(1, 2))
+    return maps, residual
+
+
+def radial_extent(polygons: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """Distance from the origin to the boundary along rays: polygons (..., N, 2) star-shaped about the
+    origin (padded ones allowed), angles float64 (A,) radians -> (..., A). The farthest crossing if a
+    ray meets several edges."""
+    v = polygons[..., None, :, :]  # (..., 1, N, 2)
+    e = np.concatenate([polygons[..., 1:, :], polygons[..., :1, :]], axis=-2)[..., None, :, :] - v  # edges
+    u = np.stack([np.cos(angles), np.sin(angles)], axis=-1)[:, None]  # (A, 1, 2)
+    cross_ue = u[..., 0] * e[..., 1] - u[..., 1] * e[..., 0]  # (..., A, N)
+    hit = cross_ue != 0.0  # parallel and zero-length edges: no crossing
+    t = np.divide(v[..., 0] * e[..., 1] - v[..., 1] * e[..., 0], cross_ue, out=np.zeros_like(cross_ue),
+                  where=hit)  # distance along the ray
+    s = np.divide(v[..., 0] * u[..., 1] - v[..., 1] * u[..., 0], cross_ue, out=np.full_like(cross_ue, -1.0),
+                  where=hit)  # position along the edge
+    ok = (s >= 0.0) & (s <= 1.0) & (t > 0.0)
+    return np.where(ok, t, 0.0).max(axis=-1)
+
+
+def nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a (T, H, W) array, faster: a flat scan, one division by a constant, and small
+    cached per-frame (row, col) tables."""
+    T, H, W = mask.shape
+    flat = np.flatnonzero(mask)
+    t = flat // (H * W)
+    pixel = flat - t * (H * W)
+    rows, cols = _pixel_tables(H, W)
+    return t, rows.take(pixel), cols.take(pixel)
+
+
+@functools.lru_cache(maxsize=8)
+def _pixel_tables(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = np.repeat(np.arange(height), width), np.tile(np.arange(width), height)
+    rows.flags.writeable = cols.flags.writeable = False
+    return rows, cols

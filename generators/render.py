@@ -1,0 +1,105 @@
+"""Render exact Clip arrays from vector polygons and their rigid motion (numpy only).
+
+One function per output layer, vectorised over frames and objects. Inputs:
+
+- ``vertices``: per object k a float64 (T, N_k, 2) array, the polygon of every frame (x, y);
+- ``depth``: per object its depth rank (0 = back-most); a larger rank is in front;
+- motions: float64 (T-1, K, 2, 3) affine maps moving a point of object k from frame t to t+1 (fwd) or
+  from t+1 to t (bwd): ``rigid_motions`` from poses (the generator), ``motion_maps`` from any
+  own-to-frame maps (tests, checks).
+
+Flow is the motion's displacement at pixel centres, evaluated analytically in float64 (no finite
+differences) and rounded once to float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from generators.geometry import compose_affine, invert_affine, nonzero, pad_polygons, rasterize
+
+
+def render_amodal(vertices: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
+    """Per object (T, N_k, 2) polygons -> bool (T, K, H, W) centre-sampled amodal masks."""
+    T, K = vertices[0].shape[0], len(vertices)
+    stacked = pad_polygons(list(vertices)).transpose(1, 0, 2, 3)  # (T, K, N, 2)
+    return rasterize(stacked.reshape(T * K, -1, 2), height, width).reshape(T, K, height, width)
+
+
+def compose_visible(amodal: np.ndarray, depth: Sequence[int]) -> np.ndarray:
+    """bool (T, K, H, W) amodal masks + depth ranks -> uint8 (T, H, W) label map (front-most wins)."""
+    T, K, H, W = amodal.shape
+    assert K < 256, "uint8 labels hold at most 255 objects"
+    visible = np.zeros((T, H, W), np.uint8)
+    for k in sorted(range(K), key=lambda k: depth[k]):  # back to front: later writes win
+        np.putmask(visible, amodal[:, k], k + 1)
+    return visible
+
+
+def paint(visible: np.ndarray, background: Sequence[int], colors: Sequence[Sequence[int]]) -> np.ndarray:
+    """uint (T, H, W) labels -> uint8 (T, H, W, 3) flat-coloured frames (label 0 = background)."""
+    palette = np.asarray([background, *colors], dtype=np.uint8)  # (K+1, 3)
+    pixels = np.take(palette.view("V3")[:, 0], visible)  # one 3-byte item per pixel: a fast gather
+    return pixels.view(np.uint8).reshape(*visible.shape, 3)
+
+
+def motion_maps(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frame-to-frame motion of each object: maps (T, K, 2, 3) -> (fwd, bwd), each (T-1, K, 2, 3).
+
+    fwd[t, k] moves a point of object k at frame t to frame t+1; bwd[t, k] moves it from t+1 to t.
+    """
+    inv = invert_affine(maps)
+    return compose_affine(maps[1:], inv[:-1]), compose_affine(maps[:-1], inv[1:])
+
+
+def rigid_motions(pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frame-to-frame motion from rigid poses, analytically: pose (T, K, 3) = (cx, cy, angle) ->
+    (fwd, bwd), each (T-1, K, 2, 3) as in ``motion_maps``. A pure translation gives an identity linear
+    part exactly (so an integer translation gives integer flow)."""
+    c, a = pose[..., :2], pose[..., 2]
+    turn = a[1:] - a[:-1]  # (T-1, K)
+    cos, sin = np.cos(turn), np.sin(turn)
+    rot = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)  # (T-1, K, 2, 2)
+    back = np.swapaxes(rot, -1, -2)
+    fwd_shift = c[1:] - (rot @ c[:-1, ..., None])[..., 0]  # p' = R (p - c_t) + c_t+1
+    bwd_shift = c[:-1] - (back @ c[1:, ..., None])[..., 0]
+    return (np.concatenate([rot, fwd_shift[..., None]], -1), np.concatenate([back, bwd_shift[..., None]], -1))
+
+
+def _coefficients(motions: np.ndarray) -> np.ndarray:
+    """(..., 2, 3) affine motions -> (..., 3, 2): displacement m(p) - p = x * row0 + y * row1 + row2."""
+    lin = motions[..., :2] - np.eye(2)
+    return np.stack([lin[..., 0], lin[..., 1], motions[..., 2]], axis=-2)
+
+
+def amodal_flow(motions: np.ndarray, amodal: np.ndarray) -> np.ndarray:
+    """Motion of every amodal pixel, occluded ones too: motions (N, K, 2, 3), amodal bool (N, K, H, W) ->
+    float32 (N, K, H, W, 2), exactly 0 outside the masks (pass the fwd motions with ``amodal[:-1]``)."""
+    N, K, H, W = amodal.shape
+    out = np.empty((N, K, H, W, 2), np.float32)
+    for k in range(K):
+        out[:, k] = flow_at_labels(motions[:, k:k + 1], amodal[:, k].view(np.uint8))
+    return out
+
+
+def flow_at_labels(motions: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Flow of whatever is visible: motions (N, K, 2, 3), labels (N, H, W) -> float32 (N, H, W, 2).
+
+    A pixel labelled k moves with object k; the background (label 0) is static, flow 0. Forward flow:
+    fwd motions with ``visible[:-1]``; backward flow: bwd motions with ``visible[1:]`` (it lives on t+1).
+    """
+    N, K = motions.shape[:2]
+    _, H, W = labels.shape
+    coef = _coefficients(motions).reshape(N * K, 6)  # rows (frame, object): x*(a, b) + y*(c, d) + (e, f)
+    frame, r, c = nonzero(labels)  # only labelled pixels move: work on those alone
+    where = (frame * H + r) * W + c
+    row = frame * K + labels.ravel()[where] - 1
+    x, y = c.astype(np.float64), r.astype(np.float64)
+    out = np.zeros((N, H, W, 2), np.float32)
+    flat = out.reshape(-1, 2)
+    for i in range(2):  # dx, dy
+        a, b, e = (coef[:, j].take(row) for j in (i, 2 + i, 4 + i))
+        flat[where, i] = a * x + b * y + e
+    return out
