@@ -57,15 +57,28 @@ def test_encoding_is_deterministic():
 @given(st.lists(st.floats(-300, 300, allow_nan=False, width=32), min_size=2, max_size=64))
 def test_flow_quantisation_error_is_below_0_01_px(values):
     flow = np.array(values + values[:1] * (len(values) % 2), np.float32).reshape(1, -1, 2)
-    d, _ = quantize_flow(flow)
-    assert np.abs(dequantize_flow(d) - flow).max() <= 0.01
+    data, dtype = quantize_flow(flow)
+    back = dequantize_flow(data, dtype, flow.shape)
+    assert np.abs(back - flow).max() <= 0.01
+    assert np.array_equal(back == 0, np.rint(flow * FLOW_QUANTUM) == 0)
 
 
 def test_large_flow_uses_wider_integers():
     flow = np.zeros((1, 3, 4, 2), np.float32)
     flow[0, 0, 1, 0] = 900.0
-    d, dtype = quantize_flow(flow)
-    assert dtype == "int32" and np.allclose(dequantize_flow(d), flow)
+    flow[0, 2, 3, 1] = -900.0
+    data, dtype = quantize_flow(flow)
+    assert dtype == "int32" and np.allclose(dequantize_flow(data, dtype, flow.shape), flow)
+
+
+def test_sparse_flow_costs_only_moving_pixels():
+    flow = np.zeros((15, 64, 64, 2), np.float32)
+    still, _ = quantize_flow(flow)
+    assert len(still) == 15 * 64 * 64 // 8  # just the (empty) map
+    flow[3, 10:20, 10:20] = (0.5, -0.25)
+    data, dtype = quantize_flow(flow)
+    assert len(data) == len(still) + 100 * 2 * 2
+    assert np.array_equal(dequantize_flow(data, dtype, flow.shape), flow)
 
 
 def test_decode_rejects_truncated_member():

@@ -5,18 +5,21 @@ Members of clip ``<key>`` (WebDataset style, one group per clip):
 | member                        | content                                                               |
 |-------------------------------|-----------------------------------------------------------------------|
 | ``<key>.header.json``         | schema, T, K, H, W, dtypes and encodings of the array members         |
-| ``<key>.meta.json.zst``       | ``clip.meta`` exactly, as JSON (sorted keys), zstd                    |
+| ``<key>.meta.json.zst``       | ``clip.meta`` exactly, as JSON (sorted keys, orjson), zstd            |
 | ``<key>.rgb.zst``             | uint8 (T, H, W, 3), C order, zstd                                     |
 | ``<key>.visible.zst``         | (T, H, W) in ``visible_dtype``, zstd                                  |
 | ``<key>.amodal.zst``          | bool (T, K, H, W) bit-packed (np.packbits, big bit order), zstd       |
-| ``<key>.flow_fwd.zst``        | flow quantised to 1/64 px, delta-coded along W, ``flow_dtype``, zstd |
+| ``<key>.flow_fwd.zst``        | sparse flow (below), zstd                                             |
 | ``<key>.flow_bwd.zst``        | same                                                                  |
 | ``<key>.amodal_flow_fwd.zst`` | same, (T-1, K, H, W, 2); absent when the dataset stores no amodal flow |
 
-Flow quantisation: ``q = round(flow * 64)``; decoding returns ``q / 64`` as float32, so the stored flow
-differs from the exact flow by at most 1/128 px (< 0.01 px, the bound DESIGN.md allows). Delta coding
-along rows makes the affine flow of rigid motion nearly constant, which zstd compresses to almost
-nothing.
+Sparse flow: the bit-packed map of pixels whose flow is not (0, 0) (``ceil(N / 8)`` bytes for N pixels),
+followed by the flow of those pixels in C order, quantised ``q = round(flow * 64)`` and delta-coded
+along that order, per channel, in ``flow_dtype`` (int16, or int32 when a delta needs it). Decoding
+returns ``q / 64`` as float32, so the stored flow differs from the exact flow by at most 1/128 px
+(< 0.01 px, the bound DESIGN.md allows). Flow is zero on static background and outside amodal masks,
+so only moving pixels cost anything, and the delta of the affine flow of rigid motion is nearly
+constant, which zstd compresses to almost nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import orjson
 import zstandard
 
 from savos.data.clip import Clip, ClipError
@@ -54,27 +58,34 @@ def _zd() -> zstandard.ZstdDecompressor:
     return _decompressor
 
 
-def quantize_flow(flow: np.ndarray) -> tuple[np.ndarray, str]:
-    """float32 (..., W, 2) -> integers delta-coded along W, and their dtype name.
-
-    Works in float32 on a (rows, W * 2) view so that the delta is one contiguous subtraction; the
-    rounded values are integers below 2**24, exact in float32.
-    """
-    W = flow.shape[-2]
-    q = np.rint(np.asarray(flow, dtype=np.float32) * np.float32(FLOW_QUANTUM)).reshape(-1, W * 2)
+def quantize_flow(flow: np.ndarray) -> tuple[bytes, str]:
+    """float32 (..., 2) flow -> (sparse encoding, dtype name of its deltas). See the module docstring."""
+    flow = np.ascontiguousarray(flow, dtype=np.float32)
+    # One 64-bit comparison per pixel (both channels at once); -0.0 counts as moving and stores 0.
+    moving = flow.view(np.uint64)[..., 0] != 0  # (...)
+    q = np.rint(flow[moving] * np.float32(FLOW_QUANTUM))  # (N, 2), exact integers in float32
     if q.size and np.abs(q).max() >= 2**23:
         raise ClipError("flow values are too large to store (|flow| must be < 131072 px)")
     d = q.copy()
-    np.subtract(q[:, 2:], q[:, :-2], out=d[:, 2:])
+    np.subtract(q[1:], q[:-1], out=d[1:])
     dtype = "int16" if (d.size == 0 or (d.min() >= -32768 and d.max() <= 32767)) else "int32"
-    return d.astype(dtype).reshape(flow.shape), dtype
+    return np.packbits(moving, axis=None).tobytes() + d.astype(dtype).tobytes(), dtype
 
 
-def dequantize_flow(d: np.ndarray) -> np.ndarray:
-    """Inverse of quantize_flow: float32 flow in pixels (exact multiples of 1/64)."""
-    W = d.shape[-2]
-    q = np.cumsum(d.reshape(-1, W, 2), axis=1, dtype=np.int32)
-    return (q.astype(np.float32) / np.float32(FLOW_QUANTUM)).reshape(d.shape)
+def dequantize_flow(data: bytes, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of quantize_flow: float32 flow of ``shape`` (..., 2), exact multiples of 1/64 px."""
+    pixels = int(np.prod(shape[:-1]))
+    nbits = (pixels + 7) // 8
+    if len(data) < nbits:
+        raise ClipError(f"{len(data)} bytes is too short for a flow map of {pixels} pixels")
+    moving = np.unpackbits(np.frombuffer(data, np.uint8, count=nbits), count=pixels).astype(bool)
+    n = int(moving.sum())
+    if len(data) - nbits != n * 2 * np.dtype(dtype).itemsize:
+        raise ClipError(f"{len(data)} bytes do not match {n} moving pixels of {dtype} flow")
+    d = np.frombuffer(data, dtype, offset=nbits).reshape(n, 2)
+    out = np.zeros((pixels, 2), np.float32)
+    out[moving] = np.cumsum(d, axis=0, dtype=np.int64).astype(np.float32) / np.float32(FLOW_QUANTUM)
+    return out.reshape(shape)
 
 
 def encode_clip(clip: Clip) -> list[tuple[str, bytes]]:
@@ -95,14 +106,21 @@ def encode_clip(clip: Clip) -> list[tuple[str, bytes]]:
     }
     members = [
         ("header.json", json.dumps(header, sort_keys=True).encode()),
-        ("meta.json.zst", zc.compress(json.dumps(clip.meta, sort_keys=True, allow_nan=False).encode())),
+        ("meta.json.zst", zc.compress(_dump_meta(clip.meta))),
         ("rgb.zst", zc.compress(np.ascontiguousarray(clip.rgb).tobytes())),
         ("visible.zst", zc.compress(np.ascontiguousarray(clip.visible).tobytes())),
         ("amodal.zst", zc.compress(np.packbits(clip.amodal, axis=None).tobytes())),
     ]
     for name, (d, _) in coded.items():
-        members.append((f"{name}.zst", zc.compress(d.tobytes())))
+        members.append((f"{name}.zst", zc.compress(d)))
     return members
+
+
+def _dump_meta(meta: dict) -> bytes:
+    try:
+        return orjson.dumps(meta, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError as e:
+        raise ClipError(f"meta is not JSON-able ({e})") from None
 
 
 def _array(raw: bytes, dtype: str, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -123,13 +141,13 @@ def decode_clip(members: dict[str, bytes]) -> Clip:
             raise ClipError(f"member '{need}' is missing")
     try:
         header = json.loads(members["header.json"])
-        meta = json.loads(_zd().decompress(members["meta.json.zst"]))
+        meta = orjson.loads(_zd().decompress(members["meta.json.zst"]))
         T, K, H, W = (int(header[x]) for x in "TKHW")
         if header["schema"] != SCHEMA:
             raise ClipError(f"schema {header['schema']} is not supported (this savos reads {SCHEMA})")
         flow_dtype = header["flow_dtype"]
         visible_dtype = header["visible_dtype"]
-    except (ValueError, KeyError, TypeError, zstandard.ZstdError) as e:
+    except (ValueError, KeyError, TypeError, zstandard.ZstdError, orjson.JSONDecodeError) as e:
         raise ClipError(f"bad header or meta ({e})") from None
     rgb = _array(members["rgb.zst"], "uint8", (T, H, W, 3), "rgb")
     visible = _array(members["visible.zst"], visible_dtype, (T, H, W), "visible")
@@ -141,7 +159,14 @@ def decode_clip(members: dict[str, bytes]) -> Clip:
         if name in flow_dtype:
             if f"{name}.zst" not in members:
                 raise ClipError(f"member '{name}.zst' is missing")
-            flows[name] = dequantize_flow(_array(members[f"{name}.zst"], flow_dtype[name], shape, name))
+            try:
+                raw = _zd().decompress(members[f"{name}.zst"])
+            except zstandard.ZstdError as e:
+                raise ClipError(f"{name}: corrupt compressed data ({e})") from None
+            try:
+                flows[name] = dequantize_flow(raw, flow_dtype[name], shape)
+            except (ClipError, ValueError) as e:
+                raise ClipError(f"{name}: {e}") from None
     clip = Clip(rgb=rgb, visible=visible, amodal=amodal, flow_fwd=flows.get("flow_fwd"),
                 flow_bwd=flows.get("flow_bwd"), amodal_flow_fwd=flows.get("amodal_flow_fwd"), meta=meta)
     clip.validate()
