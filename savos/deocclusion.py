@@ -5,21 +5,24 @@ artificially. Here, per frame — (B, T) is one batch of B*T images, no temporal
 object's visible mask in its crop, R the real other objects' visible masks (``batch.others``) and O an
 artificial occluder (another track's visible mask, see ``artificial_occlusion``):
 
-- case 1, occluder in front (probability ``front_prob``, PCNet-M's ``eraser_front_prob`` = 0.8):
-  input V ∧ ¬O, occluder channel O ∪ R, target V: learn to complete what O hides;
+- case 1, occluder in front (probability ``front_prob``; PCNet-M's ``eraser_front_prob``, 0.8 in its
+  configs): input V ∧ ¬O, occluder channel O ∪ R, target V: learn to complete what O hides;
 - case 2, occluder behind: input V, occluder channel (O ∧ ¬V) ∪ R, target V: learn not to grow into an
   adjacent occluder when nothing is hidden (PCNet-M's regulariser, without which the net would fill
   every occluder).
 
-The rgb crop enters blacked out under the occluder channel (``savos.unet.FrameCompleter``), so case 1
-leaves no trace of the object's colour under O (PCNet-M erases the image under its eraser too).
+R is in the occluder channel in both cases so that training inputs look like test inputs, where the
+occluder channel is all the other objects' visible masks. The rgb crop enters blacked out under the
+occluder channel (``savos.unet.FrameCompleter``), so case 1 leaves no trace of the object's colour
+under O (PCNet-M erases the image under its eraser too).
 
 Loss (``deocclusion_loss``): BCE against V, weighted ``occluder_weight`` (PCNet-M's ``inmask_weight`` = 5)
 inside the artificial occluder — where the two cases differ — and 1 elsewhere, mean over pixels, then
 over the valid (object, frame) pairs. With ``ignore_others`` (default) the weight is 0 inside R: the true
 extent of the object under a real occluder is unknown there, and a target of 0 would teach the net the
 opposite of completion (PCNet-M has no such mask; it is SaVos's W = 1 - Σ_i V^i + V^k of eq. 5 applied
-to the same problem). So the ground-truth ``batch.amodal`` never enters this method's loss.
+to the same problem). The ground-truth ``batch.amodal`` is never read by this method's step
+(tests/test_deocclusion.py sets it to NaN).
 
 At test time (``savos.unet.predict_frames``): input V_t, occluder channel R_t -> amodal probabilities.
 
@@ -138,14 +141,18 @@ def artificial_occlusion(visible: torch.Tensor, others: torch.Tensor, group: tor
     c_src = _centroid(s)  # (N, 2)
     c_src = torch.where(flip, (P - 1) - c_src, c_src)  # centre after flipping
     shift = torch.round(_centroid(v)[:, None] + offset - c_src[:, None]).long()  # (N, C, 2)
+    # Output pixel (r, c) takes pixel (r - dy, c - dx) of the flipped source; index P (a zero row and
+    # column padded on) stands for outside. Rows are gathered first, then columns: two cheap gathers.
     ar = torch.arange(P, device=dev)
-    # Output pixel (r, c) takes source pixel (r - dy, c - dx) of the flipped mask, zero outside.
-    rows, cols = ar - shift[..., 0:1], ar - shift[..., 1:2]  # (N, C, P) each
-    inside = ((rows >= 0) & (rows < P))[..., :, None] & ((cols >= 0) & (cols < P))[..., None, :]  # (N,C,P,P)
-    rows = torch.where(flip[:, None, 0:1], (P - 1) - rows, rows).clamp(0, P - 1)
-    cols = torch.where(flip[:, None, 1:2], (P - 1) - cols, cols).clamp(0, P - 1)
-    n = torch.arange(N, device=dev)[:, None, None, None]
-    cand = s[n, rows[..., :, None], cols[..., None, :]] * inside  # (N, C, P, P)
+    idx = []
+    for axis in (0, 1):
+        i = ar - shift[..., axis : axis + 1]  # (N, C, P)
+        out = (i < 0) | (i >= P)
+        i = torch.where(flip[:, None, axis : axis + 1], (P - 1) - i, i)
+        idx.append(torch.where(out, P, i))
+    s = F.pad(s, (0, 1, 0, 1))  # (N, P + 1, P + 1)
+    cand = s[torch.arange(N, device=dev)[:, None, None], idx[0]]  # (N, C, P, P + 1) rows picked
+    cand = torch.gather(cand, 3, idx[1][:, :, None, :].expand(N, CANDIDATES, P, P))  # (N, C, P, P)
 
     area = v.sum((1, 2)).clamp_min(1e-6)  # (N,)
     cover = (cand * v[:, None]).sum((2, 3)) / area[:, None]  # (N, C) fraction of V hidden
