@@ -21,7 +21,8 @@ from pathlib import Path
 
 def run(n: int, extra: list[str], workers: int | None) -> dict:
     out = Path(tempfile.mkdtemp(prefix="savos-bench-")) / "ds"
-    cmd = [sys.executable, "-m", "generators.cli", "chewing-gum", "--n", str(n), "--out", str(out), "-q", *extra]
+    cmd = [sys.executable, "-m", "generators.cli", "chewing-gum", "--n", str(n), "--out", str(out), "-q",
+           *extra]
     if workers:
         cmd += ["--workers", str(workers)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -42,8 +43,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args()
     print(f"cores: {os.cpu_count()}")
-    for label, n, extra in (("default size", args.n, []),
-                            ("128x128x32", args.big_n, ["--height", "128", "--width", "128", "--frames", "32"])):
+    big = ["--height", "128", "--width", "128", "--frames", "32"]
+    for label, n, extra in (("default size", args.n, []), ("128x128x32", args.big_n, big)):
         r = run(n, extra, args.workers)
         print(f"{label:>14}: {r['n']} videos in {r['seconds']:.2f} s = {r['videos_per_s']:.0f} videos/s, "
               f"{r['mb_per_video'] * 1000:.1f} kB/video, peak RSS {r['peak_rss_mb']:.0f} MB")
