@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import json
 import math
-from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
 
-from generators.chewing_gum import ChewingGumConfig, generate_clip
 from savos.cli import main
 from savos.config import load_config
 from savos.data import open_dataset
-from savos.data.writer import write_dataset
 from savos.deocclusion import ImageSSL, ImageSSLConfig
 from savos.distributed import Dist
 from savos.methods import METHODS, SaVosModelConfig
@@ -28,7 +25,6 @@ from savos.train import StepBatches, train_step
 from savos.unet import FrameCompleter
 
 RECIPES = Path(__file__).parent.parent / "recipes"
-GUM = {"height": 32, "width": 32, "frames": 8, "radius": [5.0, 7.0]}
 SHIPPED = {  # recipe -> (method, model config type, module type)
     "gum-image-ssl.yaml": ("image-ssl", ImageSSLConfig, ImageSSL),
     "gum-oracle-unet.yaml": ("oracle-unet", OracleUNetConfig, FrameCompleter),
@@ -44,17 +40,6 @@ TINY_MODEL = {
     "oracle-savos": ["model.enc_widths=[4, 8]", "model.feat=8", "model.hidden=8",
                      "model.completer_widths=[4, 8]", "model.motion_widths=[4, 8]"],
 }
-
-
-@pytest.fixture(scope="module")
-def gum_root(tmp_path_factory) -> Path:
-    """A tiny Chewing-Gum dataset made in-process with the generator and the dataset writer."""
-    root = tmp_path_factory.mktemp("data") / "gum"
-    config = ChewingGumConfig.from_dict(GUM)
-    write_dataset(root, partial(generate_clip, config, 0), {"train": 4, "val": 2, "test": 3},
-                  {"generator": "chewing-gum", "version": "test", "seed": 0, "config": config.to_dict(),
-                   "amodal_flow": True}, shard_size=2, workers=1, progress=False)
-    return root
 
 
 def tiny(recipe: str, root: Path, *extra: str):

@@ -4,7 +4,6 @@ after an interruption and refuses bad inputs with one line."""
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,34 +11,20 @@ import pytest
 from click.testing import CliRunner
 
 import savos.predict as predict_module
-from generators.chewing_gum import ChewingGumConfig, generate_clip
 from savos.cli import main
 from savos.data import open_dataset
-from savos.data.writer import write_dataset
 from savos.errors import SavosError
 from savos.evaluate import evaluate
 from savos.predict import predict
 from savos.predictions import open_predictions
 
 TINY = Path(__file__).parent.parent / "recipes" / "gum-tiny.yaml"
-GUM = {"height": 32, "width": 32, "frames": 8, "radius": [5.0, 7.0]}
 
 
 def _invoke(args, code=0):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == code, result.output
     return result
-
-
-@pytest.fixture(scope="module")
-def gum_root(tmp_path_factory) -> Path:
-    """A tiny Chewing-Gum dataset made in-process with the generator and the dataset writer."""
-    root = tmp_path_factory.mktemp("data") / "gum"
-    config = ChewingGumConfig.from_dict(GUM)
-    write_dataset(root, partial(generate_clip, config, 0), {"train": 4, "val": 2, "test": 3},
-                  {"generator": "chewing-gum", "version": "test", "seed": 0, "config": config.to_dict(),
-                   "amodal_flow": True}, shard_size=2, workers=1, progress=False)
-    return root
 
 
 @pytest.fixture(scope="module")
