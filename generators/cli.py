@@ -13,19 +13,12 @@ from pathlib import Path
 
 import click
 
+from savos.cli_group import ErrorGroup
 from savos.errors import SavosError
 
 
-class _Group(click.Group):
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except SavosError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            click.echo("interrupted: re-run the same command to resume", err=True)
-            sys.exit(130)
+class _Group(ErrorGroup):
+    interrupted = "interrupted: re-run the same command to resume"
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
