@@ -6,7 +6,6 @@ Each command parses options and calls one library function; user errors print on
 from __future__ import annotations
 
 import json
-import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -78,7 +77,7 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
     Every target is partly hidden in every frame, and every part of it is visible in some frame.
     Example: savos-gen chewing-gum --n 5000 --out data/gum
     """
-    from generators.chewing_gum import ChewingGumConfig
+    from generators.chewing_gum import ChewingGumConfig, generate_clip
     from savos import __version__
     from savos.data.writer import write_dataset
 
@@ -97,7 +96,7 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
 
     description = {"generator": "chewing-gum", "version": __version__, "seed": seed,
                    "config": config.to_dict(), "amodal_flow": bool(config.amodal_flow)}
-    info = write_dataset(out, partial(_chewing_gum_clip, config, seed), splits, description,
+    info = write_dataset(out, partial(generate_clip, config, seed), splits, description,
                          shard_size=shard_size, workers=workers, shard=_parse_shard(shard),
                          progress=not quiet)
     if info is None:
@@ -106,12 +105,6 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
     else:
         click.echo(f"{out}: {n} clips ({', '.join(f'{k} {v}' for k, v in splits.items())}); "
                    f"check it with `savos-gen verify {out}`")
-
-
-def _chewing_gum_clip(config, seed: int, index: int, split: str):
-    from generators.chewing_gum import generate_clip
-
-    return generate_clip(config, seed, index, split)
 
 
 CHECKS = {"chewing-gum": "generators.check:check_clip"}  # generator name -> its clip checker
@@ -172,5 +165,4 @@ def preview(root, index, split, out, fps, scale):
 
 
 if __name__ == "__main__":  # pragma: no cover
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()

@@ -11,9 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 import math
-import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from savos import __version__
+from savos.atomic import write_bytes_atomic, write_json_atomic
 from savos.errors import SavosError
 from savos.metrics import PROTOCOLS, PairRecords, breakdowns, score_clip, summarize
 from savos.predictions import Predictions, open_predictions
@@ -101,29 +100,13 @@ def evaluate(pred_dir: str | Path, data_root: str | Path, split: str = "test", p
     return result
 
 
-def _json_safe(x: Any) -> Any:
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _json_safe(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_json_safe(v) for v in x]
-    return x
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_results(result: EvalResult, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     p = result.protocol
     doc = {"protocol": p, "method": result.method, **result.meta, "summary": result.summary,
            "by_bucket": result.by_bucket, "by_type": result.by_type}
     json_path = out_dir / f"metrics_{p}.json"
-    _write_atomic(json_path, (json.dumps(_json_safe(doc), indent=1) + "\n").encode())
+    write_json_atomic(json_path, doc)
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -134,14 +117,14 @@ def write_results(result: EvalResult, out_dir: Path) -> list[Path]:
     for row in result.by_type:
         w.writerow(["type", "protocol", row["type"], *(row[n] for n in NUMBERS)])
     csv_path = out_dir / f"metrics_{p}.csv"
-    _write_atomic(csv_path, buf.getvalue().encode())
+    write_bytes_atomic(csv_path, buf.getvalue().encode())
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=[f.name for f in fields(PairRecords)], lineterminator="\n")
     w.writeheader()
     w.writerows(result.records.rows())
     pairs_path = out_dir / f"pairs_{p}.csv.gz"
-    _write_atomic(pairs_path, gzip.compress(buf.getvalue().encode(), mtime=0))
+    write_bytes_atomic(pairs_path, gzip.compress(buf.getvalue().encode(), mtime=0))
     return [json_path, csv_path, pairs_path]
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import zipfile
 import zlib
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from savos import __version__
+from savos.atomic import write_bytes_atomic
 from savos.errors import SavosError
 
 FORMAT = "savos-predictions"
@@ -42,16 +42,6 @@ def _check_key(key: str) -> None:
     # A key becomes a file name: refuse anything that could leave the folder or hide as a temp file.
     if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
         raise SavosError(f"invalid clip key {key!r} for a prediction file (letters, digits, _ . - only)")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def create_prediction_dir(pred_dir: str | Path, overwrite: bool = False) -> Path:
@@ -100,7 +90,7 @@ def write_prediction(pred_dir: str | Path, key: str, amodal: np.ndarray, predict
     np.savez_compressed(buf, amodal_bits=np.packbits(amodal.reshape(-1)),
                         shape=np.asarray(amodal.shape, dtype=np.int64), predicted=predicted)
     path = Path(pred_dir) / f"{key}{SUFFIX}"
-    _write_atomic(path, buf.getvalue())
+    write_bytes_atomic(path, buf.getvalue())
     return path
 
 
@@ -113,7 +103,7 @@ def write_prediction_info(pred_dir: str | Path, info: Mapping[str, Any]) -> Path
     full = {"format": FORMAT, "format_version": FORMAT_VERSION, "created_by": f"savos {__version__}",
             **dict(info)}
     path = Path(pred_dir) / INFO_NAME
-    _write_atomic(path, (json.dumps(full, indent=1, sort_keys=True, default=str) + "\n").encode())
+    write_bytes_atomic(path, (json.dumps(full, indent=1, sort_keys=True, default=str) + "\n").encode())
     return path
 
 

@@ -15,13 +15,13 @@ it records). A prediction folder made by ``savos predict`` names its run, whose 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from savos.atomic import write_bytes_atomic
 from savos.errors import SavosError
 
 
@@ -222,8 +222,4 @@ def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str
     lines += ["## Sources", ""]
     for e in entries:
         lines.append(f"- {e.name}: predictions `{e.pred_dir}`, run `{e.run_dir}`")
-    index = out / "index.md"
-    tmp = index.with_name(f".index.md.tmp-{os.getpid()}")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, index)
-    return index
+    return write_bytes_atomic(out / "index.md", ("\n".join(lines) + "\n").encode())

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -32,6 +31,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from savos import distributed
+from savos.atomic import write_json_atomic
 from savos.checkpoint import BEST, LAST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from savos.config import Config, TrainConfig, config_to_dict, dump_config
 from savos.data import open_dataset
@@ -241,19 +241,6 @@ def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    def clean(x):  # NaN/inf are not JSON: write null
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, list):
-            return [clean(v) for v in x]
-        return None if isinstance(x, float) and not math.isfinite(x) else x
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(clean(obj), indent=1) + "\n")
-    os.replace(tmp, path)
-
-
 def train(config: Config, run_dir: str | Path, resume: bool = False, *, stop_after: int | None = None,
           progress: bool = True) -> dict[str, Any]:
     """Train ``config`` into ``run_dir`` (config.yaml, TensorBoard events, last.pt, best.pt, metrics.json).
@@ -331,7 +318,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
                    "last": history[-1] if history else None,
                    "history": history, "world_size": d.world,
                    "seconds_this_session": round(time.monotonic() - t_start, 1)}
-        _write_json(run_dir / "metrics.json", summary)
+        write_json_atomic(run_dir / "metrics.json", summary)
         writer.flush()
         return summary
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,6 @@ from savos.errors import SavosError
 
 SCHEMA = 1
 INFO_NAME = "dataset.json"
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def read_info(root: str | Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from savos.data.clip import Clip, clip_key
+from savos.data.codec import decode_clip
 from savos.data.dataset import read_info
 from savos.data.shards import ShardReader, sha256_file
 from savos.errors import SavosError
@@ -41,8 +42,6 @@ def _verify_shard(root: Path, info: dict, check: Check | None, item: tuple[str, 
         if keys != expected:
             out["problems"].append(f"{path}: holds clips {keys[:3]}..., expected {expected[:3]}...")
             return out
-        from savos.data.codec import decode_clip
-
         for j, key in enumerate(keys):
             where = f"{path}: clip {key}"
             try:

@@ -19,9 +19,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from savos.atomic import write_json_atomic
 from savos.data.clip import Clip, clip_key
 from savos.data.codec import encode_clip
-from savos.data.dataset import INFO_NAME, SCHEMA, read_info, write_json_atomic
+from savos.data.dataset import INFO_NAME, SCHEMA, read_info
 from savos.data.shards import sha256_file, write_shard
 from savos.errors import SavosError
 
@@ -116,7 +117,7 @@ def write_dataset(
     jobs = plan_shards(splits, shard_size)
     for split in splits:
         (root / split).mkdir(parents=True, exist_ok=True)
-    write_json_atomic(root / PENDING_NAME, settings)
+    write_json_atomic(root / PENDING_NAME, settings, sort_keys=True)
 
     mine = [job for j, job in enumerate(jobs) if j % n == i]
     todo = [job for job in mine if not (root / job.split / job.name).is_file()]
@@ -136,7 +137,7 @@ def write_dataset(
                    "sha256": digests[(job.split, job.shard)]} for job in jobs if job.split == split]
         info["splits"][split] = {"count": int(count), "first_index": first, "shards": shards}
         first += count
-    write_json_atomic(root / INFO_NAME, info)
+    write_json_atomic(root / INFO_NAME, info, sort_keys=True)
     (root / PENDING_NAME).unlink(missing_ok=True)
     for split in splits:  # leftovers of killed runs; nobody is writing now that every shard exists
         for tmp in (root / split).glob("*.tmp-*"):
