@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from generators.geometry import compose_affine, invert_affine, nonzero, pad_polygons, rasterize
+from generators.geometry import compose_affine, invert_affine, pad_polygons, rasterize
 
 
 def render_amodal(vertices: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
@@ -78,9 +78,9 @@ def amodal_flow(motions: np.ndarray, amodal: np.ndarray) -> np.ndarray:
     """Motion of every amodal pixel, occluded ones too: motions (N, K, 2, 3), amodal bool (N, K, H, W) ->
     float32 (N, K, H, W, 2), exactly 0 outside the masks (pass the fwd motions with ``amodal[:-1]``)."""
     N, K, H, W = amodal.shape
-    out = np.empty((N, K, H, W, 2), np.float32)
-    for k in range(K):
-        out[:, k] = flow_at_labels(motions[:, k:k + 1], amodal[:, k].view(np.uint8))
+    out = np.zeros((N, K, H, W, 2), np.float32)
+    flat = np.flatnonzero(amodal)  # pixel i of mask (frame, object) moves with motion row i // (H * W)
+    _flow_at(motions, flat, flat // (H * W), W, out)
     return out
 
 
@@ -92,14 +92,22 @@ def flow_at_labels(motions: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """
     N, K = motions.shape[:2]
     _, H, W = labels.shape
-    coef = _coefficients(motions).reshape(N * K, 6)  # rows (frame, object): x*(a, b) + y*(c, d) + (e, f)
-    frame, r, c = nonzero(labels)  # only labelled pixels move: work on those alone
-    where = (frame * H + r) * W + c
-    row = frame * K + labels.ravel()[where] - 1
-    x, y = c.astype(np.float64), r.astype(np.float64)
     out = np.zeros((N, H, W, 2), np.float32)
-    flat = out.reshape(-1, 2)
+    flat = np.flatnonzero(labels)  # only labelled pixels move: work on those alone
+    row = (flat // (H * W)) * K + labels.reshape(-1).take(flat) - 1  # its (frame, object) motion
+    _flow_at(motions, flat, row, W, out)
+    return out
+
+
+def _flow_at(motions: np.ndarray, flat: np.ndarray, row: np.ndarray, width: int, out: np.ndarray) -> None:
+    """Write into ``out`` (..., H, W, 2) float32, at flat pixel indices ``flat``, the displacement of
+    motion ``row`` (an index into motions reshaped to (-1, 2, 3)) at that pixel's centre, in float64."""
+    coef = _coefficients(motions).reshape(-1, 6)  # x*(a, b) + y*(c, d) + (e, f)
+    pixel = flat % (out.shape[-3] * width)
+    r = pixel // width
+    x, y = (pixel - r * width).astype(np.float64), r.astype(np.float64)
+    values = np.empty((len(flat), 2), np.float32)
     for i in range(2):  # dx, dy
         a, b, e = (coef[:, j].take(row) for j in (i, 2 + i, 4 + i))
-        flat[where, i] = a * x + b * y + e
-    return out
+        values[:, i] = a * x + b * y + e
+    out.reshape(-1).view(np.uint64)[flat] = values.view(np.uint64)[:, 0]  # (dx, dy) as one 8-byte word

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import tarfile
 from pathlib import Path
@@ -15,7 +16,7 @@ from toy import make_toy, toy_clip
 
 from savos.data import ClipError, ShardError, open_dataset
 from savos.data.codec import FLOW_QUANTUM, decode_clip, dequantize_flow, encode_clip, quantize_flow
-from savos.data.shards import write_shard
+from savos.data.shards import ShardReader, ustar_header, write_shard
 from savos.data.verify import verify_dataset
 from savos.data.writer import plan_shards, write_dataset
 from savos.errors import SavosError
@@ -204,11 +205,7 @@ def test_unsafe_member_names_are_refused(tmp_path):
     with tarfile.open(path, "a") as tar:
         info = tarfile.TarInfo("../escape.meta.json")
         info.size = 2
-        import io
-
         tar.addfile(info, io.BytesIO(b"{}"))
-    from savos.data.shards import ShardReader
-
     with pytest.raises(ShardError, match="unsafe"):
         ShardReader(path).keys()
 
@@ -238,3 +235,34 @@ def test_rerun_of_finished_dataset_is_a_no_op(tmp_path):
     before = _tree_digest(tmp_path / "ds")
     info = write_dataset(tmp_path / "ds", make_toy, SPLITS, DESC, shard_size=3, workers=1, progress=False)
     assert info["config"] == {"sides": [7, 12]} and _tree_digest(tmp_path / "ds") == before
+
+
+def _tarfile_bytes(groups) -> bytes:
+    """What the standard library's tarfile writes for the same members (the reference for our writer)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w|", format=tarfile.USTAR_FORMAT) as tar:
+        for key, members in groups:
+            for suffix, data in members:
+                info = tarfile.TarInfo(f"{key}.{suffix}")
+                info.size, info.mtime, info.mode, info.uname, info.gname = len(data), 0, 0o644, "", ""
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@given(sizes=st.lists(st.lists(st.integers(0, 3000), min_size=1, max_size=4), min_size=0, max_size=6))
+@settings(max_examples=30, deadline=None)
+def test_shard_bytes_equal_tarfile(tmp_path_factory, sizes):
+    groups = [(f"clip_{i:06d}", [(f"m{j}.zst", bytes([i + j]) * n) for j, n in enumerate(clip)])
+              for i, clip in enumerate(sizes)]
+    path = tmp_path_factory.mktemp("shard") / "s.tar"
+    digest, n = write_shard(path, groups)
+    assert path.read_bytes() == _tarfile_bytes(groups)
+    assert (digest, n) == (hashlib.sha256(path.read_bytes()).hexdigest(), len(groups))
+
+
+def test_ustar_header_refuses_long_names():
+    assert len(ustar_header("clip_000000.amodal_flow_fwd.zst", 8**11 - 1)) == 512
+    with pytest.raises(ShardError, match="cannot store"):
+        ustar_header("x" * 100, 1)
+    with pytest.raises(ShardError, match="cannot store"):
+        ustar_header("a.b", 8**11)
