@@ -36,10 +36,10 @@ from generators.coverage import hidden_pixels, occlusion_problems, shape_coverag
 from generators.render import (
     amodal_flow,
     compose_visible,
-    flow_at_labels,
     paint,
     render_amodal,
     rigid_motions,
+    visible_flows,
 )
 from generators.scene import Scene, sample_scene
 from savos.data.clip import Clip
@@ -131,9 +131,8 @@ def generate_clip(config: ChewingGumConfig, seed: int, index: int, split: str) -
 
     background, *colors = _colors(cfg, rng)
     fwd, bwd = rigid_motions(scene.pose)
-    flow_fwd = flow_at_labels(fwd, visible[:-1])
-    flow_bwd = flow_at_labels(bwd, visible[1:])
     aflow = amodal_flow(fwd, amodal[:-1]) if cfg.amodal_flow else None
+    flow_fwd, flow_bwd = visible_flows(fwd, bwd, visible, aflow)
 
     rates = occlusion_rates(visible, amodal)  # (T, K)
     objects = []

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.geometry import apply_affine, invert_affine, nonzero, points_in_polygons
+from generators.geometry import apply_affine, grid_points_inside, invert_affine, nonzero, points_in_polygons
 
 
 def hidden_pixels(amodal: np.ndarray, visible: np.ndarray, k: int) -> np.ndarray:
@@ -71,12 +71,7 @@ class Coverage:
 
 def grid_samples(canonical: np.ndarray, step: float) -> np.ndarray:
     """float64 (G, 2): the grid points (i * step, j * step) inside the polygon (N, 2)."""
-    lo = np.floor(canonical.min(axis=0) / step)
-    hi = np.ceil(canonical.max(axis=0) / step)
-    i, j = np.arange(lo[0], hi[0] + 1) * step, np.arange(lo[1], hi[1] + 1) * step
-    x, y = np.tile(i, len(j)), np.repeat(j, len(i))
-    inside = points_in_polygons(x, y, canonical[None])[0]
-    return np.stack([x[inside], y[inside]], axis=-1)
+    return grid_points_inside(canonical, step)
 
 
 def shape_coverage(canonical: np.ndarray, maps: np.ndarray, front: list[np.ndarray], hidden: np.ndarray,

@@ -99,6 +99,30 @@ def flow_at_labels(motions: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def visible_flows(fwd: np.ndarray, bwd: np.ndarray, visible: np.ndarray,
+                  amodal_fwd: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``flow_at_labels(fwd, visible[:-1]), flow_at_labels(bwd, visible[1:])``, bit for bit, in one scan
+    of ``visible`` (T, H, W). Given the forward amodal flow (``amodal_flow(fwd, amodal[:-1])``), the
+    forward flow is gathered from it (the same numbers: a visible pixel moves with its object)."""
+    T, H, W = visible.shape
+    K, HW = fwd.shape[1], H * W
+    flat = np.flatnonzero(visible)  # sorted: frames 0..T-2 first for fwd, 1..T-1 last for bwd
+    obj = visible.reshape(-1).take(flat).astype(np.intp) - 1
+    frame = flat // HW
+    out_f = np.zeros((T - 1, H, W, 2), np.float32)
+    out_b = np.zeros((T - 1, H, W, 2), np.float32)
+    n_f = int(np.searchsorted(flat, (T - 1) * HW))
+    f_flat, f_row = flat[:n_f], frame[:n_f] * K + obj[:n_f]
+    if amodal_fwd is None:
+        _flow_at(fwd, f_flat, f_row, W, out_f)
+    else:  # amodal_fwd[t, k] at the pixel, as one 8-byte (dx, dy) word
+        words = amodal_fwd.reshape(-1).view(np.uint64)
+        out_f.reshape(-1).view(np.uint64)[f_flat] = words.take(f_row * HW + (f_flat - frame[:n_f] * HW))
+    n_b = int(np.searchsorted(flat, HW))
+    _flow_at(bwd, flat[n_b:] - HW, (frame[n_b:] - 1) * K + obj[n_b:], W, out_b)
+    return out_f, out_b
+
+
 def _flow_at(motions: np.ndarray, flat: np.ndarray, row: np.ndarray, width: int, out: np.ndarray) -> None:
     """Write into ``out`` (..., H, W, 2) float32, at flat pixel indices ``flat``, the displacement of
     motion ``row`` (an index into motions reshaped to (-1, 2, 3)) at that pixel's centre, in float64."""

@@ -19,7 +19,7 @@ from generators.chewing_gum import generate_clip
 from generators.config import ChewingGumConfig
 from generators.coverage import occlusion_problems
 from generators.geometry import rigid_maps
-from generators.render import flow_at_labels, motion_maps, rigid_motions
+from generators.render import amodal_flow, flow_at_labels, motion_maps, rigid_motions, visible_flows
 from savos import __version__
 from savos.errors import SavosError
 
@@ -322,3 +322,17 @@ def test_check_clip_reports_a_broken_guarantee(clips):
     c.rgb = paint(c.visible, c.meta["background"], [o["color"] for o in c.meta["objects"]])
     problems = " ".join(check_clip(c))
     assert "object 2 (target): frame 0: only 0 of" in problems and "full shape" in problems
+
+
+@pytest.mark.parametrize("with_amodal", [False, True])
+def test_visible_flows_equal_flow_at_labels(with_amodal):
+    """The generator's one-scan flows are the reference per-direction flows, bit for bit."""
+    cfg = ChewingGumConfig(num_targets=3, num_occluders=2, height=48, width=40, frames=6, radius=(6.0, 9.0))
+    c = generate_clip(cfg, 5, 2, "train")
+    pose = np.array([o["pose"] for o in c.meta["objects"]]).transpose(1, 0, 2)
+    fwd, bwd = rigid_motions(pose)
+    aflow = amodal_flow(fwd, c.amodal[:-1]) if with_amodal else None
+    got_f, got_b = visible_flows(fwd, bwd, c.visible, aflow)
+    want_f, want_b = flow_at_labels(fwd, c.visible[:-1]), flow_at_labels(bwd, c.visible[1:])
+    assert got_f.tobytes() == want_f.tobytes() and got_b.tobytes() == want_b.tobytes()
+    assert np.count_nonzero(got_b) > 0 and np.count_nonzero(got_f) > 0

@@ -14,6 +14,7 @@ from generators.geometry import (
     apply_affine,
     compose_affine,
     fit_affine,
+    grid_points_inside,
     invert_affine,
     nonzero,
     pad_polygons,
@@ -188,6 +189,20 @@ def test_grid_samples_are_the_grid_points_inside():
         xs = np.arange(-12, 12.01, step)
         xx, yy = np.meshgrid(xs, xs)
         assert len(pts) == shapely.contains_xy(shapely.Polygon(poly), xx, yy).sum()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(3, 14), st.floats(1.0, 25.0), st.floats(0.0, 0.8), st.sampled_from([1.0, 0.5, 0.3, 1.7]),
+       st.integers(0, 2**32 - 1))
+def test_grid_scanlines_equal_the_point_rule(n, radius, jitter, step, seed):
+    """The scanline grid is exactly the grid points that ``points_in_polygons`` calls inside."""
+    rng = np.random.default_rng(seed)
+    poly = star_polygon(rng, n, radius, jitter) + rng.uniform(-40, 40, 2)
+    lo, hi = np.floor(poly.min(axis=0) / step), np.ceil(poly.max(axis=0) / step)
+    i, j = np.arange(lo[0], hi[0] + 1) * step, np.arange(lo[1], hi[1] + 1) * step
+    x, y = np.tile(i, len(j)), np.repeat(j, len(i))
+    inside = points_in_polygons(x, y, poly[None])[0]
+    assert grid_points_inside(poly, step).tobytes() == np.stack([x[inside], y[inside]], -1).tobytes()
 
 
 def test_nonzero_matches_numpy():
