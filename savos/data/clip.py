@@ -126,7 +126,14 @@ def validate_clip(clip: Clip) -> None:
         _check(f.dtype == np.float32 and f.shape == (T - 1, K, H, W, 2),
                f"amodal_flow_fwd must be float32 {(T - 1, K, H, W, 2)}, got {f.dtype} {f.shape}")
     # Opacity: visible == 0 exactly where no amodal mask is set; visible == k only inside amodal k.
+    # Fast path: every labelled pixel lies in its own object's mask, and there are as many labelled
+    # pixels as covered ones; only a failing clip pays for the checks below, which name the problem.
+    labelled = np.flatnonzero(v != 0)  # a bool scan: 4x faster than one of the labels
+    frame = labelled // (H * W)
+    own = (frame * K + v.reshape(-1).take(labelled).astype(np.intp) - 1) * (H * W) + (labelled - frame * (H * W))
     any_amodal = a.any(axis=1)
+    if a.reshape(-1).take(own).all() and len(labelled) == np.count_nonzero(any_amodal):
+        return
     _check(np.array_equal(v > 0, any_amodal), "visible must be 0 exactly where no amodal mask is set")
     for k in range(K):
         _check(not np.any((v == k + 1) & ~a[:, k]), f"visible names object {k + 1} outside its amodal mask")
