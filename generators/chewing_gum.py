@@ -6,6 +6,12 @@ the normal outcome), render its masks (render.py), measure the guarantee exactly
 that breaks it for any target, or whose sweeps were infeasible, is rejected and the next one drawn from
 the same generator, at most ``max_attempts`` scenes in all. Then colours, flows and meta.
 
+Clips can be made together (``generate_clips``, ``iter_clips``, ``ClipMaker.many``; the dataset writer
+does, 25 at a time): every clip still draws from its own generator in the same order, so the bytes are
+those of ``generate_clip``, but the scenes of all of them are rendered and checked in one batch, which
+shares numpy's per-call cost (it dominates a 64 x 64 clip). Flows, colours and meta are made clip by
+clip, when the clip is asked for, so that its arrays are still in the CPU cache when it is encoded.
+
 Randomness: everything comes from ``np.random.default_rng([seed, index])`` alone.
 
 ``meta`` (JSON-exact: every number a Python int or float):
@@ -28,11 +34,14 @@ Randomness: everything comes from ``np.random.default_rng([seed, index])`` alone
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
 import numpy as np
 
 import savos
 from generators.config import ChewingGumConfig
-from generators.coverage import hidden_pixels, occlusion_problems, shape_coverage
+from generators.coverage import occlusion_problems, shape_coverages
 from generators.render import (
     amodal_flow,
     compose_visible,
@@ -60,24 +69,33 @@ def front_polygons(vertices: list[np.ndarray], depth: list[int], k: int) -> list
     return [v for j, v in enumerate(vertices) if depth[j] > depth[k]]
 
 
-def _accept(cfg: ChewingGumConfig, scene: Scene, amodal: np.ndarray, visible: np.ndarray) -> dict | None:
-    """Per-target coverage records if every target meets the guarantee, else None (fail fast)."""
+def _accept_many(cfg: ChewingGumConfig, scenes: list[Scene], amodal: np.ndarray,
+                 visible: np.ndarray) -> list[dict | None]:
+    """Per scene (amodal (S, T, K, H, W), visible (S, T, H, W)): the targets' coverage records if every
+    target meets the guarantee, else None."""
+    S, T = visible.shape[:2]
+    R = cfg.num_targets
     depth = list(range(cfg.num_objects))
-    hidden = [hidden_pixels(amodal, visible, k) for k in range(cfg.num_targets)]
-    for k in range(cfg.num_targets):
-        area, n_hidden = amodal[:, k].sum(axis=(1, 2)), hidden[k].sum(axis=(1, 2))
-        if occlusion_problems(area, n_hidden, cfg.min_occlusion, cfg.max_occlusion):
-            return None
-    records = {}
-    for k in range(cfg.num_targets):
-        # Contiguous maps, as check_clip rebuilds them from meta["pose"]: both agree bit for bit.
-        maps = np.ascontiguousarray(scene.maps[:, k])
-        cov = shape_coverage(scene.canonical[k], maps, front_polygons(scene.vertices, depth, k), hidden[k],
-                             cfg.coverage_step)
-        if len(cov.unseen):
-            return None
-        records[k] = {"coverage": cov.fraction, "coverage_samples": cov.samples}
-    return records
+    hidden = np.stack([amodal[:, :, k] & (visible != k + 1) for k in range(R)], axis=1)  # (S, R, T, H, W)
+    area = np.count_nonzero(amodal[:, :, :R].reshape(S, T, R, -1), axis=-1).transpose(0, 2, 1)  # (S, R, T)
+    n_hidden = np.count_nonzero(hidden.reshape(S, R, T, -1), axis=-1)
+    ok = [not any(occlusion_problems(area[s, k], n_hidden[s, k], cfg.min_occlusion, cfg.max_occlusion)
+                  for k in range(R)) for s in range(S)]
+    todo = [s for s in range(S) if ok[s]]
+    out: list[dict | None] = [None] * S
+    if not todo:
+        return out
+    # Contiguous maps, as check_clip rebuilds them from meta["pose"]: both agree bit for bit.
+    maps = np.ascontiguousarray(np.stack([scenes[s].maps for s in todo]).transpose(0, 2, 1, 3, 4)[:, :R])
+    covs = shape_coverages([scenes[s].canonical[k] for s in todo for k in range(R)],
+                           maps.reshape(-1, T, 2, 3),
+                           [front_polygons(scenes[s].vertices, depth, k) for s in todo for k in range(R)],
+                           hidden[todo].reshape(-1, *hidden.shape[2:]), cfg.coverage_step)
+    for i, s in enumerate(todo):
+        mine = covs[i * R:(i + 1) * R]
+        if not any(len(c.unseen) for c in mine):
+            out[s] = {k: {"coverage": c.fraction, "coverage_samples": c.samples} for k, c in enumerate(mine)}
+    return out
 
 
 def occlusion_rates(visible: np.ndarray, amodal: np.ndarray) -> np.ndarray:
@@ -110,30 +128,72 @@ def generate_clip(config: ChewingGumConfig, seed: int, index: int, split: str) -
     Deterministic: the same (config, seed, index, split) gives bit-identical arrays and meta.
     Raises SavosError if no scene meets the guarantee within ``config.max_attempts``.
     """
-    for name, value in (("seed", seed), ("index", index)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-            raise SavosError(f"chewing-gum: {name} must be a non-negative integer, got {value!r}")
-    cfg, K, H, W = config, config.num_objects, config.height, config.width
-    rng = np.random.default_rng([int(seed), int(index)])
-    attempts, records = 0, None
-    while records is None and attempts < cfg.max_attempts:
-        attempts += 1
-        scene = sample_scene(rng, **scene_options(cfg))
-        if scene is None:  # infeasible sweeps: rejected before rendering
-            continue
-        amodal = render_amodal(scene.vertices, H, W)
-        visible = compose_visible(amodal, list(range(K)))
-        records = _accept(cfg, scene, amodal, visible)
-    if records is None:
-        raise SavosError(f"chewing-gum: no scene met the coverage guarantee in max_attempts="
-                         f"{cfg.max_attempts} tries (seed {seed}, index {index}); raise max_attempts or "
-                         f"relax the config (smaller radius, more frames, wider sweep_offset)")
+    return generate_clips(config, seed, [index], split)[0]
 
+
+def generate_clips(config: ChewingGumConfig, seed: int, indices: Sequence[int], split: str) -> list[Clip]:
+    """``[generate_clip(config, seed, i, split) for i in indices]``, bit for bit, made together: each
+    clip draws from its own generator in the same order, while rendering and the guarantee's check
+    run once per batch of scenes (numpy's per-call cost dominates them on a 64 x 64 clip)."""
+    return list(iter_clips(config, seed, indices, split))
+
+
+def iter_clips(config: ChewingGumConfig, seed: int, indices: Sequence[int], split: str) -> Iterator[Clip]:
+    """``generate_clips`` one clip at a time: the scenes of all are drawn, rendered and checked first,
+    then each clip is finished when it is asked for (so its arrays are still in cache when encoded)."""
+    for name, values in (("seed", [seed]), ("index", indices)):
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+                raise SavosError(f"chewing-gum: {name} must be a non-negative integer, got {value!r}")
+    cfg, K, H, W, T = config, config.num_objects, config.height, config.width, config.frames
+    n = len(indices)
+    rngs = [np.random.default_rng([int(seed), int(i)]) for i in indices]
+    attempts = [0] * n
+    scenes: list[Scene | None] = [None] * n
+    records: list[dict | None] = [None] * n
+    amodal = np.zeros((n, T, K, H, W), bool)
+    visible = np.zeros((n, T, H, W), np.uint8)
+    pending = list(range(n))
+    while pending:  # one more scene for every clip without an accepted one
+        drawn = []
+        for c in pending:
+            scene = None
+            while scene is None and attempts[c] < cfg.max_attempts:
+                attempts[c] += 1
+                scene = sample_scene(rngs[c], **scene_options(cfg))  # None: infeasible sweeps
+            if scene is None:
+                _give_up(cfg, seed, indices[c])
+            drawn.append(scene)
+        masks = render_amodal([v for sc in drawn for v in sc.vertices], H, W)  # (T, S * K, H, W)
+        masks = masks.reshape(T, len(drawn), K, H, W).swapaxes(0, 1)
+        labels = compose_visible(masks.reshape(len(drawn) * T, K, H, W), list(range(K)))
+        labels = labels.reshape(len(drawn), T, H, W)
+        accepted = _accept_many(cfg, drawn, masks, labels)
+        still = []
+        for c, scene, mask, label, rec in zip(pending, drawn, masks, labels, accepted, strict=True):
+            if rec is not None:
+                scenes[c], records[c], amodal[c], visible[c] = scene, rec, mask, label
+            elif attempts[c] >= cfg.max_attempts:
+                _give_up(cfg, seed, indices[c])
+            else:
+                still.append(c)
+        pending = still
+
+    # Per clip from here: flows, colours and encoding touch ~2 MB per clip, which stays in the CPU
+    # caches one clip at a time (a whole batch would not).
+    for c, index in enumerate(indices):
+        yield _finish(cfg, seed, index, split, rngs[c], scenes[c], records[c], attempts[c], amodal[c],
+                      visible[c])
+
+
+def _finish(cfg: ChewingGumConfig, seed: int, index: int, split: str, rng: np.random.Generator, scene: Scene,
+            records: dict, attempts: int, amodal: np.ndarray, visible: np.ndarray) -> Clip:
+    """The clip of an accepted scene: colours (drawn last from the clip's generator), flows and meta."""
+    K = cfg.num_objects
     background, *colors = _colors(cfg, rng)
     fwd, bwd = rigid_motions(scene.pose)
     aflow = amodal_flow(fwd, amodal[:-1]) if cfg.amodal_flow else None
     flow_fwd, flow_bwd = visible_flows(fwd, bwd, visible, aflow)
-
     rates = occlusion_rates(visible, amodal)  # (T, K)
     objects = []
     for k in range(K):
@@ -148,3 +208,24 @@ def generate_clip(config: ChewingGumConfig, seed: int, index: int, split: str) -
             "seed": int(seed), "split": str(split), "index": int(index), "background": background,
             "attempts": attempts, "objects": objects}
     return Clip(paint(visible, background, colors), visible, amodal, flow_fwd, flow_bwd, aflow, meta)
+
+
+@dataclass(frozen=True)
+class ClipMaker:
+    """The clips of one dataset, for ``write_dataset``: ``maker(index, split)`` is one clip and
+    ``maker.many(indices, split)`` several, made together (faster); both ``generate_clip``'s bytes."""
+
+    config: ChewingGumConfig
+    seed: int
+
+    def __call__(self, index: int, split: str) -> Clip:
+        return generate_clip(self.config, self.seed, index, split)
+
+    def many(self, indices: Sequence[int], split: str) -> Iterator[Clip]:
+        return iter_clips(self.config, self.seed, indices, split)
+
+
+def _give_up(cfg: ChewingGumConfig, seed: int, index: int) -> None:
+    raise SavosError(f"chewing-gum: no scene met the coverage guarantee in max_attempts="
+                     f"{cfg.max_attempts} tries (seed {seed}, index {index}); raise max_attempts or "
+                     f"relax the config (smaller radius, more frames, wider sweep_offset)")

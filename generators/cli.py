@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-from functools import partial
 from pathlib import Path
 
 import click
@@ -77,7 +76,7 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
     Every target is partly hidden in every frame, and every part of it is visible in some frame.
     Example: savos-gen chewing-gum --n 5000 --out data/gum
     """
-    from generators.chewing_gum import ChewingGumConfig, generate_clip
+    from generators.chewing_gum import ChewingGumConfig, ClipMaker
     from savos import __version__
     from savos.data.writer import write_dataset
 
@@ -96,7 +95,7 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
 
     description = {"generator": "chewing-gum", "version": __version__, "seed": seed,
                    "config": config.to_dict(), "amodal_flow": bool(config.amodal_flow)}
-    info = write_dataset(out, partial(generate_clip, config, seed), splits, description,
+    info = write_dataset(out, ClipMaker(config, seed), splits, description,
                          shard_size=shard_size, workers=workers, shard=_parse_shard(shard),
                          progress=not quiet)
     if info is None:

@@ -24,7 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.geometry import apply_affine, grid_points_inside, invert_affine, nonzero, points_in_polygons
+from generators.geometry import (
+    _pixel_tables,
+    cross_count_parity,
+    grid_points_inside,
+    invert_affine,
+    pad_polygons,
+    polygon_edges,
+)
 
 
 def hidden_pixels(amodal: np.ndarray, visible: np.ndarray, k: int) -> np.ndarray:
@@ -85,23 +92,65 @@ def shape_coverage(canonical: np.ndarray, maps: np.ndarray, front: list[np.ndarr
         hidden: bool (T, H, W), the target's hidden pixels (``hidden_pixels``).
         step: grid spacing of the samples (a).
     """
-    T, H, W = hidden.shape
-    grid = grid_samples(canonical, step)
-    ts, rows, cols = nonzero(hidden)
-    inv = invert_affine(maps)[ts]  # (P, 2, 3) frame -> own coordinates, per sample
-    back = np.stack([inv[:, 0, 0] * cols + inv[:, 0, 1] * rows + inv[:, 0, 2],
-                     inv[:, 1, 0] * cols + inv[:, 1, 1] * rows + inv[:, 1, 2]], axis=-1)  # (P, 2)
-    left = np.concatenate([grid, back])
-    boxes = [(f.min(axis=1), f.max(axis=1)) for f in front]  # per polygon (T, 2) corners
+    return shape_coverages([canonical], maps[None], [front], hidden[None], step)[0]
+
+
+def shape_coverages(canonicals: list[np.ndarray], maps: np.ndarray, fronts: list[list[np.ndarray]],
+                    hidden: np.ndarray, step: float) -> list[Coverage]:
+    """``shape_coverage`` of G targets at once (of one clip or many): the same answers, with numpy's
+    per-call cost paid once per batch instead of once per target.
+
+    Args: canonicals, G polygons (N_g, 2); maps float64 (G, T, 2, 3); fronts, G lists of (T, N_j, 2);
+    hidden bool (G, T, H, W); step as in ``shape_coverage``.
+    """
+    G, T, H, W = hidden.shape
+    grids = [grid_samples(c, step) for c in canonicals]
+    # (b) every hidden pixel centre, mapped back to its target's own coordinates
+    flat = np.flatnonzero(hidden)
+    gt = flat // (H * W)  # g * T + t
+    rows, cols = _pixel_tables(H, W)
+    pixel = flat - gt * (H * W)
+    r, c = rows.take(pixel), cols.take(pixel)
+    inv = invert_affine(maps).reshape(G * T, 6).take(gt, axis=0)  # (P, 6) frame -> own coordinates
+    back = np.stack([inv[:, 0] * c + inv[:, 1] * r + inv[:, 2], inv[:, 3] * c + inv[:, 4] * r + inv[:, 5]],
+                    axis=-1)  # (P, 2)
+    cuts = np.searchsorted(gt, np.arange(G + 1) * T).tolist()
+    left = np.concatenate([p for g in range(G) for p in (grids[g], back[cuts[g]:cuts[g + 1]])])
+    group = np.repeat(np.arange(G), [len(grids[g]) + cuts[g + 1] - cuts[g] for g in range(G)])
+
+    # Front polygons, padded to one vertex count (repeated vertices add edges no point crosses), and
+    # each target's j-th front polygon (-1 if it has fewer).
+    polys = [f for front in fronts for f in front]
+    slots = max((len(front) for front in fronts), default=0)
+    slot = np.full((G, max(slots, 1)), -1, np.intp)
+    start = 0
+    for g, front in enumerate(fronts):
+        slot[g, : len(front)] = np.arange(start, start + len(front))
+        start += len(front)
+    if polys:
+        stacked = pad_polygons(polys)  # (F, T, N, 2)
+        lo, hi = stacked.min(axis=2), stacked.max(axis=2)  # (F, T, 2) boxes
+        edges = polygon_edges(stacked)  # (F, T, N) each
+    coef = maps.reshape(G, T, 6)
     # Ends first: a sweep hides at the start what it shows at the end, so few samples survive them.
     for t in [0, T - 1, *range(1, T - 1)][:T]:
         if not len(left):
             break
-        p = apply_affine(maps[t], left)
-        x, y = p[:, 0], p[:, 1]
+        a = coef[:, t].take(group, axis=0)  # (P, 6) own coordinates -> frame t, per sample
+        x = a[:, 0] * left[:, 0] + a[:, 1] * left[:, 1] + a[:, 2]
+        y = a[:, 3] * left[:, 0] + a[:, 4] * left[:, 1] + a[:, 5]
         seen = (x >= -0.5) & (x < W - 0.5) & (y >= -0.5) & (y < H - 0.5)
-        for f, (lo, hi) in zip(front, boxes, strict=True):  # only points in a polygon's box can be in it
-            idx = np.flatnonzero(seen & (x >= lo[t, 0]) & (x <= hi[t, 0]) & (y >= lo[t, 1]) & (y <= hi[t, 1]))
-            seen[idx] = ~points_in_polygons(x[idx], y[idx], f[t][None])[0]
-        left = left[~seen]
-    return Coverage(len(grid), len(back), left)
+        for j in range(slots):
+            f = slot[:, j].take(group)  # (P,) polygon index or -1
+            fl, fh = lo[:, t].take(f, axis=0), hi[:, t].take(f, axis=0)  # (P, 2); junk where f == -1
+            idx = np.flatnonzero(seen & (f >= 0) & (x >= fl[:, 0]) & (x <= fh[:, 0]) & (y >= fl[:, 1])
+                                 & (y <= fh[:, 1]))
+            fe = tuple(e[:, t].take(f.take(idx), axis=0) for e in edges)  # (P', N) each
+            seen[idx] = ~cross_count_parity(x.take(idx), y.take(idx), fe)
+        keep = ~seen
+        left, group = left[keep], group[keep]
+    out = []
+    for g in range(G):
+        unseen = left[group == g]
+        out.append(Coverage(len(grids[g]), cuts[g + 1] - cuts[g], unseen))
+    return out

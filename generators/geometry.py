@@ -117,11 +117,27 @@ def rasterize(polygons: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def points_in_polygons(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     """The inside rule for arbitrary points: x, y float64 (P,), polygons (J, N, 2) -> bool (J, P)."""
-    x0, y0, y1, slope = (a[:, None] for a in _edges(polygons))  # (J, 1, N)
-    yy = y[:, None]  # (P, 1)
-    crossed = (y0 <= yy) & (yy < y1)  # (J, P, N)
-    crossed &= x[:, None] < _cross_x(x0, y0, slope, yy)
-    return (np.count_nonzero(crossed, axis=2) & 1).astype(bool)
+    return points_inside_edges(x, y, polygon_edges(polygons))
+
+
+def polygon_edges(polygons: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The edges of (..., N, 2) polygons as the inside rule reads them: x0, y0, y1, slope, each (..., N).
+    Compute once, test many point sets (``points_inside_edges``)."""
+    return _edges(polygons)
+
+
+def points_inside_edges(x: np.ndarray, y: np.ndarray, edges: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``points_in_polygons`` given ``polygon_edges`` (J, N) of the polygons: bool (J, P)."""
+    return cross_count_parity(x[None], y[None], tuple(a[:, None] for a in edges))
+
+
+def cross_count_parity(x: np.ndarray, y: np.ndarray, edges: tuple[np.ndarray, ...]) -> np.ndarray:
+    """The inside rule, point by point: x, y (...,) and edges (..., N) each (broadcasting) -> bool (...)."""
+    x0, y0, y1, slope = edges
+    xx, yy = x[..., None], y[..., None]
+    crossed = (y0 <= yy) & (yy < y1)
+    crossed &= xx < _cross_x(x0, y0, slope, yy)
+    return (np.count_nonzero(crossed, axis=-1) & 1).astype(bool)
 
 
 def grid_points_inside(polygon: np.ndarray, step: float) -> np.ndarray:
@@ -154,8 +170,10 @@ def apply_affine(maps: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def invert_affine(maps: np.ndarray) -> np.ndarray:
-    """(..., 2, 3) -> (..., 2, 3) inverse maps."""
-    inv = np.linalg.inv(maps[..., :2])
+    """(..., 2, 3) -> (..., 2, 3) inverse maps (the 2 x 2 inverse in closed form: no LAPACK call)."""
+    a, b, c, d = maps[..., 0, 0], maps[..., 0, 1], maps[..., 1, 0], maps[..., 1, 1]
+    det = a * d - b * c
+    inv = np.stack([np.stack([d, -b], -1), np.stack([-c, a], -1)], -2) / det[..., None, None]
     return np.concatenate([inv, -(inv @ maps[..., 2:])], axis=-1)
 
 

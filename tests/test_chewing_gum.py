@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+from functools import partial
 
 import numpy as np
 import pytest
@@ -15,12 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generators.check import check_clip, coverage_stats
-from generators.chewing_gum import generate_clip
+from generators.chewing_gum import ClipMaker, generate_clip, generate_clips
 from generators.config import ChewingGumConfig
-from generators.coverage import occlusion_problems
+from generators.coverage import occlusion_problems, shape_coverage, shape_coverages
 from generators.geometry import rigid_maps
-from generators.render import amodal_flow, flow_at_labels, motion_maps, rigid_motions, visible_flows
+from generators.render import amodal_flow, flow_at_labels, motion_maps, paint, rigid_motions, visible_flows
 from savos import __version__
+from savos.data.codec import encode_clip
+from savos.data.writer import write_dataset
 from savos.errors import SavosError
 
 DEFAULT = ChewingGumConfig()
@@ -336,3 +339,70 @@ def test_visible_flows_equal_flow_at_labels(with_amodal):
     want_f, want_b = flow_at_labels(fwd, c.visible[:-1]), flow_at_labels(bwd, c.visible[1:])
     assert got_f.tobytes() == want_f.tobytes() and got_b.tobytes() == want_b.tobytes()
     assert np.count_nonzero(got_b) > 0 and np.count_nonzero(got_f) > 0
+
+
+@pytest.mark.parametrize("cfg", [
+    ChewingGumConfig(height=40, width=48, frames=6, radius=(5.5, 8.0)),
+    # crowded: several scenes are rejected per clip, so batches hold clips at different attempts
+    ChewingGumConfig(height=32, width=32, frames=5, num_targets=3, num_occluders=2, radius=(4.5, 6.5),
+                     max_attempts=1000),
+])
+def test_clips_made_together_are_the_clips_made_alone(cfg):
+    indices = [7, 0, 3, 12, 5]
+    together = generate_clips(cfg, 11, indices, "val")
+    alone = [generate_clip(cfg, 11, i, "val") for i in indices]
+    assert [encode_clip(c) for c in together] == [encode_clip(c) for c in alone]
+    assert [c.meta["index"] for c in together] == indices
+    assert max(c.meta["attempts"] for c in alone) > 1 or cfg.num_occluders == 1
+    made = ClipMaker(cfg, 11).many(indices, "val")
+    assert [encode_clip(c) for c in made] == [encode_clip(c) for c in alone]
+
+
+def test_writer_batches_give_the_bytes_of_single_clips(tmp_path):
+    """write_dataset with a maker that has ``many`` (batches) writes the same files as without."""
+    cfg = ChewingGumConfig(height=32, width=32, frames=4, radius=(4.5, 6.5))
+    desc = {"generator": "chewing-gum", "version": __version__, "seed": 3, "config": cfg.to_dict(),
+            "amodal_flow": True}
+    splits = {"train": 30, "val": 4}
+    write_dataset(tmp_path / "a", ClipMaker(cfg, 3), splits, desc, shard_size=13, workers=1, progress=False)
+    write_dataset(tmp_path / "b", partial(generate_clip, cfg, 3), splits, desc, shard_size=13, workers=1,
+                  progress=False)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) == 5
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 6))
+def test_paint_is_a_palette_lookup(seed, k):
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(1, 4)), int(rng.integers(1, 9)), 7)
+    labels = rng.integers(0, k + 1, size=shape, dtype=np.uint8)
+    palette = rng.integers(0, 256, size=(k + 1, 3)).tolist()
+    got = paint(labels, palette[0], palette[1:])
+    assert got.dtype == np.uint8 and got.flags.c_contiguous
+    assert np.array_equal(got, np.asarray(palette, np.uint8)[labels])
+
+
+def test_coverage_of_many_targets_is_coverage_of_each(clips):
+    """shape_coverages (one batch) gives every target the answer shape_coverage gives it alone,
+    including a target moved out of the frame (nothing of it is ever seen)."""
+    groups = []
+    for c in clips[:3]:
+        vertices = [np.array(o["vertices"]) for o in c.meta["objects"]]
+        for k in c.target_ids():
+            o = c.meta["objects"][k]
+            maps = rigid_maps(*np.array(o["pose"]).T)
+            groups.append((np.array(o["canonical"]), maps, vertices[k + 1:],
+                           c.amodal[:, k] & (c.visible != k + 1)))
+    canonical, maps, front, hidden = groups[0]
+    groups.append((canonical, maps + [[0, 0, 500.0], [0, 0, 0]], front, hidden))  # grid off-frame: unseen
+    batch = shape_coverages([g[0] for g in groups], np.stack([g[1] for g in groups]), [g[2] for g in groups],
+                            np.stack([g[3] for g in groups]), 1.0)
+    for g, got in zip(groups, batch, strict=True):
+        want = shape_coverage(*g, 1.0)
+        assert (got.grid_samples, got.pixel_samples) == (want.grid_samples, want.pixel_samples)
+        assert np.array_equal(got.unseen, want.unseen)
+    assert [len(b.unseen) == 0 for b in batch] == [True] * (len(groups) - 1) + [False]
+    assert len(batch[-1].unseen) >= batch[-1].grid_samples > 0

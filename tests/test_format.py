@@ -266,3 +266,13 @@ def test_ustar_header_refuses_long_names():
         ustar_header("x" * 100, 1)
     with pytest.raises(ShardError, match="cannot store"):
         ustar_header("a.b", 8**11)
+
+
+def test_retain_freed_memory_applies_on_glibc_only():
+    import platform
+    import sys
+
+    from savos.data.memory import retain_freed_memory
+
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert retain_freed_memory() is glibc

@@ -130,7 +130,8 @@ def validate_clip(clip: Clip) -> None:
     # pixels as covered ones; only a failing clip pays for the checks below, which name the problem.
     labelled = np.flatnonzero(v != 0)  # a bool scan: 4x faster than one of the labels
     frame = labelled // (H * W)
-    own = (frame * K + v.reshape(-1).take(labelled).astype(np.intp) - 1) * (H * W) + (labelled - frame * (H * W))
+    obj = v.reshape(-1).take(labelled).astype(np.intp) - 1
+    own = (frame * K + obj) * (H * W) + (labelled - frame * (H * W))
     any_amodal = a.any(axis=1)
     if a.reshape(-1).take(own).all() and len(labelled) == np.count_nonzero(any_amodal):
         return
