@@ -51,7 +51,8 @@ from generators.render import (
     visible_flows,
 )
 from generators.scene import Scene, sample_scene
-from savos.data.clip import Clip
+from savos.data.bitcount import count_true
+from savos.data.clip import Clip, occlusion_rate
 from savos.errors import SavosError
 
 GENERATOR = "chewing-gum"
@@ -77,8 +78,8 @@ def _accept_many(cfg: ChewingGumConfig, scenes: list[Scene], amodal: np.ndarray,
     R = cfg.num_targets
     depth = list(range(cfg.num_objects))
     hidden = np.stack([amodal[:, :, k] & (visible != k + 1) for k in range(R)], axis=1)  # (S, R, T, H, W)
-    area = np.count_nonzero(amodal[:, :, :R].reshape(S, T, R, -1), axis=-1).transpose(0, 2, 1)  # (S, R, T)
-    n_hidden = np.count_nonzero(hidden.reshape(S, R, T, -1), axis=-1)
+    area = count_true(amodal[:, :, :R].reshape(S, T, R, -1)).transpose(0, 2, 1)  # (S, R, T)
+    n_hidden = count_true(hidden.reshape(S, R, T, -1))
     ok = [not any(occlusion_problems(area[s, k], n_hidden[s, k], cfg.min_occlusion, cfg.max_occlusion)
                   for k in range(R)) for s in range(S)]
     todo = [s for s in range(S) if ok[s]]
@@ -96,15 +97,6 @@ def _accept_many(cfg: ChewingGumConfig, scenes: list[Scene], amodal: np.ndarray,
         if not any(len(c.unseen) for c in mine):
             out[s] = {k: {"coverage": c.fraction, "coverage_samples": c.samples} for k, c in enumerate(mine)}
     return out
-
-
-def occlusion_rates(visible: np.ndarray, amodal: np.ndarray) -> np.ndarray:
-    """float64 (T, K), as ``Clip.occlusion_rate`` (1 - visible area / amodal area; 0 if no area)."""
-    T, K = amodal.shape[:2]
-    ids = np.arange(1, K + 1, dtype=visible.dtype)[:, None]
-    shown = np.count_nonzero(visible.reshape(T, 1, -1) == ids, axis=2)  # (T, K) pixels showing each
-    area = np.count_nonzero(amodal.reshape(T, K, -1), axis=2)
-    return np.where(area > 0, 1.0 - shown / np.maximum(area, 1), 0.0)
 
 
 def _colors(cfg: ChewingGumConfig, rng: np.random.Generator) -> list[list[int]]:
@@ -194,7 +186,7 @@ def _finish(cfg: ChewingGumConfig, seed: int, index: int, split: str, rng: np.ra
     fwd, bwd = rigid_motions(scene.pose)
     aflow = amodal_flow(fwd, amodal[:-1]) if cfg.amodal_flow else None
     flow_fwd, flow_bwd = visible_flows(fwd, bwd, visible, aflow)
-    rates = occlusion_rates(visible, amodal)  # (T, K)
+    rates = occlusion_rate(visible, amodal)  # (T, K)
     objects = []
     for k in range(K):
         obj = {"role": "target" if k < cfg.num_targets else "occluder", "shape": "polygon",

@@ -130,7 +130,7 @@ def shape_coverages(canonicals: list[np.ndarray], maps: np.ndarray, fronts: list
     if polys:
         stacked = pad_polygons(polys)  # (F, T, N, 2)
         lo, hi = stacked.min(axis=2), stacked.max(axis=2)  # (F, T, 2) boxes
-        edges = polygon_edges(stacked)  # (F, T, N) each
+        edges = [np.ascontiguousarray(np.moveaxis(e, 2, 0)) for e in polygon_edges(stacked)]  # (N, F, T)
     coef = maps.reshape(G, T, 6)
     # Ends first: a sweep hides at the start what it shows at the end, so few samples survive them.
     for t in [0, T - 1, *range(1, T - 1)][:T]:
@@ -145,7 +145,7 @@ def shape_coverages(canonicals: list[np.ndarray], maps: np.ndarray, fronts: list
             fl, fh = lo[:, t].take(f, axis=0), hi[:, t].take(f, axis=0)  # (P, 2); junk where f == -1
             idx = np.flatnonzero(seen & (f >= 0) & (x >= fl[:, 0]) & (x <= fh[:, 0]) & (y >= fl[:, 1])
                                  & (y <= fh[:, 1]))
-            fe = tuple(e[:, t].take(f.take(idx), axis=0) for e in edges)  # (P', N) each
+            fe = tuple(e[:, :, t].take(f.take(idx), axis=1) for e in edges)  # (N, P') each
             seen[idx] = ~cross_count_parity(x.take(idx), y.take(idx), fe)
         keep = ~seen
         left, group = left[keep], group[keep]

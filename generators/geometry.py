@@ -95,24 +95,26 @@ def rasterize(polygons: np.ndarray, height: int, width: int) -> np.ndarray:
     B = polygons.shape[0]
     x0, y0, y1, slope = _edges(polygons)  # (B, N)
     size = np.array([width, height])
-    lo = np.clip(np.ceil(polygons.min(axis=1)), 0, size).astype(np.intp)  # (B, 2) window corner (c0, r0)
+    lo = np.clip(np.ceil(polygons.min(axis=1)), 0, size).astype(np.intp)  # (B, 2) extent (c0, r0)
     hi = np.clip(np.ceil(polygons.max(axis=1)), 0, size).astype(np.intp)
     bw, bh = np.maximum((hi - lo).max(axis=0), 1).tolist()
-    rows = (lo[:, 1, None] + np.arange(bh)).astype(np.float64)[:, None]  # (B, 1, bh)
+    # Windows of one size (bh, bw) that cover each extent and lie inside the frame: no canvas to pad.
+    # Rows and columns of a window outside the extent get no crossing at all, or all of a row's.
+    corner = np.minimum(lo, size - [bw, bh])  # (B, 2)
+    rows = (corner[:, 1, None] + np.arange(bh)).astype(np.float64)[:, None]  # (B, 1, bh)
     crossed = (y0[:, :, None] <= rows) & (rows < y1[:, :, None])  # (B, N, bh)
-    crossed &= rows < hi[:, 1, None, None]  # rows past the frame's bottom edge
     b, e, i = np.nonzero(crossed)
     xc = _cross_x(x0[b, e], y0[b, e], slope[b, e], rows[b, 0, i])
-    p = (np.clip(np.ceil(xc), lo[b, 0], hi[b, 0]) - lo[b, 0]).astype(np.intp)  # window column, 0..bw
+    p = (np.clip(np.ceil(xc), lo[b, 0], hi[b, 0]) - corner[b, 0]).astype(np.intp)  # window column, 0..bw
     counts = np.bincount((b * bh + i) * (bw + 1) + p, minlength=B * bh * (bw + 1))
     inside = (np.cumsum(counts).reshape(B, bh, bw + 1)[:, :, :bw] & 1).astype(bool)
-    # Paste each window at its corner of a padded canvas: a strided view with one (bh, bw) block per
-    # (polygon, corner) and a fancy assignment of the B blocks.
-    canvas = np.zeros((B, height + bh, width + bw), bool)
-    s0, s1, s2 = canvas.strides
-    blocks = np.ndarray((B, height + 1, width + 1, bh, bw), bool, canvas, 0, (s0, s1, s2, s1, s2))
-    blocks[np.arange(B), lo[:, 1], lo[:, 0]] = inside
-    return np.ascontiguousarray(canvas[:, :height, :width])
+    # Paste each window at its corner: a strided view with one (bh, bw) block per (polygon, corner) and
+    # a fancy assignment of the B blocks.
+    out = np.zeros((B, height, width), bool)
+    s0, s1, s2 = out.strides
+    blocks = np.ndarray((B, height - bh + 1, width - bw + 1, bh, bw), bool, out, 0, (s0, s1, s2, s1, s2))
+    blocks[np.arange(B), corner[:, 1], corner[:, 0]] = inside
+    return out
 
 
 def points_in_polygons(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarray:
@@ -128,16 +130,17 @@ def polygon_edges(polygons: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def points_inside_edges(x: np.ndarray, y: np.ndarray, edges: tuple[np.ndarray, ...]) -> np.ndarray:
     """``points_in_polygons`` given ``polygon_edges`` (J, N) of the polygons: bool (J, P)."""
-    return cross_count_parity(x[None], y[None], tuple(a[:, None] for a in edges))
+    return cross_count_parity(x, y, tuple(e.T[:, :, None] for e in edges))  # edges (N, J, 1)
 
 
 def cross_count_parity(x: np.ndarray, y: np.ndarray, edges: tuple[np.ndarray, ...]) -> np.ndarray:
-    """The inside rule, point by point: x, y (...,) and edges (..., N) each (broadcasting) -> bool (...)."""
+    """The inside rule, point by point: points x, y (...) against edges (N, ...) each, edge axis first
+    (broadcasting) -> bool (...): an odd number of crossings. The parity is a running XOR over the N
+    edge rows (a count along a short last axis would be many times slower)."""
     x0, y0, y1, slope = edges
-    xx, yy = x[..., None], y[..., None]
-    crossed = (y0 <= yy) & (yy < y1)
-    crossed &= xx < _cross_x(x0, y0, slope, yy)
-    return (np.count_nonzero(crossed, axis=-1) & 1).astype(bool)
+    crossed = (y0 <= y) & (y < y1)
+    crossed &= x < _cross_x(x0, y0, slope, y)
+    return np.logical_xor.reduce(crossed, axis=0)
 
 
 def grid_points_inside(polygon: np.ndarray, step: float) -> np.ndarray:

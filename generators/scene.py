@@ -46,6 +46,8 @@ def _unit(angle: float) -> np.ndarray:
     return np.array([np.cos(angle), np.sin(angle)])
 
 
+_STEPS = np.arange(41.0)[:, None]
+_SIGNS = np.array([-1.0, 1.0])
 _TURNS = 128  # resolution of the tabulated outlines used for planning (the check afterwards is exact)
 
 
@@ -82,18 +84,19 @@ def _sweep(rng: np.random.Generator, outline_k: np.ndarray, outline_j: np.ndarra
     and the line between the two centres.
     """
     margin = 0.2 * mean_r
-    h = np.linspace(0.0, 3.0 * mean_r, 41)[:, None]  # (P, 1) candidate half-lengths
+    h = _STEPS * (3.0 * mean_r / 40.0)  # (P, 1) candidate half-lengths: np.linspace(0, 3 r, 41), bit for bit
+    h[-1] = 3.0 * mean_r
     into0, into1 = _turn(ends_k[0]), _turn(ends_k[1])  # world -> k's coordinates at the two ends
     v0 = shape_j @ _turn(ends_k[0] - ends_j[0])  # (N, 2) j's outline in k's coordinates, around its centre
     v1 = shape_j @ _turn(ends_k[1] - ends_j[1])
-    axes = np.stack([along @ into0, along @ into1])  # (2, 2) the path's direction, unit
+    axes = np.array([along @ into0, along @ into1])  # (2, 2) the path's direction, unit
     fixed_gap = (v1 @ axes.T).min(axis=0) - (v0 @ axes.T).max(axis=0)  # (2,)
     for _ in range(tries):
         offset = rng.uniform(*sweep_offset) * mean_r * across + rng.uniform(-0.2, 0.2) * mean_r * along
         rel0, rel1 = offset - h * along, offset + h * along  # (P, 2) centre_j - centre_k at the two ends
         pen = np.minimum(_penetration(rel0, outline_k, ends_k[0], outline_j, ends_j[0]),
                          _penetration(rel1, outline_k, ends_k[1], outline_j, ends_j[1]))
-        overlapping = np.cumprod(pen >= margin).astype(bool)
+        overlapping = np.logical_and.accumulate(pen >= margin)
         if not overlapping[0]:
             continue
         shift = rel1 @ into1 - rel0 @ into0  # (P, 2) from j's first centre to its last, k's coordinates
@@ -118,7 +121,7 @@ def sample_scene(rng: np.random.Generator, *, height: int, width: int, frames: i
     counts = rng.integers(vertices[0], vertices[1] + 1, size=K)
     radii = rng.uniform(*radius, size=K)
     canonical = [star_polygon(rng, counts[k], radii[k], radius_jitter) for k in range(K)]
-    spin = np.deg2rad(rng.uniform(*rotation, size=K)) * rng.choice([-1.0, 1.0], size=K)
+    spin = np.deg2rad(rng.uniform(*rotation, size=K)) * _SIGNS[rng.integers(0, 2, size=K)]  # random sign
     angle = rng.uniform(0.0, 2.0 * np.pi, size=K) + spin * np.arange(T)[:, None]  # (T, K)
 
     outlines = _outlines(canonical)

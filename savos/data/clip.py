@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from savos.data.bitcount import count_true
 from savos.errors import SavosError
 
 
@@ -91,9 +92,9 @@ def clip_key(index: int) -> str:
 def occlusion_rate(visible: np.ndarray, amodal: np.ndarray) -> np.ndarray:
     """visible (T, H, W) int, amodal (T, K, H, W) bool -> float64 (T, K)."""
     T, K = amodal.shape[:2]
-    ids = np.arange(1, K + 1, dtype=visible.dtype).reshape(1, K, 1, 1)
-    vis_area = (visible[:, None] == ids).sum(axis=(2, 3))  # (T, K)
-    amo_area = amodal.sum(axis=(2, 3))  # (T, K)
+    ids = np.arange(1, K + 1, dtype=visible.dtype).reshape(1, K, 1)
+    vis_area = count_true(visible.reshape(T, 1, -1) == ids)  # (T, K)
+    amo_area = count_true(amodal.reshape(T, K, -1))  # (T, K)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(amo_area > 0, 1.0 - vis_area / np.maximum(amo_area, 1), 0.0)
     return rate

@@ -62,10 +62,10 @@ def quantize_flow(flow: np.ndarray) -> tuple[bytes, str]:
     """float32 (..., 2) flow -> (sparse encoding, dtype name of its deltas). See the module docstring."""
     flow = np.ascontiguousarray(flow, dtype=np.float32)
     # One 64-bit word per pixel (both channels): a pixel moves iff its word is not 0 (-0.0 counts as
-    # moving and stores 0). Gathering words by index is much faster than a boolean row mask.
+    # moving and stores 0). Selecting whole words is much faster than a boolean mask of (dx, dy) rows.
     words = flow.view(np.uint64).reshape(-1)
     moving = words != 0
-    scaled = words.take(np.flatnonzero(moving)).view(np.float32).reshape(-1, 2)  # a copy: ours to edit
+    scaled = words[moving].view(np.float32).reshape(-1, 2)  # a copy: ours to edit
     scaled *= np.float32(FLOW_QUANTUM)
     if scaled.size and np.abs(scaled).max() >= 2**23:
         raise ClipError("flow values are too large to store (|flow| must be < 131072 px)")
