@@ -28,6 +28,7 @@ from generators.geometry import (
     _pixel_tables,
     cross_count_parity,
     grid_points_inside,
+    grid_points_inside_many,
     invert_affine,
     pad_polygons,
     polygon_edges,
@@ -104,7 +105,7 @@ def shape_coverages(canonicals: list[np.ndarray], maps: np.ndarray, fronts: list
     hidden bool (G, T, H, W); step as in ``shape_coverage``.
     """
     G, T, H, W = hidden.shape
-    grids = [grid_samples(c, step) for c in canonicals]
+    grids = grid_points_inside_many(canonicals, step)
     # (b) every hidden pixel centre, mapped back to its target's own coordinates
     flat = np.flatnonzero(hidden)
     gt = flat // (H * W)  # g * T + t
@@ -130,7 +131,7 @@ def shape_coverages(canonicals: list[np.ndarray], maps: np.ndarray, fronts: list
     if polys:
         stacked = pad_polygons(polys)  # (F, T, N, 2)
         lo, hi = stacked.min(axis=2), stacked.max(axis=2)  # (F, T, 2) boxes
-        edges = [np.ascontiguousarray(np.moveaxis(e, 2, 0)) for e in polygon_edges(stacked)]  # (N, F, T)
+        edges = [np.ascontiguousarray(e.transpose(1, 2, 0)) for e in polygon_edges(stacked)]  # (T, N, F)
     coef = maps.reshape(G, T, 6)
     # Ends first: a sweep hides at the start what it shows at the end, so few samples survive them.
     for t in [0, T - 1, *range(1, T - 1)][:T]:
@@ -145,7 +146,7 @@ def shape_coverages(canonicals: list[np.ndarray], maps: np.ndarray, fronts: list
             fl, fh = lo[:, t].take(f, axis=0), hi[:, t].take(f, axis=0)  # (P, 2); junk where f == -1
             idx = np.flatnonzero(seen & (f >= 0) & (x >= fl[:, 0]) & (x <= fh[:, 0]) & (y >= fl[:, 1])
                                  & (y <= fh[:, 1]))
-            fe = tuple(e[:, :, t].take(f.take(idx), axis=1) for e in edges)  # (N, P') each
+            fe = tuple(e[t].take(f.take(idx), axis=1) for e in edges)  # (N, P') each
             seen[idx] = ~cross_count_parity(x.take(idx), y.take(idx), fe)
         keep = ~seen
         left, group = left[keep], group[keep]

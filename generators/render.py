@@ -133,16 +133,17 @@ def _flow_at(motions: np.ndarray, flat: np.ndarray, row: np.ndarray, width: int,
     """Write into ``out`` (..., H, W, 2) float32, at flat pixel indices ``flat``, the displacement of
     motion ``row`` (an index into motions reshaped to (-1, 2, 3)) at that pixel's centre, in float64."""
     height = out.shape[-3]
-    # x * (a, b) + y * (c, d) + (e, f), each (dx, dy) pair one 16-byte item: three gathers, not six
-    pairs = np.ascontiguousarray(_coefficients(motions).reshape(-1, 3, 2)).view(np.complex128)[..., 0]
+    # displacement = x * (a, b) + y * (c, d) + (e, f): per term a (2, M) table of (dx, dy) rows
+    coef = np.ascontiguousarray(_coefficients(motions).reshape(-1, 3, 2).transpose(1, 2, 0))  # (3, 2, M)
     xs, ys = _centre_tables(height, width)
     words = out.reshape(-1).view(np.uint64)
     for lo in range(0, len(flat), _CHUNK):  # chunks small enough for the temporaries to stay in cache
         f, r = flat[lo:lo + _CHUNK], row[lo:lo + _CHUNK]
         pixel = f - (f // (height * width)) * (height * width)
-        x, y = xs.take(pixel)[:, None], ys.take(pixel)[:, None]
-        a, b, e = (pairs[:, j].take(r).view(np.float64).reshape(-1, 2) for j in range(3))
-        values = (a * x + b * y + e).astype(np.float32)  # (P, 2), float64 arithmetic rounded once
+        x, y = xs.take(pixel), ys.take(pixel)
+        a, b, e = (coef[j].take(r, axis=1) for j in range(3))  # (2, P) each
+        values = np.empty((len(f), 2), np.float32)
+        np.copyto(values.T, a * x + b * y + e, casting="same_kind")  # float64 arithmetic rounded once
         words[f] = values.view(np.uint64)[:, 0]  # (dx, dy) as one 8-byte word
 
 

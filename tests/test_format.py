@@ -276,3 +276,16 @@ def test_retain_freed_memory_applies_on_glibc_only():
 
     glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert retain_freed_memory() is glibc
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 200), st.booleans())
+def test_count_true_equals_count_nonzero(seed, length, strided):
+    from savos.data.bitcount import count_true
+
+    rng = np.random.default_rng(seed)
+    mask = rng.random((3, 5, length * (2 if strided else 1))) < rng.random()
+    if strided:
+        mask = mask[:, :, ::2]  # not contiguous
+    got = count_true(mask)
+    assert got.dtype == np.int64 and np.array_equal(got, np.count_nonzero(mask, axis=-1))

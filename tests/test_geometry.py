@@ -15,6 +15,7 @@ from generators.geometry import (
     compose_affine,
     fit_affine,
     grid_points_inside,
+    grid_points_inside_many,
     invert_affine,
     nonzero,
     pad_polygons,
@@ -210,3 +211,14 @@ def test_nonzero_matches_numpy():
     for shape in ((3, 5, 7), (1, 1, 1), (4, 8, 2)):
         mask = rng.random(shape) < 0.3
         assert all(np.array_equal(a, b) for a, b in zip(nonzero(mask), np.nonzero(mask), strict=True))
+
+
+@SETTINGS
+@given(seeds, st.sampled_from([0.5, 1.0, 1.7]))
+def test_grid_points_of_many_polygons_are_those_of_each(seed, step):
+    rng = np.random.default_rng(seed)
+    polys = [_random_star(rng, 30, 40) - 20 for _ in range(int(rng.integers(1, 6)))]
+    together = grid_points_inside_many(polys, step)
+    assert len(together) == len(polys)
+    for poly, got in zip(polys, together, strict=True):
+        assert got.tobytes() == grid_points_inside(poly, step).tobytes()
