@@ -14,6 +14,7 @@ Conventions (fixed here, tested in tests/test_clip.py; see docs/dataset-card.md)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,32 +101,36 @@ def occlusion_rate(visible: np.ndarray, amodal: np.ndarray) -> np.ndarray:
     return rate
 
 
-def _check(cond: bool, what: str) -> None:
+def _check(cond: bool, what: str | Callable[[], str]) -> None:
+    """Raise ClipError(what) unless cond; ``what`` may be a function, called only then (formatting
+    shapes and dtypes costs more than the checks themselves)."""
     if not cond:
-        raise ClipError(what)
+        raise ClipError(what() if callable(what) else what)
 
 
 def validate_clip(clip: Clip) -> None:
     """Shapes, dtypes and the opacity convention. Raises ClipError."""
     a = clip.amodal
     _check(isinstance(a, np.ndarray) and a.ndim == 4 and a.dtype == np.bool_,
-           f"amodal must be bool (T, K, H, W), got {getattr(a, 'dtype', type(a))} {getattr(a, 'shape', '')}")
+           lambda: f"amodal must be bool (T, K, H, W), got {getattr(a, 'dtype', type(a))} "
+                   f"{getattr(a, 'shape', '')}")
     T, K, H, W = a.shape
     _check(T >= 2, f"a clip needs at least 2 frames, got {T}")
     _check(clip.rgb.dtype == np.uint8 and clip.rgb.shape == (T, H, W, 3),
-           f"rgb must be uint8 {(T, H, W, 3)}, got {clip.rgb.dtype} {clip.rgb.shape}")
+           lambda: f"rgb must be uint8 {(T, H, W, 3)}, got {clip.rgb.dtype} {clip.rgb.shape}")
     v = clip.visible
     _check(np.issubdtype(v.dtype, np.unsignedinteger) and v.shape == (T, H, W),
-           f"visible must be unsigned int {(T, H, W)}, got {v.dtype} {v.shape}")
-    _check(int(v.max(initial=0)) <= K, f"visible names object {int(v.max())} but there are {K} objects")
+           lambda: f"visible must be unsigned int {(T, H, W)}, got {v.dtype} {v.shape}")
+    top = int(v.max(initial=0))
+    _check(top <= K, lambda: f"visible names object {top} but there are {K} objects")
     for name in ("flow_fwd", "flow_bwd"):
         f = getattr(clip, name)
         _check(f.dtype == np.float32 and f.shape == (T - 1, H, W, 2),
-               f"{name} must be float32 {(T - 1, H, W, 2)}, got {f.dtype} {f.shape}")
+               lambda name=name, f=f: f"{name} must be float32 {(T - 1, H, W, 2)}, got {f.dtype} {f.shape}")
     if clip.amodal_flow_fwd is not None:
         f = clip.amodal_flow_fwd
         _check(f.dtype == np.float32 and f.shape == (T - 1, K, H, W, 2),
-               f"amodal_flow_fwd must be float32 {(T - 1, K, H, W, 2)}, got {f.dtype} {f.shape}")
+               lambda: f"amodal_flow_fwd must be float32 {(T - 1, K, H, W, 2)}, got {f.dtype} {f.shape}")
     # Opacity: visible == 0 exactly where no amodal mask is set; visible == k only inside amodal k.
     # Fast path: every labelled pixel lies in its own object's mask, and there are as many labelled
     # pixels as covered ones; only a failing clip pays for the checks below, which name the problem.

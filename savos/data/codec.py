@@ -24,6 +24,7 @@ constant, which zstd compresses to almost nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -102,15 +103,9 @@ def encode_clip(clip: Clip) -> list[tuple[str, bytes]]:
     if clip.amodal_flow_fwd is not None:
         flows["amodal_flow_fwd"] = clip.amodal_flow_fwd
     coded = {name: quantize_flow(f) for name, f in flows.items()}
-    header = {
-        "schema": SCHEMA,
-        "T": T, "K": K, "H": H, "W": W,
-        "visible_dtype": clip.visible.dtype.name,
-        "flow_quantum": FLOW_QUANTUM,
-        "flow_dtype": {name: dt for name, (_, dt) in coded.items()},
-    }
+    flow_dtypes = tuple((name, dt) for name, (_, dt) in coded.items())
     members = [
-        ("header.json", json.dumps(header, sort_keys=True).encode()),
+        ("header.json", _header(T, K, H, W, clip.visible.dtype, flow_dtypes)),
         ("meta.json.zst", zc.compress(_dump_meta(clip.meta))),
         ("rgb.zst", zc.compress(np.ascontiguousarray(clip.rgb).tobytes())),
         ("visible.zst", zc.compress(np.ascontiguousarray(clip.visible).tobytes())),
@@ -119,6 +114,14 @@ def encode_clip(clip: Clip) -> list[tuple[str, bytes]]:
     for name, (d, _) in coded.items():
         members.append((f"{name}.zst", zc.compress(d)))
     return members
+
+
+@functools.lru_cache(maxsize=64)
+def _header(T: int, K: int, H: int, W: int, visible_dtype: np.dtype, flow_dtypes: tuple) -> bytes:
+    """The header member (the same few bytes for every clip of a dataset, so made once)."""
+    header = {"schema": SCHEMA, "T": T, "K": K, "H": H, "W": W, "visible_dtype": visible_dtype.name,
+              "flow_quantum": FLOW_QUANTUM, "flow_dtype": dict(flow_dtypes)}
+    return json.dumps(header, sort_keys=True).encode()
 
 
 def _dump_meta(meta: dict) -> bytes:
