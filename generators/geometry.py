@@ -60,7 +60,10 @@ def star_polygon(rng: np.random.Generator, num_vertices: int, radius: float, jit
     spread = min(1.0, n / 2.0 - 1.0)  # a gap is below (1 + spread) sectors <= pi
     angles = (np.arange(n) + spread * rng.random(n)) * sector + rng.random() * 2.0 * np.pi
     radii = radius * (1.0 + jitter * rng.uniform(-1.0, 1.0, n))
-    return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=-1)
+    out = np.empty((n, 2))
+    np.multiply(radii, np.cos(angles), out=out[:, 0])
+    np.multiply(radii, np.sin(angles), out=out[:, 1])
+    return out
 
 
 def pad_polygons(polygons: list[np.ndarray]) -> np.ndarray:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.geometry import apply_affine, pad_polygons, radial_extent, rigid_maps, star_polygon
+from generators.geometry import apply_affine, pad_polygons, rigid_maps, star_polygon
 
 
 @dataclass
@@ -51,21 +51,40 @@ _SIGNS = np.array([-1.0, 1.0])
 _TURNS = 128  # resolution of the tabulated outlines used for planning (the check afterwards is exact)
 
 
+_RAYS = np.arange(_TURNS) * (2.0 * np.pi / _TURNS)
+_RAY_X, _RAY_Y = np.cos(_RAYS), np.sin(_RAYS)
+
+
 def _outlines(shapes: list[np.ndarray]) -> np.ndarray:
-    """float64 (K, _TURNS): each polygon's radial extent at angles 2 pi i / _TURNS, own coordinates."""
-    return radial_extent(pad_polygons(shapes), np.arange(_TURNS) * (2.0 * np.pi / _TURNS))
+    """float64 (K, _TURNS): each polygon's radial extent at angles 2 pi i / _TURNS, own coordinates.
+
+    ``radial_extent(pad_polygons(shapes), _RAYS)``, bit for bit, laid out edge-first (N, K, A) so that
+    the farthest crossing is an elementwise maximum over N rows, and the ray table computed once."""
+    p = pad_polygons(shapes).transpose(1, 0, 2)[:, :, None, :]  # (N, K, 1, 2)
+    e = np.concatenate([p[1:], p[:1]]) - p  # edge vectors
+    vx, vy, ex, ey = p[..., 0], p[..., 1], e[..., 0], e[..., 1]
+    cross = _RAY_X * ey - _RAY_Y * ex  # (N, K, A); 0 for parallel and zero-length edges
+    with np.errstate(divide="ignore", invalid="ignore"):  # where cross == 0, s is not in [0, 1]
+        t = (vx * ey - vy * ex) / cross  # distance along the ray
+        s = (vx * _RAY_Y - vy * _RAY_X) / cross  # position along the edge
+    return np.where((s >= 0.0) & (s <= 1.0) & (t > 0.0), t, 0.0).max(axis=0)
 
 
 def _extent_at(outline: np.ndarray, angle: np.ndarray) -> np.ndarray:
     return outline[np.round(angle * (_TURNS / (2.0 * np.pi))).astype(np.intp) % _TURNS]
 
 
-def _penetration(rel: np.ndarray, outline_k: np.ndarray, angle_k: float, outline_j: np.ndarray,
-                 angle_j: float) -> np.ndarray:
-    """Overlap of polygons k and j along the line between their centres; rel (P, 2) = centre_j - centre_k."""
+def _penetration(rel0: np.ndarray, rel1: np.ndarray, outline_k: np.ndarray, ends_k: np.ndarray,
+                 outline_j: np.ndarray, ends_j: np.ndarray) -> np.ndarray:
+    """Overlap of polygons k and j along the line between their centres, the smaller of the two ends:
+    rel0, rel1 (P, 2) = centre_j - centre_k at the first and last frame; ends_k, ends_j their angles."""
+    P = len(rel0)
+    rel = np.concatenate([rel0, rel1])  # both ends in one pass
     direction = np.arctan2(rel[:, 1], rel[:, 0])
-    return (_extent_at(outline_k, direction - angle_k) + _extent_at(outline_j, direction + np.pi - angle_j)
-            - np.hypot(rel[:, 0], rel[:, 1]))
+    turn_k, turn_j = np.repeat(ends_k, P), np.repeat(ends_j, P)
+    pen = (_extent_at(outline_k, direction - turn_k) + _extent_at(outline_j, direction + np.pi - turn_j)
+           - np.hypot(rel[:, 0], rel[:, 1]))
+    return np.minimum(pen[:P], pen[P:])
 
 
 def _turn(angle: float) -> np.ndarray:
@@ -93,9 +112,9 @@ def _sweep(rng: np.random.Generator, outline_k: np.ndarray, outline_j: np.ndarra
     fixed_gap = (v1 @ axes.T).min(axis=0) - (v0 @ axes.T).max(axis=0)  # (2,)
     for _ in range(tries):
         offset = rng.uniform(*sweep_offset) * mean_r * across + rng.uniform(-0.2, 0.2) * mean_r * along
-        rel0, rel1 = offset - h * along, offset + h * along  # (P, 2) centre_j - centre_k at the two ends
-        pen = np.minimum(_penetration(rel0, outline_k, ends_k[0], outline_j, ends_j[0]),
-                         _penetration(rel1, outline_k, ends_k[1], outline_j, ends_j[1]))
+        path = h * along
+        rel0, rel1 = offset - path, offset + path  # (P, 2) centre_j - centre_k at the two ends
+        pen = _penetration(rel0, rel1, outline_k, ends_k, outline_j, ends_j)
         overlapping = np.logical_and.accumulate(pen >= margin)
         if not overlapping[0]:
             continue
@@ -104,8 +123,8 @@ def _sweep(rng: np.random.Generator, outline_k: np.ndarray, outline_j: np.ndarra
         unit = shift / dist[:, None]
         gap_path = shift @ axes.T + fixed_gap  # (P, 2)
         gap_line = dist + (v1 @ unit.T).min(axis=0) - (v0 @ unit.T).max(axis=0)  # (P,)
-        # half a pixel between the two outlines along some axis
-        ok = np.flatnonzero(overlapping & ((gap_path > 0.5).any(axis=1) | (gap_line > 0.5)))
+        apart = (gap_path[:, 0] > 0.5) | (gap_path[:, 1] > 0.5) | (gap_line > 0.5)  # half a pixel, some axis
+        ok = np.flatnonzero(overlapping & apart)
         if len(ok):
             return offset, float(rng.uniform(h[ok[0], 0], h[ok[-1], 0]))
     return None
@@ -130,6 +149,7 @@ def sample_scene(rng: np.random.Generator, *, height: int, width: int, frames: i
     axis = rng.uniform(0.0, 2.0 * np.pi)
     along, across = _unit(axis), _unit(axis + np.pi / 2.0)
     pos, vel = np.zeros((K, 2)), np.zeros((K, 2))
+    ends = angle[[0, -1]]  # (2, K) angles at the first and last frame
     sweeps: list[int | None] = [None]
     for j in range(1, K):
         if j <= num_targets:  # the stack
@@ -137,7 +157,6 @@ def sample_scene(rng: np.random.Generator, *, height: int, width: int, frames: i
         else:  # from the other side, farther out: it clips the target's edge
             k, side = int(rng.integers(0, num_targets)), -across
             offsets = (sweep_offset[0] + 0.5, sweep_offset[1] + 0.5)
-        ends = angle[[0, -1]]  # (2, K) angles at the first and last frame
         link = _sweep(rng, outlines[k], outlines[j], canonical[j], ends[:, k], ends[:, j], along, side,
                       (radii[k] + radii[j]) / 2.0, offsets)
         if link is None:

@@ -222,3 +222,15 @@ def test_grid_points_of_many_polygons_are_those_of_each(seed, step):
     assert len(together) == len(polys)
     for poly, got in zip(polys, together, strict=True):
         assert got.tobytes() == grid_points_inside(poly, step).tobytes()
+
+
+@SETTINGS
+@given(seeds)
+def test_scene_outline_table_is_radial_extent(seed):
+    """The scene planner's edge-first outline table is radial_extent, bit for bit."""
+    from generators.scene import _RAYS, _outlines
+
+    rng = np.random.default_rng(seed)
+    shapes = [star_polygon(rng, int(rng.integers(3, 13)), rng.uniform(2, 20), rng.uniform(0, 0.8))
+              for _ in range(int(rng.integers(1, 5)))]
+    assert _outlines(shapes).tobytes() == radial_extent(pad_polygons(shapes), _RAYS).tobytes()
