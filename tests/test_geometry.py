@@ -234,3 +234,12 @@ def test_scene_outline_table_is_radial_extent(seed):
     shapes = [star_polygon(rng, int(rng.integers(3, 13)), rng.uniform(2, 20), rng.uniform(0, 0.8))
               for _ in range(int(rng.integers(1, 5)))]
     assert _outlines(shapes).tobytes() == radial_extent(pad_polygons(shapes), _RAYS).tobytes()
+
+
+def test_rasterize_in_chunks_equals_one_by_one():
+    """A batch larger than the rasteriser's chunk gives each polygon's own mask."""
+    rng = np.random.default_rng(7)
+    polys = pad_polygons([_random_star(rng, 24, 30) for _ in range(600)])
+    together = rasterize(polys, 24, 30)
+    assert together.shape == (600, 24, 30)
+    assert all(np.array_equal(together[i], rasterize(polys[i:i + 1], 24, 30)[0]) for i in range(0, 600, 7))
