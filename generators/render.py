@@ -86,7 +86,9 @@ def amodal_flow(motions: np.ndarray, amodal: np.ndarray) -> np.ndarray:
     N, K, H, W = amodal.shape
     out = np.zeros((N, K, H, W, 2), np.float32)
     flat = np.flatnonzero(amodal)  # pixel i of mask (frame, object) moves with motion row i // (H * W)
-    _flow_at(motions, flat, flat // (H * W), W, out)
+    # sorted, so each motion's pixels are one run: its coefficients are repeated, not gathered
+    runs = np.diff(np.searchsorted(flat, np.arange(N * K + 1) * (H * W)))
+    _flow_at(motions, flat, runs, W, out, runs=True)
     return out
 
 
@@ -129,21 +131,29 @@ def visible_flows(fwd: np.ndarray, bwd: np.ndarray, visible: np.ndarray,
     return out_f, out_b
 
 
-def _flow_at(motions: np.ndarray, flat: np.ndarray, row: np.ndarray, width: int, out: np.ndarray) -> None:
+def _flow_at(motions: np.ndarray, flat: np.ndarray, row: np.ndarray, width: int, out: np.ndarray,
+             runs: bool = False) -> None:
     """Write into ``out`` (..., H, W, 2) float32, at flat pixel indices ``flat``, the displacement of
-    motion ``row`` (an index into motions reshaped to (-1, 2, 3)) at that pixel's centre, in float64."""
+    motion ``row`` (an index into motions reshaped to (-1, 2, 3)) at that pixel's centre, in float64.
+    With ``runs``, ``row`` holds instead how many consecutive pixels each motion has, in order."""
     height = out.shape[-3]
     # displacement = x * (a, b) + y * (c, d) + (e, f): per term a (2, M) table of (dx, dy) rows
     coef = np.ascontiguousarray(_coefficients(motions).reshape(-1, 3, 2).transpose(1, 2, 0))  # (3, 2, M)
+    if runs:
+        coef = coef.repeat(row, axis=2)  # (3, 2, P): the motion of every pixel
     xs, ys = _centre_tables(height, width)
     words = out.reshape(-1).view(np.uint64)
     for lo in range(0, len(flat), _CHUNK):  # chunks small enough for the temporaries to stay in cache
-        f, r = flat[lo:lo + _CHUNK], row[lo:lo + _CHUNK]
+        f = flat[lo:lo + _CHUNK]
         pixel = f - (f // (height * width)) * (height * width)
         x, y = xs.take(pixel), ys.take(pixel)
-        a, b, e = (coef[j].take(r, axis=1) for j in range(3))  # (2, P) each
+        if runs:
+            a, b, e = coef[:, :, lo:lo + _CHUNK]
+        else:
+            a, b, e = (coef[j].take(row[lo:lo + _CHUNK], axis=1) for j in range(3))  # (2, P) each
+        dx, dy = (a * x + b * y + e).astype(np.float32)  # float64 arithmetic rounded once
         values = np.empty((len(f), 2), np.float32)
-        np.copyto(values.T, a * x + b * y + e, casting="same_kind")  # float64 arithmetic rounded once
+        values[:, 0], values[:, 1] = dx, dy
         words[f] = values.view(np.uint64)[:, 0]  # (dx, dy) as one 8-byte word
 
 
