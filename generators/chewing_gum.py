@@ -130,14 +130,25 @@ def generate_clips(config: ChewingGumConfig, seed: int, indices: Sequence[int], 
     return list(iter_clips(config, seed, indices, split))
 
 
+BATCH_PIXELS = 5 * 2**20  # mask pixels (T x K x H x W) rendered together: 26 default clips, 3 at 128x128x32
+
+
 def iter_clips(config: ChewingGumConfig, seed: int, indices: Sequence[int], split: str) -> Iterator[Clip]:
-    """``generate_clips`` one clip at a time: the scenes of all are drawn, rendered and checked first,
-    then each clip is finished when it is asked for (so its arrays are still in cache when encoded)."""
+    """``generate_clips`` one clip at a time: the scenes of a batch are drawn, rendered and checked
+    first, then each clip is finished when it is asked for (so its arrays are still in cache when
+    encoded). Batches hold at most BATCH_PIXELS mask pixels, so memory stays flat at any clip size."""
     for name, values in (("seed", [seed]), ("index", indices)):
         for value in values:
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
                 raise SavosError(f"chewing-gum: {name} must be a non-negative integer, got {value!r}")
-    cfg, K, H, W, T = config, config.num_objects, config.height, config.width, config.frames
+    cfg = config
+    size = max(1, BATCH_PIXELS // (cfg.frames * cfg.num_objects * cfg.height * cfg.width))
+    for start in range(0, len(indices), size):
+        yield from _batch(cfg, seed, indices[start:start + size], split)
+
+
+def _batch(cfg: ChewingGumConfig, seed: int, indices: Sequence[int], split: str) -> Iterator[Clip]:
+    K, H, W, T = cfg.num_objects, cfg.height, cfg.width, cfg.frames
     n = len(indices)
     rngs = [np.random.default_rng([int(seed), int(i)]) for i in indices]
     attempts = [0] * n

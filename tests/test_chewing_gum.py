@@ -406,3 +406,17 @@ def test_coverage_of_many_targets_is_coverage_of_each(clips):
         assert np.array_equal(got.unseen, want.unseen)
     assert [len(b.unseen) == 0 for b in batch] == [True] * (len(groups) - 1) + [False]
     assert len(batch[-1].unseen) >= batch[-1].grid_samples > 0
+
+
+def test_batches_are_capped_by_pixels(monkeypatch):
+    """Large clips are made a few at a time (flat memory); the clips do not depend on the batch size."""
+    import generators.chewing_gum as gum
+
+    cfg = ChewingGumConfig(height=32, width=32, frames=4, radius=(4.5, 6.5))
+    want = [encode_clip(c) for c in generate_clips(cfg, 2, range(6), "train")]
+    seen = []
+    real = gum._batch
+    monkeypatch.setattr(gum, "_batch", lambda *a: seen.append(len(a[2])) or real(*a))
+    monkeypatch.setattr(gum, "BATCH_PIXELS", 4 * 3 * 32 * 32 * 4)  # four clips per batch
+    assert [encode_clip(c) for c in generate_clips(cfg, 2, range(6), "train")] == want
+    assert seen == [4, 2]
