@@ -20,7 +20,15 @@ from generators.chewing_gum import ClipMaker, generate_clip, generate_clips
 from generators.config import ChewingGumConfig
 from generators.coverage import occlusion_problems, shape_coverage, shape_coverages
 from generators.geometry import rigid_maps
-from generators.render import amodal_flow, flow_at_labels, motion_maps, paint, rigid_motions, visible_flows
+from generators.render import (
+    amodal_flow,
+    compose_visible,
+    flow_at_labels,
+    motion_maps,
+    paint,
+    rigid_motions,
+    visible_flows,
+)
 from savos import __version__
 from savos.data.codec import encode_clip
 from savos.data.writer import write_dataset
@@ -420,3 +428,17 @@ def test_batches_are_capped_by_pixels(monkeypatch):
     monkeypatch.setattr(gum, "BATCH_PIXELS", 4 * 3 * 32 * 32 * 4)  # four clips per batch
     assert [encode_clip(c) for c in generate_clips(cfg, 2, range(6), "train")] == want
     assert seen == [4, 2]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_compose_visible_is_the_front_most_object(seed):
+    """Labels equal painting the masks back to front (ties in depth: the later object in front)."""
+    rng = np.random.default_rng(seed)
+    K = int(rng.integers(1, 7))
+    amodal = rng.random((3, K, 5, 6)) < rng.random()
+    depth = rng.integers(0, 4, K).tolist()
+    want = np.zeros((3, 5, 6), np.uint8)
+    for k in sorted(range(K), key=lambda k: depth[k]):
+        want[amodal[:, k]] = k + 1
+    assert np.array_equal(compose_visible(amodal, depth), want)
