@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from generators.geometry import (
-    _pixel_tables,
     cross_count_parity,
     grid_points_inside,
     grid_points_inside_many,
     invert_affine,
     pad_polygons,
+    pixel_centres,
     polygon_edges,
 )
 
@@ -109,7 +109,7 @@ def shape_coverages(canonicals: list[np.ndarray], maps: np.ndarray, fronts: list
     # (b) every hidden pixel centre, mapped back to its target's own coordinates
     flat = np.flatnonzero(hidden)
     gt = flat // (H * W)  # g * T + t
-    rows, cols = _pixel_tables(H, W)
+    cols, rows = pixel_centres(H, W)
     pixel = flat - gt * (H * W)
     r, c = rows.take(pixel), cols.take(pixel)
     inv = invert_affine(maps).reshape(G * T, 6).take(gt, axis=0)  # (P, 6) frame -> own coordinates

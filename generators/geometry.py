@@ -258,3 +258,11 @@ def _pixel_tables(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = np.repeat(np.arange(height), width), np.tile(np.arange(width), height)
     rows.flags.writeable = cols.flags.writeable = False
     return rows, cols
+
+
+@functools.lru_cache(maxsize=8)
+def pixel_centres(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """float64 (H * W,) x and y of every pixel centre, in C order (read-only, cached)."""
+    ys, xs = (a.reshape(-1) for a in np.mgrid[0:height, 0:width].astype(np.float64))
+    xs.flags.writeable = ys.flags.writeable = False
+    return xs, ys

@@ -14,12 +14,11 @@ differences) and rounded once to float32.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import numpy as np
 
-from generators.geometry import compose_affine, invert_affine, pad_polygons, rasterize
+from generators.geometry import compose_affine, invert_affine, pad_polygons, pixel_centres, rasterize
 
 
 def render_amodal(vertices: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
@@ -149,7 +148,7 @@ def _flow_at(motions: np.ndarray, flat: np.ndarray, row: np.ndarray, width: int,
     coef = np.ascontiguousarray(_coefficients(motions).reshape(-1, 3, 2).transpose(1, 2, 0))  # (3, 2, M)
     if runs:
         coef = coef.repeat(row, axis=2)  # (3, 2, P): the motion of every pixel
-    xs, ys = _centre_tables(height, width)
+    xs, ys = pixel_centres(height, width)
     words = out.reshape(-1).view(np.uint64)
     for lo in range(0, len(flat), _CHUNK):  # chunks small enough for the temporaries to stay in cache
         f = flat[lo:lo + _CHUNK]
@@ -166,11 +165,3 @@ def _flow_at(motions: np.ndarray, flat: np.ndarray, row: np.ndarray, width: int,
 
 
 _CHUNK = 8192
-
-
-@functools.lru_cache(maxsize=8)
-def _centre_tables(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """float64 (H * W,) x and y of every pixel centre, in C order (read-only, cached)."""
-    ys, xs = (a.reshape(-1) for a in np.mgrid[0:height, 0:width].astype(np.float64))
-    xs.flags.writeable = ys.flags.writeable = False
-    return xs, ys
