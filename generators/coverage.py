@@ -131,7 +131,7 @@ def shape_coverages(canonicals: list[np.ndarray], maps: np.ndarray, fronts: list
     if polys:
         stacked = pad_polygons(polys)  # (F, T, N, 2)
         lo, hi = stacked.min(axis=2), stacked.max(axis=2)  # (F, T, 2) boxes
-        edges = [np.ascontiguousarray(e.transpose(1, 2, 0)) for e in polygon_edges(stacked)]  # (T, N, F)
+        edges = np.ascontiguousarray(np.stack(polygon_edges(stacked)).transpose(2, 0, 3, 1))  # (T, 4, N, F)
     coef = maps.reshape(G, T, 6)
     # Ends first: a sweep hides at the start what it shows at the end, so few samples survive them.
     for t in [0, T - 1, *range(1, T - 1)][:T]:
@@ -146,8 +146,8 @@ def shape_coverages(canonicals: list[np.ndarray], maps: np.ndarray, fronts: list
             fl, fh = lo[:, t].take(f, axis=0), hi[:, t].take(f, axis=0)  # (P, 2); junk where f == -1
             idx = np.flatnonzero(seen & (f >= 0) & (x >= fl[:, 0]) & (x <= fh[:, 0]) & (y >= fl[:, 1])
                                  & (y <= fh[:, 1]))
-            fe = tuple(e[t].take(f.take(idx), axis=1) for e in edges)  # (N, P') each
-            seen[idx] = ~cross_count_parity(x.take(idx), y.take(idx), fe)
+            fe = edges[t].take(f.take(idx), axis=2)  # (4, N, P'): x0, y0, y1, slope
+            seen[idx] = ~cross_count_parity(x.take(idx), y.take(idx), tuple(fe))
         keep = ~seen
         left, group = left[keep], group[keep]
     out = []

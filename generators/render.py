@@ -74,11 +74,15 @@ def rigid_motions(pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     c, a = pose[..., :2], pose[..., 2]
     turn = a[1:] - a[:-1]  # (T-1, K)
     cos, sin = np.cos(turn), np.sin(turn)
-    rot = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)  # (T-1, K, 2, 2)
-    back = np.swapaxes(rot, -1, -2)
-    fwd_shift = c[1:] - (rot @ c[:-1, ..., None])[..., 0]  # p' = R (p - c_t) + c_t+1
-    bwd_shift = c[:-1] - (back @ c[1:, ..., None])[..., 0]
-    return (np.concatenate([rot, fwd_shift[..., None]], -1), np.concatenate([back, bwd_shift[..., None]], -1))
+    fwd = np.empty((*turn.shape, 2, 3))
+    bwd = np.empty((*turn.shape, 2, 3))
+    fwd[..., 0, 0] = fwd[..., 1, 1] = bwd[..., 0, 0] = bwd[..., 1, 1] = cos
+    fwd[..., 1, 0] = bwd[..., 0, 1] = sin
+    fwd[..., 0, 1] = bwd[..., 1, 0] = -sin
+    rot, back = fwd[..., :2], bwd[..., :2]  # (T-1, K, 2, 2); back = rot transposed
+    fwd[..., 2] = c[1:] - (rot @ c[:-1, ..., None])[..., 0]  # p' = R (p - c_t) + c_t+1
+    bwd[..., 2] = c[:-1] - (back @ c[1:, ..., None])[..., 0]
+    return fwd, bwd
 
 
 def _coefficients(motions: np.ndarray) -> np.ndarray:

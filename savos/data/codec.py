@@ -66,16 +66,20 @@ def quantize_flow(flow: np.ndarray) -> tuple[bytes, str]:
     # moving and stores 0). Selecting whole words is much faster than a boolean mask of (dx, dy) rows.
     words = flow.view(np.uint64).reshape(-1)
     moving = words != 0
-    scaled = words[moving].view(np.float32).reshape(-1, 2)  # a copy: ours to edit
+    scaled = words[moving].view(np.float32).reshape(-1)  # (dx, dy) pairs; a copy: ours to edit
     scaled *= np.float32(FLOW_QUANTUM)
-    if scaled.size and np.abs(scaled).max() >= 2**23:
+    if scaled.size and max(-scaled.min(), scaled.max()) >= 2**23:
         raise ClipError("flow values are too large to store (|flow| must be < 131072 px)")
-    q = np.rint(scaled, out=scaled).astype(np.int32)  # (N, 2), exact
+    q = np.rint(scaled, out=scaled).astype(np.int32)  # exact
     d = np.empty_like(q)
-    d[:1] = q[:1]
-    np.subtract(q[1:], q[:-1], out=d[1:])
+    d[:2] = q[:2]
+    np.subtract(q[2:], q[:-2], out=d[2:])  # per channel: each value minus the pixel's before it
     dtype = "int16" if (d.size == 0 or (d.min() >= -32768 and d.max() <= 32767)) else "int32"
-    return np.packbits(moving).tobytes() + d.astype(dtype).tobytes(), dtype
+    bits = np.packbits(moving)
+    out = np.empty(bits.size + d.size * np.dtype(dtype).itemsize, np.uint8)
+    out[:bits.size] = bits
+    out[bits.size:].view(dtype)[:] = d
+    return out.tobytes(), dtype
 
 
 def dequantize_flow(data: bytes, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -107,9 +111,9 @@ def encode_clip(clip: Clip) -> list[tuple[str, bytes]]:
     members = [
         ("header.json", _header(T, K, H, W, clip.visible.dtype, flow_dtypes)),
         ("meta.json.zst", zc.compress(_dump_meta(clip.meta))),
-        ("rgb.zst", zc.compress(np.ascontiguousarray(clip.rgb).tobytes())),
-        ("visible.zst", zc.compress(np.ascontiguousarray(clip.visible).tobytes())),
-        ("amodal.zst", zc.compress(np.packbits(clip.amodal, axis=None).tobytes())),
+        ("rgb.zst", zc.compress(np.ascontiguousarray(clip.rgb))),  # arrays are buffers: no copy
+        ("visible.zst", zc.compress(np.ascontiguousarray(clip.visible))),
+        ("amodal.zst", zc.compress(np.packbits(clip.amodal, axis=None))),
     ]
     for name, (d, _) in coded.items():
         members.append((f"{name}.zst", zc.compress(d)))
