@@ -242,24 +242,6 @@ def radial_extent(polygons: np.ndarray, angles: np.ndarray) -> np.ndarray:
     return np.where(ok, t, 0.0).max(axis=-1)
 
 
-def nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``np.nonzero`` of a (T, H, W) array, faster: a flat scan, one division by a constant, and small
-    cached per-frame (row, col) tables."""
-    T, H, W = mask.shape
-    flat = np.flatnonzero(mask)
-    t = flat // (H * W)
-    pixel = flat - t * (H * W)
-    rows, cols = _pixel_tables(H, W)
-    return t, rows.take(pixel), cols.take(pixel)
-
-
-@functools.lru_cache(maxsize=8)
-def _pixel_tables(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    rows, cols = np.repeat(np.arange(height), width), np.tile(np.arange(width), height)
-    rows.flags.writeable = cols.flags.writeable = False
-    return rows, cols
-
-
 @functools.lru_cache(maxsize=8)
 def pixel_centres(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """float64 (H * W,) x and y of every pixel centre, in C order (read-only, cached)."""
