@@ -112,8 +112,11 @@ def rasterize(polygons: np.ndarray, height: int, width: int) -> np.ndarray:
     corner = np.minimum(lo, size - [bw, bh])  # (B, 2)
     rows = (corner[:, 1, None] + np.arange(bh)).astype(np.float64)[:, None]  # (B, 1, bh)
     crossed = (y0[:, :, None] <= rows) & (rows < y1[:, :, None])  # (B, N, bh)
-    b, e, i = np.nonzero(crossed)
-    xc = _cross_x(x0[b, e], y0[b, e], slope[b, e], rows[b, 0, i])
+    flat = np.flatnonzero(crossed)  # (polygon, edge, window row) of every crossing, as one index
+    be = flat // bh  # polygon * N + edge
+    b, i = be // polygons.shape[1], flat - be * bh
+    xc = _cross_x(x0.reshape(-1).take(be), y0.reshape(-1).take(be), slope.reshape(-1).take(be),
+                  rows.reshape(-1).take(b * bh + i))
     p = (np.clip(np.ceil(xc), lo[b, 0], hi[b, 0]) - corner[b, 0]).astype(np.intp)  # window column, 0..bw
     counts = np.bincount((b * bh + i) * (bw + 1) + p, minlength=B * bh * (bw + 1))
     inside = (np.cumsum(counts).reshape(B, bh, bw + 1)[:, :, :bw] & 1).astype(bool)
