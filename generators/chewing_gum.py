@@ -91,7 +91,8 @@ def _accept_many(cfg: ChewingGumConfig, scenes: list[Scene], amodal: np.ndarray,
     covs = shape_coverages([scenes[s].canonical[k] for s in todo for k in range(R)],
                            maps.reshape(-1, T, 2, 3),
                            [front_polygons(scenes[s].vertices, depth, k) for s in todo for k in range(R)],
-                           hidden[todo].reshape(-1, *hidden.shape[2:]), cfg.coverage_step)
+                           (hidden if len(todo) == S else hidden[todo]).reshape(-1, *hidden.shape[2:]),
+                           cfg.coverage_step)
     for i, s in enumerate(todo):
         mine = covs[i * R:(i + 1) * R]
         if not any(len(c.unseen) for c in mine):
