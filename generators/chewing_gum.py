@@ -42,11 +42,11 @@ import numpy as np
 import savos
 from generators.config import ChewingGumConfig
 from generators.coverage import occlusion_problems, shape_coverages
+from generators.geometry import pad_polygons, rasterize
 from generators.render import (
     amodal_flow,
     compose_visible,
     paint,
-    render_amodal,
     rigid_motions,
     visible_flows,
 )
@@ -155,8 +155,8 @@ def _batch(cfg: ChewingGumConfig, seed: int, indices: Sequence[int], split: str)
     attempts = [0] * n
     scenes: list[Scene | None] = [None] * n
     records: list[dict | None] = [None] * n
-    amodal = np.zeros((n, T, K, H, W), bool)
-    visible = np.zeros((n, T, H, W), np.uint8)
+    amodal = np.empty((n, T, K, H, W), bool)  # every clip's slot is filled once its scene is accepted
+    visible = np.empty((n, T, H, W), np.uint8)
     pending = list(range(n))
     while pending:  # one more scene for every clip without an accepted one
         drawn = []
@@ -168,11 +168,15 @@ def _batch(cfg: ChewingGumConfig, seed: int, indices: Sequence[int], split: str)
             if scene is None:
                 _give_up(cfg, seed, indices[c])
             drawn.append(scene)
-        masks = render_amodal([v for sc in drawn for v in sc.vertices], H, W)  # (T, S * K, H, W)
-        masks = masks.reshape(T, len(drawn), K, H, W).swapaxes(0, 1)
-        labels = compose_visible(masks.reshape(len(drawn) * T, K, H, W), list(range(K)))
-        labels = labels.reshape(len(drawn), T, H, W)
+        S = len(drawn)
+        polygons = pad_polygons([v for sc in drawn for v in sc.vertices])  # (S * K, T, N, 2)
+        polygons = polygons.reshape(S, K, T, -1, 2).transpose(0, 2, 1, 3, 4).reshape(S * T * K, -1, 2)
+        masks = rasterize(polygons, H, W).reshape(S, T, K, H, W)
+        labels = compose_visible(masks.reshape(S * T, K, H, W), list(range(K))).reshape(S, T, H, W)
         accepted = _accept_many(cfg, drawn, masks, labels)
+        if S == n and all(rec is not None for rec in accepted):  # the usual first round: no copies
+            scenes, records, amodal, visible = drawn, accepted, masks, labels
+            break
         still = []
         for c, scene, mask, label, rec in zip(pending, drawn, masks, labels, accepted, strict=True):
             if rec is not None:

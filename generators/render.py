@@ -35,9 +35,9 @@ def compose_visible(amodal: np.ndarray, depth: Sequence[int]) -> np.ndarray:
     order = sorted(range(K), key=lambda k: depth[k])  # back to front (ties: the later object in front)
     # Each pixel takes the largest position in that order among the objects covering it: a running
     # maximum of masks scaled by position (10x faster than masked writes of strided masks).
-    top = np.zeros((T, H, W), np.uint8)
     masks = amodal.view(np.uint8)
-    for position, k in enumerate(order, start=1):
+    top = np.zeros((T, H, W), np.uint8) if K == 0 else masks[:, order[0]].copy()  # position 1
+    for position, k in enumerate(order[1:], start=2):
         np.maximum(top, masks[:, k] * np.uint8(position), out=top)
     if order == list(range(K)):
         return top  # position == label
