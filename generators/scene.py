@@ -111,9 +111,9 @@ def _sweep(rng: np.random.Generator, outline_k: np.ndarray, outline_j: np.ndarra
     v1 = shape_j @ _turn(ends_k[1] - ends_j[1])
     axes = np.array([along @ into0, along @ into1])  # (2, 2) the path's direction, unit
     fixed_gap = (v1 @ axes.T).min(axis=0) - (v0 @ axes.T).max(axis=0)  # (2,)
+    path = h * along
     for _ in range(tries):
         offset = rng.uniform(*sweep_offset) * mean_r * across + rng.uniform(-0.2, 0.2) * mean_r * along
-        path = h * along
         rel0, rel1 = offset - path, offset + path  # (P, 2) centre_j - centre_k at the two ends
         pen = _penetration(rel0, rel1, outline_k, ends_k, outline_j, ends_j)
         overlapping = np.logical_and.accumulate(pen >= margin)
