@@ -289,3 +289,14 @@ def test_count_true_equals_count_nonzero(seed, length, strided):
         mask = mask[:, :, ::2]  # not contiguous
     got = count_true(mask)
     assert got.dtype == np.int64 and np.array_equal(got, np.count_nonzero(mask, axis=-1))
+
+
+def test_unvalidated_encoding_is_still_checked_when_read():
+    """encode_clip(validate=False) (for generators valid by construction) cannot smuggle a broken clip
+    past readers: decode_clip validates."""
+    clip = toy_clip(2)
+    clip.visible[0, 0, 0] = clip.num_objects + 1  # names an object that does not exist
+    with pytest.raises(ClipError):
+        encode_clip(clip)
+    with pytest.raises(ClipError, match="visible names object"):
+        decode_clip(dict(encode_clip(clip, validate=False)))
