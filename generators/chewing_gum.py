@@ -42,12 +42,12 @@ import numpy as np
 
 import savos
 from generators.config import ChewingGumConfig
-from generators.coverage import occlusion_problems, shape_coverages
-from generators.geometry import pad_polygons, rasterize
+from generators.coverage import hidden_pixels, occlusion_problems, shape_coverages
 from generators.render import (
     amodal_flow,
     compose_visible,
     paint,
+    render_amodal_many,
     rigid_motions,
     visible_flows,
 )
@@ -78,7 +78,7 @@ def _accept_many(cfg: ChewingGumConfig, scenes: list[Scene], amodal: np.ndarray,
     S, T = visible.shape[:2]
     R = cfg.num_targets
     depth = list(range(cfg.num_objects))
-    hidden = np.stack([amodal[:, :, k] & (visible != k + 1) for k in range(R)], axis=1)  # (S, R, T, H, W)
+    hidden = np.stack([hidden_pixels(amodal, visible, k) for k in range(R)], axis=1)  # (S, R, T, H, W)
     area = count_true(amodal[:, :, :R].reshape(S, T, R, -1)).transpose(0, 2, 1)  # (S, R, T)
     n_hidden = count_true(hidden.reshape(S, R, T, -1))
     ok = [not any(occlusion_problems(area[s, k], n_hidden[s, k], cfg.min_occlusion, cfg.max_occlusion)
@@ -170,9 +170,7 @@ def _batch(cfg: ChewingGumConfig, seed: int, indices: Sequence[int], split: str)
                 _give_up(cfg, seed, indices[c])
             drawn.append(scene)
         S = len(drawn)
-        polygons = pad_polygons([v for sc in drawn for v in sc.vertices])  # (S * K, T, N, 2)
-        polygons = polygons.reshape(S, K, T, -1, 2).transpose(0, 2, 1, 3, 4).reshape(S * T * K, -1, 2)
-        masks = rasterize(polygons, H, W).reshape(S, T, K, H, W)
+        masks = render_amodal_many([sc.vertices for sc in drawn], H, W)  # (S, T, K, H, W)
         labels = compose_visible(masks.reshape(S * T, K, H, W), list(range(K))).reshape(S, T, H, W)
         accepted = _accept_many(cfg, drawn, masks, labels)
         if S == n and all(rec is not None for rec in accepted):  # the usual first round: no copies

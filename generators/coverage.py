@@ -36,8 +36,9 @@ from generators.geometry import (
 
 
 def hidden_pixels(amodal: np.ndarray, visible: np.ndarray, k: int) -> np.ndarray:
-    """bool (T, H, W): pixels of object k's amodal mask (T, K, H, W) where ``visible`` shows another."""
-    return amodal[:, k] & (visible != k + 1)
+    """bool (..., T, H, W): pixels of object k's amodal mask (..., T, K, H, W) where ``visible``
+    (..., T, H, W) shows another object (leading axes: several clips at once)."""
+    return amodal[..., k, :, :] & (visible != k + 1)
 
 
 def occlusion_problems(area: np.ndarray, hidden: np.ndarray, min_occlusion: float,

@@ -10,7 +10,7 @@ y0 <= y1 (whichever way the polygon runs), is crossed iff
 
     y0 <= y < y1   and   x < x0 + (y - y0) * ((x1 - x0) / (y1 - y0))
 
-evaluated in float64 exactly in that order (``_edges``, ``_cross_x``), so the scanline rasteriser and
+evaluated in float64 exactly in that order (``polygon_edges``, ``_cross_x``), so the scanline rasteriser and
 the point test give bit-identical answers, and an edge shared by two polygons gives both the same
 crossing. Points strictly inside are inside, points strictly outside are outside. A point exactly on an
 edge is inside iff the polygon's interior lies on its +x side (on a horizontal edge: on its +y side), the
@@ -27,8 +27,9 @@ import functools
 import numpy as np
 
 
-def _edges(polygons: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(..., N, 2) polygons -> x0, y0 (lower end), y1 (upper end), slope dx/dy; each (..., N).
+def polygon_edges(polygons: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(..., N, 2) polygons -> x0, y0 (lower end), y1 (upper end), slope dx/dy; each (..., N): the edges
+    as the inside rule reads them (compute once, test many point sets with ``cross_count_parity``).
 
     Horizontal (and padding) edges get slope 0; the rule never crosses them."""
     xa, ya = polygons[..., 0], polygons[..., 1]
@@ -102,7 +103,7 @@ def rasterize(polygons: np.ndarray, height: int, width: int) -> np.ndarray:
         return np.concatenate([rasterize(polygons[s:s + _RASTER_CHUNK], height, width)
                                for s in range(0, len(polygons), _RASTER_CHUNK)])
     B = polygons.shape[0]
-    x0, y0, y1, slope = _edges(polygons)  # (B, N)
+    x0, y0, y1, slope = polygon_edges(polygons)  # (B, N)
     size = np.array([width, height])
     lo = np.clip(np.ceil(polygons.min(axis=1)), 0, size).astype(np.intp)  # (B, 2) extent (c0, r0)
     hi = np.clip(np.ceil(polygons.max(axis=1)), 0, size).astype(np.intp)
@@ -118,8 +119,7 @@ def rasterize(polygons: np.ndarray, height: int, width: int) -> np.ndarray:
     xc = _cross_x(x0.reshape(-1).take(be), y0.reshape(-1).take(be), slope.reshape(-1).take(be),
                   rows.reshape(-1).take(b * bh + i))
     p = (np.clip(np.ceil(xc), lo[b, 0], hi[b, 0]) - corner[b, 0]).astype(np.intp)  # window column, 0..bw
-    counts = np.bincount((b * bh + i) * (bw + 1) + p, minlength=B * bh * (bw + 1))
-    inside = (np.cumsum(counts).reshape(B, bh, bw + 1)[:, :, :bw] & 1).astype(bool)
+    inside = _crossing_parity((b * bh + i) * (bw + 1) + p, B, bh, bw)
     # Paste each window at its corner: a strided view with one (bh, bw) block per (polygon, corner) and
     # a fancy assignment of the B blocks.
     out = np.zeros((B, height, width), bool)
@@ -131,18 +131,7 @@ def rasterize(polygons: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def points_in_polygons(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     """The inside rule for arbitrary points: x, y float64 (P,), polygons (J, N, 2) -> bool (J, P)."""
-    return points_inside_edges(x, y, polygon_edges(polygons))
-
-
-def polygon_edges(polygons: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The edges of (..., N, 2) polygons as the inside rule reads them: x0, y0, y1, slope, each (..., N).
-    Compute once, test many point sets (``points_inside_edges``)."""
-    return _edges(polygons)
-
-
-def points_inside_edges(x: np.ndarray, y: np.ndarray, edges: tuple[np.ndarray, ...]) -> np.ndarray:
-    """``points_in_polygons`` given ``polygon_edges`` (J, N) of the polygons: bool (J, P)."""
-    return cross_count_parity(x, y, tuple(e.T[:, :, None] for e in edges))  # edges (N, J, 1)
+    return cross_count_parity(x, y, tuple(e.T[:, :, None] for e in polygon_edges(polygons)))  # (N, J, 1)
 
 
 def cross_count_parity(x: np.ndarray, y: np.ndarray, edges: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -153,6 +142,15 @@ def cross_count_parity(x: np.ndarray, y: np.ndarray, edges: tuple[np.ndarray, ..
     crossed = (y0 <= y) & (y < y1)
     crossed &= x < _cross_x(x0, y0, slope, y)
     return np.logical_xor.reduce(crossed, axis=0)
+
+
+def _crossing_parity(cells: np.ndarray, batch: int, rows: int, cols: int) -> np.ndarray:
+    """The scanline fill shared by ``rasterize`` and ``grid_points_inside_many``: each crossing toggles
+    the cells of its row from its cell on; ``cells`` indexes (batch, rows, cols + 1). One running sum over
+    everything gives every parity (each row holds an even number of crossings) -> bool (batch, rows,
+    cols)."""
+    counts = np.bincount(cells, minlength=batch * rows * (cols + 1))
+    return (np.cumsum(counts).reshape(batch, rows, cols + 1)[:, :, :cols] & 1).astype(bool)
 
 
 def grid_points_inside(polygon: np.ndarray, step: float) -> np.ndarray:
@@ -174,12 +172,11 @@ def grid_points_inside_many(polygons: list[np.ndarray], step: float) -> list[np.
     first = lo[:, 0].min()
     xs = np.arange(first, hi[:, 0].max() + 1) * step  # every polygon's columns are a run of these
     ys = (lo[:, 1, None] + np.arange(rows)) * step  # (G, rows)
-    x0, y0, y1, slope = _edges(padded)  # (G, N)
+    x0, y0, y1, slope = polygon_edges(padded)  # (G, N)
     g, row, edge = np.nonzero((y0[:, None, :] <= ys[:, :, None]) & (ys[:, :, None] < y1[:, None, :]))
     xc = _cross_x(x0[g, edge], y0[g, edge], slope[g, edge], ys[g, row])
     m = np.searchsorted(xs, xc, side="left") - (lo[g, 0] - first).astype(np.intp)  # within g's columns
-    counts = np.bincount((g * rows + row) * (n + 1) + m, minlength=G * rows * (n + 1))
-    inside = (np.cumsum(counts).reshape(G, rows, n + 1)[:, :, :n] & 1).astype(bool)
+    inside = _crossing_parity((g * rows + row) * (n + 1) + m, G, rows, n)
     g, j, i = np.nonzero(inside)
     offset = (lo[:, 0] - first).astype(np.intp)
     points = np.stack([xs[offset[g] + i], ys[g, j]], axis=-1)

@@ -23,9 +23,15 @@ from generators.geometry import compose_affine, invert_affine, pad_polygons, pix
 
 def render_amodal(vertices: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
     """Per object (T, N_k, 2) polygons -> bool (T, K, H, W) centre-sampled amodal masks."""
-    T, K = vertices[0].shape[0], len(vertices)
-    stacked = pad_polygons(list(vertices)).transpose(1, 0, 2, 3)  # (T, K, N, 2)
-    return rasterize(stacked.reshape(T * K, -1, 2), height, width).reshape(T, K, height, width)
+    return render_amodal_many([vertices], height, width)[0]
+
+
+def render_amodal_many(clips: Sequence[Sequence[np.ndarray]], height: int, width: int) -> np.ndarray:
+    """``render_amodal`` of S clips with K objects each, in one rasterisation -> bool (S, T, K, H, W)."""
+    S, K, T = len(clips), len(clips[0]), clips[0][0].shape[0]
+    stacked = pad_polygons([v for vertices in clips for v in vertices])  # (S * K, T, N, 2)
+    stacked = stacked.reshape(S, K, T, -1, 2).transpose(0, 2, 1, 3, 4)  # (S, T, K, N, 2)
+    return rasterize(stacked.reshape(S * T * K, -1, 2), height, width).reshape(S, T, K, height, width)
 
 
 def compose_visible(amodal: np.ndarray, depth: Sequence[int]) -> np.ndarray:
@@ -99,7 +105,7 @@ def amodal_flow(motions: np.ndarray, amodal: np.ndarray) -> np.ndarray:
     flat = np.flatnonzero(amodal)  # pixel i of mask (frame, object) moves with motion row i // (H * W)
     # sorted, so each motion's pixels are one run: its coefficients are repeated, not gathered
     runs = np.diff(np.searchsorted(flat, np.arange(N * K + 1) * (H * W)))
-    _flow_at(motions, flat, runs, W, out, runs=True)
+    _flow_at(motions, flat, W, out, runs=runs)
     return out
 
 
@@ -114,7 +120,7 @@ def flow_at_labels(motions: np.ndarray, labels: np.ndarray) -> np.ndarray:
     out = np.zeros((N, H, W, 2), np.float32)
     flat = np.flatnonzero(labels != 0)  # only labelled pixels move (a bool scan is 4x faster)
     row = (flat // (H * W)) * K + labels.reshape(-1).take(flat) - 1  # its (frame, object) motion
-    _flow_at(motions, flat, row, W, out)
+    _flow_at(motions, flat, W, out, row=row)
     return out
 
 
@@ -133,32 +139,33 @@ def visible_flows(fwd: np.ndarray, bwd: np.ndarray, visible: np.ndarray,
     n_f = int(np.searchsorted(flat, (T - 1) * HW))
     f_flat, f_row = flat[:n_f], frame[:n_f] * K + obj[:n_f]
     if amodal_fwd is None:
-        _flow_at(fwd, f_flat, f_row, W, out_f)
+        _flow_at(fwd, f_flat, W, out_f, row=f_row)
     else:  # amodal_fwd[t, k] at the pixel, as one 8-byte (dx, dy) word
         words = amodal_fwd.reshape(-1).view(np.uint64)
         out_f.reshape(-1).view(np.uint64)[f_flat] = words.take(f_row * HW + (f_flat - frame[:n_f] * HW))
     n_b = int(np.searchsorted(flat, HW))
-    _flow_at(bwd, flat[n_b:] - HW, (frame[n_b:] - 1) * K + obj[n_b:], W, out_b)
+    _flow_at(bwd, flat[n_b:] - HW, W, out_b, row=(frame[n_b:] - 1) * K + obj[n_b:])
     return out_f, out_b
 
 
-def _flow_at(motions: np.ndarray, flat: np.ndarray, row: np.ndarray, width: int, out: np.ndarray,
-             runs: bool = False) -> None:
+def _flow_at(motions: np.ndarray, flat: np.ndarray, width: int, out: np.ndarray, *,
+             row: np.ndarray | None = None, runs: np.ndarray | None = None) -> None:
     """Write into ``out`` (..., H, W, 2) float32, at flat pixel indices ``flat``, the displacement of
-    motion ``row`` (an index into motions reshaped to (-1, 2, 3)) at that pixel's centre, in float64.
-    With ``runs``, ``row`` holds instead how many consecutive pixels each motion has, in order."""
+    each pixel's motion at its centre, in float64. The motions (reshaped to (-1, 2, 3)) are given per
+    pixel by ``row`` (an index each), or, when ``flat`` is grouped by motion, by ``runs`` (how many
+    consecutive pixels each motion has, in order: repeated, not gathered)."""
     height = out.shape[-3]
     # displacement = x * (a, b) + y * (c, d) + (e, f): per term a (2, M) table of (dx, dy) rows
     coef = np.ascontiguousarray(_coefficients(motions).reshape(-1, 3, 2).transpose(1, 2, 0))  # (3, 2, M)
-    if runs:
-        coef = coef.repeat(row, axis=2)  # (3, 2, P): the motion of every pixel
+    if runs is not None:
+        coef = coef.repeat(runs, axis=2)  # (3, 2, P): the motion of every pixel
     xs, ys = pixel_centres(height, width)
     words = out.reshape(-1).view(np.uint64)
     for lo in range(0, len(flat), _CHUNK):  # chunks small enough for the temporaries to stay in cache
         f = flat[lo:lo + _CHUNK]
         pixel = f - (f // (height * width)) * (height * width)
         x, y = xs.take(pixel), ys.take(pixel)
-        if runs:
+        if runs is not None:
             a, b, e = coef[:, :, lo:lo + _CHUNK]
         else:
             a, b, e = (coef[j].take(row[lo:lo + _CHUNK], axis=1) for j in range(3))  # (2, P) each
