@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 
 from savos.config import load_config
-from savos.distributed import Dist
-from savos.methods import METHODS
 from savos.tracks import collate, crop_track, make_tracks
-from savos.train import StepBatches, train_step
+from savos.training.distributed import Dist
+from savos.training.methods import METHODS
+from savos.training.train import StepBatches, train_step
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@
 import sys
 
 from savos.config import load_config
-from savos.train import train
+from savos.training.train import train
 
 data, run = sys.argv[1], sys.argv[2]
 config = load_config("recipes/gum-tiny.yaml", [f"data.root={data}", "train.steps=4", "train.val_every=4"])

@@ -11,7 +11,7 @@ import numpy as np
 
 from savos.data.clip import Clip
 from savos.errors import SavosError
-from savos.viz import PALETTE, color_wheel, contours, flow_to_rgb, label_colors
+from savos.evaluation.viz import PALETTE, color_wheel, contours, flow_to_rgb, label_colors
 
 
 def preview_frames(clip: Clip, scale: int = 4) -> list[np.ndarray]:

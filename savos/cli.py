@@ -32,7 +32,7 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str | None, quiet: bool) -> None:
     """Score the predictions in PRED_DIR against the ground truth of dataset DATA."""
-    from savos.evaluate import evaluate, format_table
+    from savos.evaluation.evaluate import evaluate, format_table
 
     result = evaluate(pred_dir, data, split=split, protocol=protocol, out_dir=out_dir, progress=not quiet)
     click.echo(format_table(result))
@@ -50,7 +50,7 @@ def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str |
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool, quiet: bool) -> None:
     """Predict amodal masks of DATA with a non-learned baseline: convex hull or visible mask."""
-    from savos.baselines import run_baseline
+    from savos.evaluation.baselines import run_baseline
 
     path = run_baseline(name, data, split, out_dir, overwrite=overwrite, progress=not quiet)
     click.echo(f"wrote {path}")
@@ -70,7 +70,7 @@ def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resu
     from pathlib import Path
 
     from savos.config import load_config
-    from savos.train import train
+    from savos.training.train import train
 
     config = load_config(recipe, overrides)
     run_dir = run_dir or str(Path("runs") / Path(recipe).stem)
@@ -93,7 +93,7 @@ def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resu
 def predict_cmd(run_dir: str, data: str, split: str, out_dir: str, batch: int, device: str, overwrite: bool,
                 quiet: bool) -> None:
     """Predict amodal masks of DATA with the best checkpoint of training run RUN_DIR."""
-    from savos.predict import predict
+    from savos.evaluation.predict import predict
 
     path = predict(run_dir, data, split, out_dir, batch=batch, device=device, overwrite=overwrite,
                    progress=not quiet)
@@ -111,7 +111,7 @@ def predict_cmd(run_dir: str, data: str, split: str, out_dir: str, batch: int, d
 def report_cmd(inputs: tuple[str, ...], out_dir: str, data: str | None, split: str, protocol: str,
                clips: int) -> None:
     """Write a self-contained report (table, plots, GIFs, index.md) from prediction and run folders."""
-    from savos.report import make_report
+    from savos.evaluation.report import make_report
 
     index = make_report(list(inputs), out_dir, data_root=data, split=split, protocol=protocol, clips=clips)
     click.echo(f"wrote {index}")

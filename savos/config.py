@@ -1,6 +1,6 @@
 """Recipes: YAML files loaded into frozen, typed dataclasses.
 
-A recipe has the sections ``method`` (a name in ``savos.methods.METHODS``), ``data``, ``model`` (the
+A recipe has the sections ``method`` (a name in ``savos.training.methods.METHODS``), ``data``, ``model`` (the
 method's model config: for "savos", exactly the explicit arguments of ``build_savos``), ``loss`` and
 ``train``. Every key is optional (defaults below) but an unknown key or a wrong type is an error naming
 the file and the key path. ``--set train.lr=3e-4`` overrides are parsed as YAML scalars and checked the
@@ -13,33 +13,14 @@ arguments.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from savos.errors import SavosError
-
-
-class ConfigError(SavosError):
-    """A recipe or override breaks the schema."""
-
-
-class FieldError(ConfigError):
-    """One field is invalid. ``key`` is relative to its section; the loader adds file and section."""
-
-    def __init__(self, key: str, msg: str):
-        super().__init__(f"{key}: {msg}")
-        self.key, self.msg = key, msg
-
-
-def check(cond: bool, key: str, msg: str) -> None:
-    """For ``__post_init__``: raise FieldError(key, msg) unless ``cond``."""
-    if not cond:
-        raise FieldError(key, msg)
+from savos.models.configs import MODEL_CONFIGS
+from savos.schema import ConfigError, FieldError, check, section_from_dict
 
 
 @dataclass(frozen=True)
@@ -113,7 +94,7 @@ class TrainConfig:
 class Config:
     method: str = "savos"
     data: DataConfig = field(default_factory=DataConfig)
-    model: Any = None  # the method's model dataclass (savos.methods.METHODS[method].model_config)
+    model: Any = None  # the method's model dataclass (savos.training.methods.METHODS[method].model_config)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     # Where the config came from ("recipes/x.yaml --set ..."), for error messages; not part of it.
@@ -123,70 +104,9 @@ class Config:
 SECTIONS = ("method", "data", "model", "loss", "train")
 
 
-# ---- parsing -------------------------------------------------------------------------------------
-
-
-def _type_name(tp: Any) -> str:
-    if typing.get_origin(tp) is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    return getattr(tp, "__name__", str(tp))
-
-
-def _convert(value: Any, tp: Any, key: str) -> Any:
-    """Check ``value`` (from YAML) against the annotation ``tp``; return it converted (list -> tuple)."""
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _convert(value, inner[0], key)
-    if origin is Literal:
-        check(value in args, key, f"expected {_type_name(tp)}, got {value!r}")
-        return value
-    if origin is tuple:
-        check(isinstance(value, list | tuple), key, f"expected a list, got {value!r}")
-        return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
-    if tp is bool:
-        check(isinstance(value, bool), key, f"expected true or false, got {value!r}")
-    elif tp is int:
-        check(isinstance(value, int) and not isinstance(value, bool), key, f"expected int, got {value!r}")
-    elif tp is float:
-        if isinstance(value, str):  # YAML 1.1 reads `3e-4` (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        check(ok, key, f"expected float, got {value!r}")
-        return float(value)
-    elif tp is str:
-        check(isinstance(value, str), key, f"expected str, got {value!r}")
-    return value
-
-
-def section_from_dict(cls: type, data: Any, section: str) -> Any:
-    """Build the dataclass ``cls`` from a dict; FieldError keys are ``section.key``."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise FieldError(section, f"expected a mapping of keys, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
-    for key in data:
-        if key not in names:
-            raise FieldError(f"{section}.{key}", f"unknown key (known: {', '.join(names)})")
-    kwargs = {k: _convert(v, hints[k], f"{section}.{k}") for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except FieldError as e:
-        raise FieldError(f"{section}.{e.key}", e.msg) from None
-
-
 def config_from_dict(raw: Any, source: str = "<dict>", origins: dict[str, str] | None = None) -> Config:
     """Validate a recipe dict. Errors read ``<source>: <key path>: <problem>``; ``origins`` maps key paths
     set by overrides to the override text, which is then named instead of the file."""
-    from savos.methods import METHODS  # methods imports torch; keep `import savos.config` light
-
     origins = origins or {}
     try:
         if not isinstance(raw, dict):
@@ -194,11 +114,12 @@ def config_from_dict(raw: Any, source: str = "<dict>", origins: dict[str, str] |
         for key in raw:
             check(key in SECTIONS, str(key), f"unknown section (known: {', '.join(SECTIONS)})")
         method = raw.get("method", "savos")
-        check(method in METHODS, "method", f"unknown method {method!r} (known: {', '.join(METHODS)})")
+        known = ", ".join(MODEL_CONFIGS)
+        check(method in MODEL_CONFIGS, "method", f"unknown method {method!r} (known: {known})")
         return Config(
             method=method,
             data=section_from_dict(DataConfig, raw.get("data"), "data"),
-            model=section_from_dict(METHODS[method].model_config, raw.get("model"), "model"),
+            model=section_from_dict(MODEL_CONFIGS[method], raw.get("model"), "model"),
             loss=section_from_dict(LossConfig, raw.get("loss"), "loss"),
             train=section_from_dict(TrainConfig, raw.get("train"), "train"),
             source=source,

@@ -31,7 +31,7 @@ import torch
 
 from savos.data.clip import Clip
 from savos.errors import SavosError
-from savos.warp import exact_size, sample
+from savos.models.warp import exact_size, sample
 
 
 @dataclass

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from skimage.morphology import convex_hull_image
 from test_metrics import scene
 
-from savos.baselines import BASELINES, convex_baseline, convex_hull_mask, visible_baseline
-from savos.metrics import score_clip, summarize
+from savos.evaluation.baselines import BASELINES, convex_baseline, convex_hull_mask, visible_baseline
+from savos.evaluation.metrics import score_clip, summarize
 
 H, W = 24, 28
 

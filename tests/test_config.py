@@ -23,9 +23,10 @@ from savos.config import (
     load_config,
 )
 from savos.errors import SavosError
-from savos.losses import savos_loss
-from savos.methods import METHODS, SaVosModelConfig
-from savos.model import build_savos
+from savos.models.configs import SaVosModelConfig
+from savos.models.savos import build_savos
+from savos.training.losses import savos_loss
+from savos.training.methods import METHODS
 
 RECIPES = sorted((Path(__file__).parent.parent / "recipes").glob("*.yaml"))
 

@@ -1,6 +1,6 @@
-"""The image-level self-supervised objective (method "image-ssl", savos/deocclusion.py): the artificial
-occlusion hides only visible pixels, follows the two PCNet-M cases, comes from another track, is a pure
-function of the generator; the loss weights and masks; the ground truth is never read."""
+"""The image-level self-supervised objective (method "image-ssl", savos/training/deocclusion.py): the
+artificial occlusion hides only visible pixels, follows the two PCNet-M cases, comes from another track, is a
+pure function of the generator; the loss weights and masks; the ground truth is never read."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ import pytest
 import torch
 
 from savos.config import LossConfig
-from savos.deocclusion import ImageSSL, artificial_occlusion, batch_seed, deocclusion_loss, image_ssl_step
+from savos.models.unet import build_frame_completer
 from savos.tracks import TrackBatch
-from savos.unet import build_frame_completer
+from savos.training.deocclusion import (
+    ImageSSL,
+    artificial_occlusion,
+    batch_seed,
+    deocclusion_loss,
+    image_ssl_step,
+)
 
 P = 32
 

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from test_metrics import scene
 
-from savos.baselines import run_baseline
 from savos.data import open_dataset
 from savos.data.writer import write_dataset
 from savos.errors import SavosError
-from savos.evaluate import evaluate, format_table
-from savos.predictions import open_predictions, write_prediction, write_prediction_info
+from savos.evaluation.baselines import run_baseline
+from savos.evaluation.evaluate import evaluate, format_table
+from savos.evaluation.predictions import open_predictions, write_prediction, write_prediction_info
 
 SPLITS = {"train": 1, "test": 3}
 DESC = {"generator": "hand", "version": "0", "seed": 0, "config": {}, "amodal_flow": False}

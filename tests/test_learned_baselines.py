@@ -15,14 +15,14 @@ from click.testing import CliRunner
 from savos.cli import main
 from savos.config import load_config
 from savos.data import open_dataset
-from savos.deocclusion import ImageSSL, ImageSSLConfig
-from savos.distributed import Dist
-from savos.methods import METHODS, SaVosModelConfig
-from savos.model import SaVos
-from savos.oracle import OracleUNetConfig
-from savos.predictions import open_predictions
-from savos.train import StepBatches, train_step
-from savos.unet import FrameCompleter
+from savos.evaluation.predictions import open_predictions
+from savos.models.configs import ImageSSLConfig, OracleUNetConfig, SaVosModelConfig
+from savos.models.savos import SaVos
+from savos.models.unet import FrameCompleter
+from savos.training.deocclusion import ImageSSL
+from savos.training.distributed import Dist
+from savos.training.methods import METHODS
+from savos.training.train import StepBatches, train_step
 
 RECIPES = Path(__file__).parent.parent / "recipes"
 SHIPPED = {  # recipe -> (method, model config type, module type)

@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from savos.losses import bce, savos_loss, soft_iou_loss, supervised_loss
-from savos.model import SaVosOutput
+from savos.models.savos import SaVosOutput
 from savos.tracks import TrackBatch
+from savos.training.losses import bce, savos_loss, soft_iou_loss, supervised_loss
 
 P = 16
 CLAMPED = -math.log(1e-6)  # BCE of a confident wrong pixel (probabilities are clamped to [1e-6, 1 - 1e-6])

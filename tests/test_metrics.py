@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from savos.data.clip import Clip
-from savos.metrics import (
+from savos.evaluation.metrics import (
     BUCKET_NAMES,
     PairRecords,
     aggregate,

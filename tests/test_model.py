@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from savos.errors import SavosError
-from savos.losses import savos_loss, supervised_loss
-from savos.model import SaVos, SaVosOutput, build_savos, masked_mean_flow
+from savos.models.savos import SaVos, SaVosOutput, build_savos, masked_mean_flow
 from savos.tracks import TrackBatch
+from savos.training.losses import savos_loss, supervised_loss
 
 torch.set_num_threads(1)
 P = 16

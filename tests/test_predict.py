@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import savos.predict as predict_module
+import savos.evaluation.predict as predict_module
 from savos.cli import main
 from savos.data import open_dataset
 from savos.errors import SavosError
-from savos.evaluate import evaluate
-from savos.predict import predict
-from savos.predictions import open_predictions
+from savos.evaluation.evaluate import evaluate
+from savos.evaluation.predict import predict
+from savos.evaluation.predictions import open_predictions
 
 TINY = Path(__file__).parent.parent / "recipes" / "gum-tiny.yaml"
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from savos.errors import SavosError
-from savos.predictions import (
+from savos.evaluation.predictions import (
     FORMAT,
     FORMAT_VERSION,
     create_prediction_dir,

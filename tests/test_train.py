@@ -15,13 +15,13 @@ import torch
 import torch.multiprocessing as mp
 from toy import make_toy
 
-from savos import distributed
-from savos.checkpoint import load_checkpoint
 from savos.config import TrainConfig, config_from_dict, config_to_dict, load_config
 from savos.data.writer import write_dataset
 from savos.errors import SavosError
-from savos.methods import METHODS
-from savos.train import StepBatches, lr_at, train, train_step
+from savos.training import distributed
+from savos.training.checkpoint import load_checkpoint
+from savos.training.methods import METHODS
+from savos.training.train import StepBatches, lr_at, train, train_step
 
 TINY = Path(__file__).parent.parent / "recipes" / "gum-tiny.yaml"
 

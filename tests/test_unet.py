@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from savos.errors import SavosError
+from savos.models.unet import FrameCompleter, UNet, build_frame_completer, predict_frames
 from savos.tracks import TrackBatch
-from savos.unet import FrameCompleter, UNet, build_frame_completer, predict_frames
 
 
 @pytest.mark.parametrize("widths, patch", [((4,), 8), ((4, 8), 16), ((16, 32, 64, 128), 64), ((8, 8, 8), 32)])

@@ -13,7 +13,7 @@ artificial occluder (another track's visible mask, see ``artificial_occlusion``)
 
 R is in the occluder channel in both cases so that training inputs look like test inputs, where the
 occluder channel is all the other objects' visible masks. The rgb crop enters blacked out under the
-occluder channel (``savos.unet.FrameCompleter``), so case 1 leaves no trace of the object's colour
+occluder channel (``savos.models.unet.FrameCompleter``), so case 1 leaves no trace of the object's colour
 under O (PCNet-M erases the image under its eraser too).
 
 Loss (``deocclusion_loss``): BCE against V, weighted ``occluder_weight`` (PCNet-M's ``inmask_weight`` = 5)
@@ -24,7 +24,7 @@ opposite of completion (PCNet-M has no such mask; it is SaVos's W = 1 - Σ_i V^i
 to the same problem). The ground-truth ``batch.amodal`` is never read by this method's step
 (tests/test_deocclusion.py sets it to NaN).
 
-At test time (``savos.unet.predict_frames``): input V_t, occluder channel R_t -> amodal probabilities.
+At test time (``savos.models.unet.predict_frames``): input V_t, occluder channel R_t -> amodal probabilities.
 
 Randomness: the artificial occlusions of a batch come from a ``torch.Generator`` seeded by the batch's
 identity (``batch_seed``: clip keys, object ids and window starts), itself a pure function of the
@@ -42,35 +42,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from savos.config import check
 from savos.errors import SavosError
+from savos.models.unet import FrameCompleter, build_frame_completer, predict_frames
 from savos.tracks import TrackBatch
-from savos.unet import FrameCompleter, build_frame_completer, predict_frames
 
 if TYPE_CHECKING:
     from savos.config import Config, LossConfig
 
 COVER = (0.1, 0.7)  # wanted fraction of V hidden by O: the occlusion rates the savos protocol scores
 CANDIDATES = 4  # placements tried per image; the first with a cover in COVER wins, else the closest
-
-
-@dataclass(frozen=True)
-class ImageSSLConfig:
-    """The recipe's ``model`` section for method "image-ssl": the U-Net and its training objective."""
-
-    widths: tuple[int, ...] = (16, 32, 64, 128)  # U-Net channels per level (P/2, P/4, ...)
-    use_rgb: bool = True  # rgb crop as input (blacked out under the occluder channel)
-    front_prob: float = 0.8  # probability of case 1 (occluder in front); case 2 otherwise
-    occluder_weight: float = 5.0  # BCE weight inside the artificial occluder (1 elsewhere)
-    max_offset: float = 0.25  # occluder centre within ± max_offset * P of the visible mask's centre
-    ignore_others: bool = True  # no loss inside the real other objects' visible masks
-
-    def __post_init__(self):
-        check(len(self.widths) >= 1 and min(self.widths) >= 1, "widths",
-              f"must be a non-empty list of ints >= 1, got {list(self.widths)}")
-        check(0 <= self.front_prob <= 1, "front_prob", f"must be in [0, 1], got {self.front_prob}")
-        check(self.occluder_weight >= 0, "occluder_weight", f"must be >= 0, got {self.occluder_weight}")
-        check(0 <= self.max_offset <= 1, "max_offset", f"must be in [0, 1], got {self.max_offset}")
 
 
 class ImageSSL(nn.Module):

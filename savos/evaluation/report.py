@@ -54,7 +54,7 @@ def _classify(paths: list[Path]) -> list[Entry]:
 
 
 def _score(e: Entry, protocol: str, data_root: str | None, split: str) -> None:
-    from savos.evaluate import evaluate
+    from savos.evaluation.evaluate import evaluate
 
     path = e.pred_dir / f"metrics_{protocol}.json"
     if not path.is_file():
@@ -158,8 +158,8 @@ def _clip_gifs(entries: list[Entry], data_root: str, split: str, out_dir: Path, 
     from PIL import Image, ImageDraw
 
     from savos.data import open_dataset
-    from savos.predictions import open_predictions
-    from savos.viz import label_colors
+    from savos.evaluation.predictions import open_predictions
+    from savos.evaluation.viz import label_colors
 
     preds = [(e.name, open_predictions(e.pred_dir)) for e in entries if e.pred_dir is not None]
     ds = open_dataset(data_root, split)

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from savos.errors import SavosError
-from savos.predictions import create_prediction_dir, write_prediction, write_prediction_info
+from savos.evaluation.predictions import create_prediction_dir, write_prediction, write_prediction_info
 
 
 def _cross(o: tuple[int, int], a: tuple[int, int], b: tuple[int, int]) -> int:

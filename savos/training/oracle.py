@@ -3,12 +3,12 @@ crops ``batch.amodal``, which no self-supervised method may use. They bound what
 reach with labels.
 
 - "oracle-unet": the image-level oracle the paper uses on FISHBOWL and Chewing Gum (U-Net [28]): the
-  per-frame ``savos.unet.FrameCompleter`` on [V_t, others_t, rgb_t] (rgb blacked out under the others,
+  per-frame ``savos.models.unet.FrameCompleter`` on [V_t, others_t, rgb_t] (rgb blacked out under the others,
   which show the occluders, never the object), BCE against the amodal crop, mean over pixels, then over
   the valid (object, frame) pairs. Frames where the object is not visible are skipped in the loss and
   predicted empty: an image-level model has nothing to go on there.
 - "oracle-savos": the video oracle: the SaVos network (``build_savos``, the recipe's model section is
-  method "savos"'s) trained with ``savos.losses.supervised_loss`` (BCE of the merged and of each
+  method "savos"'s) trained with ``savos.training.losses.supervised_loss`` (BCE of the merged and of each
   direction's prediction against the amodal crop, over valid pairs; the two weighted by the recipe's
   ``loss.merged_weight``, as in SaVos's own loss). The self-supervised terms of eq. 7 are added with
   the recipe's ``loss.lambda1`` / ``loss.lambda2`` when either is > 0; the shipped recipe sets both to 0
@@ -17,33 +17,19 @@ reach with labels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from savos.config import check
 from savos.errors import SavosError
-from savos.losses import savos_loss, supervised_loss
+from savos.models.unet import FrameCompleter, build_frame_completer, predict_frames
 from savos.tracks import TrackBatch
-from savos.unet import FrameCompleter, build_frame_completer, predict_frames
+from savos.training.losses import savos_loss, supervised_loss
 
 if TYPE_CHECKING:
     from savos.config import Config, LossConfig
-
-
-@dataclass(frozen=True)
-class OracleUNetConfig:
-    """The recipe's ``model`` section for method "oracle-unet"."""
-
-    widths: tuple[int, ...] = (16, 32, 64, 128)  # U-Net channels per level (P/2, P/4, ...)
-    use_rgb: bool = True  # rgb crop as input (blacked out under the other objects' visible masks)
-
-    def __post_init__(self):
-        check(len(self.widths) >= 1 and min(self.widths) >= 1, "widths",
-              f"must be a non-empty list of ints >= 1, got {list(self.widths)}")
 
 
 def build_oracle_unet(config: Config) -> FrameCompleter:

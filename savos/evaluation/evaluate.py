@@ -21,8 +21,8 @@ from tqdm import tqdm
 from savos import __version__
 from savos.atomic import write_bytes_atomic, write_json_atomic
 from savos.errors import SavosError
-from savos.metrics import PROTOCOLS, PairRecords, breakdowns, score_clip, summarize
-from savos.predictions import Predictions, open_predictions
+from savos.evaluation.metrics import PROTOCOLS, PairRecords, breakdowns, score_clip, summarize
+from savos.evaluation.predictions import Predictions, open_predictions
 
 NUMBERS = ["miou_full", "miou_occ", "metric1_full", "metric1_occ", "metric2_full", "metric2_occ",
            "pairs_full", "pairs_occ"]

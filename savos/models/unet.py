@@ -7,7 +7,7 @@ conv block per level on the way up, with a skip from the encoder feature of the 
 per level down keeps a training step of 128 images of 64 x 64 (batch 8 x 16 frames) at a few tenths of
 a second on 2 CPU threads; a second conv per level down and a two-conv stem roughly doubled it.
 
-Two CPU-driven choices, the same as SaVos's completer (savos.model.CondUNet):
+Two CPU-driven choices, the same as SaVos's completer (savos.models.savos.CondUNet):
 
 - The full-resolution input enters level 0 through space-to-depth (``pixel_unshuffle``: 2x2 pixels ->
   4 channels) and the output leaves through depth-to-space (``pixel_shuffle`` of 2x2 sub-pixel logits),
@@ -29,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from savos.errors import SavosError
-from savos.model import conv_block, up_block
+from savos.models.savos import conv_block, up_block
 from savos.tracks import TrackBatch
 
 

@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from savos.config import check
-from savos.deocclusion import ImageSSLConfig, build_image_ssl, image_ssl_predict, image_ssl_step
 from savos.errors import SavosError
-from savos.losses import savos_loss
-from savos.model import build_savos
-from savos.oracle import (
-    OracleUNetConfig,
+from savos.models.configs import ImageSSLConfig, OracleUNetConfig, SaVosModelConfig
+from savos.models.savos import build_savos
+from savos.training.deocclusion import build_image_ssl, image_ssl_predict, image_ssl_step
+from savos.training.losses import savos_loss
+from savos.training.oracle import (
     build_oracle_unet,
     oracle_savos_step,
     oracle_unet_predict,
@@ -32,28 +31,6 @@ from savos.oracle import (
 if TYPE_CHECKING:
     from savos.config import Config, LossConfig
     from savos.tracks import TrackBatch
-
-
-@dataclass(frozen=True)
-class SaVosModelConfig:
-    """The recipe's ``model`` section for method "savos": exactly the explicit arguments of build_savos
-    except ``patch``, which comes from ``data.patch`` (tests/test_config.py checks they agree)."""
-
-    enc_widths: tuple[int, ...] = (16, 32, 64, 64)  # encoder channels per stride-2 level
-    feat: int = 128  # encoder feature f_t
-    hidden: int = 128  # LSTM state h_t
-    completer_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_a / DeConv_a channels per level
-    motion_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_c / DeConv_c channels per level
-    skips: bool = True  # U-Net skips from the conditioning CNNs (False: the paper's pure bottleneck)
-    flow_scale: float = 4.0  # patch pixels of flow that map to 1.0 inside the network
-
-    def __post_init__(self):
-        for key in ("enc_widths", "completer_widths", "motion_widths"):
-            w = getattr(self, key)
-            check(len(w) >= 1 and min(w) >= 1, key, f"must be a non-empty list of ints >= 1, got {list(w)}")
-        check(self.feat >= 1, "feat", f"must be >= 1, got {self.feat}")
-        check(self.hidden >= 1, "hidden", f"must be >= 1, got {self.hidden}")
-        check(self.flow_scale > 0, "flow_scale", f"must be > 0, got {self.flow_scale}")
 
 
 @dataclass(frozen=True)
@@ -88,7 +65,7 @@ def savos_predict(model: nn.Module, batch: TrackBatch) -> torch.Tensor:
 
 METHODS: dict[str, Method] = {
     "savos": Method(SaVosModelConfig, build_savos_model, savos_step, savos_predict),
-    # Learned baselines of Table 1 (savos/deocclusion.py, savos/oracle.py).
+    # Learned baselines of Table 1 (savos/training/deocclusion.py, savos/training/oracle.py).
     "image-ssl": Method(ImageSSLConfig, build_image_ssl, image_ssl_step, image_ssl_predict),
     "oracle-unet": Method(OracleUNetConfig, build_oracle_unet, oracle_unet_step, oracle_unet_predict),
     "oracle-savos": Method(SaVosModelConfig, build_savos_model, oracle_savos_step, savos_predict),

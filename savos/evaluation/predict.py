@@ -6,7 +6,7 @@ Loads ``best.pt`` of the run (else ``last.pt``), builds the model from the confi
 runs every target object's whole track through it (the model is recurrent over the full clip: no
 windows), pastes the crop probabilities back onto the frame with the exact inverse of the crop
 (``savos.tracks.paste_back``), thresholds at 0.5 and writes one prediction file per clip
-(savos.predictions). Resumable: an interrupted run leaves whole files plus ``.predict.json`` (its
+(savos.evaluation.predictions). Resumable: an interrupted run leaves whole files plus ``.predict.json`` (its
 settings), and the same command skips the clips already written.
 """
 
@@ -19,14 +19,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from savos.checkpoint import find_checkpoint, load_checkpoint
 from savos.config import config_from_dict
 from savos.data import open_dataset
-from savos.distributed import pick_device
 from savos.errors import SavosError
-from savos.methods import METHODS
-from savos.predictions import INFO_NAME, create_prediction_dir, write_prediction, write_prediction_info
+from savos.evaluation.predictions import (
+    INFO_NAME,
+    create_prediction_dir,
+    write_prediction,
+    write_prediction_info,
+)
 from savos.tracks import collate, crop_track, make_tracks, paste_back
+from savos.training.checkpoint import find_checkpoint, load_checkpoint
+from savos.training.distributed import pick_device
+from savos.training.methods import METHODS
 
 PENDING_NAME = ".predict.json"
 THRESHOLD = 0.5

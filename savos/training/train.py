@@ -30,14 +30,14 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
-from savos import distributed
 from savos.atomic import write_json_atomic
-from savos.checkpoint import BEST, LAST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from savos.config import Config, TrainConfig, config_to_dict, dump_config
 from savos.data import open_dataset
 from savos.errors import SavosError
-from savos.methods import METHODS, Method
 from savos.tracks import TrackBatch, collate, crop_track, make_tracks
+from savos.training import distributed
+from savos.training.checkpoint import BEST, LAST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from savos.training.methods import METHODS, Method
 
 # Config keys that may differ on --resume: they change speed, logging or where data lives, not the numbers.
 RESUME_MAY_CHANGE = {"train.max_minutes", "train.device", "train.threads", "train.log_every", "train.images",

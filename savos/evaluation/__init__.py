@@ -1,0 +1,1 @@
+"""Prediction, the prediction format, metrics and scoring, non-learned baselines, the report."""

@@ -1,0 +1,1 @@
+"""Networks (torch) and their light config sections: the SaVos network, the U-Net, warping."""

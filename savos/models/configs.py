@@ -1,0 +1,71 @@
+"""The recipe's ``model`` section of every method: light frozen dataclasses (no torch), so that loading a
+recipe does not import the networks. ``MODEL_CONFIGS`` maps a recipe's ``method`` to its section's class;
+``savos.training.methods.METHODS`` maps the same names to builders and steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from savos.schema import check
+
+
+@dataclass(frozen=True)
+class SaVosModelConfig:
+    """The recipe's ``model`` section for method "savos": exactly the explicit arguments of build_savos
+    except ``patch``, which comes from ``data.patch`` (tests/test_config.py checks they agree)."""
+
+    enc_widths: tuple[int, ...] = (16, 32, 64, 64)  # encoder channels per stride-2 level
+    feat: int = 128  # encoder feature f_t
+    hidden: int = 128  # LSTM state h_t
+    completer_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_a / DeConv_a channels per level
+    motion_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_c / DeConv_c channels per level
+    skips: bool = True  # U-Net skips from the conditioning CNNs (False: the paper's pure bottleneck)
+    flow_scale: float = 4.0  # patch pixels of flow that map to 1.0 inside the network
+
+    def __post_init__(self):
+        for key in ("enc_widths", "completer_widths", "motion_widths"):
+            w = getattr(self, key)
+            check(len(w) >= 1 and min(w) >= 1, key, f"must be a non-empty list of ints >= 1, got {list(w)}")
+        check(self.feat >= 1, "feat", f"must be >= 1, got {self.feat}")
+        check(self.hidden >= 1, "hidden", f"must be >= 1, got {self.hidden}")
+        check(self.flow_scale > 0, "flow_scale", f"must be > 0, got {self.flow_scale}")
+
+
+@dataclass(frozen=True)
+class ImageSSLConfig:
+    """The recipe's ``model`` section for method "image-ssl": the U-Net and its training objective."""
+
+    widths: tuple[int, ...] = (16, 32, 64, 128)  # U-Net channels per level (P/2, P/4, ...)
+    use_rgb: bool = True  # rgb crop as input (blacked out under the occluder channel)
+    front_prob: float = 0.8  # probability of case 1 (occluder in front); case 2 otherwise
+    occluder_weight: float = 5.0  # BCE weight inside the artificial occluder (1 elsewhere)
+    max_offset: float = 0.25  # occluder centre within ± max_offset * P of the visible mask's centre
+    ignore_others: bool = True  # no loss inside the real other objects' visible masks
+
+    def __post_init__(self):
+        check(len(self.widths) >= 1 and min(self.widths) >= 1, "widths",
+              f"must be a non-empty list of ints >= 1, got {list(self.widths)}")
+        check(0 <= self.front_prob <= 1, "front_prob", f"must be in [0, 1], got {self.front_prob}")
+        check(self.occluder_weight >= 0, "occluder_weight", f"must be >= 0, got {self.occluder_weight}")
+        check(0 <= self.max_offset <= 1, "max_offset", f"must be in [0, 1], got {self.max_offset}")
+
+
+@dataclass(frozen=True)
+class OracleUNetConfig:
+    """The recipe's ``model`` section for method "oracle-unet"."""
+
+    widths: tuple[int, ...] = (16, 32, 64, 128)  # U-Net channels per level (P/2, P/4, ...)
+    use_rgb: bool = True  # rgb crop as input (blacked out under the other objects' visible masks)
+
+    def __post_init__(self):
+        check(len(self.widths) >= 1 and min(self.widths) >= 1, "widths",
+              f"must be a non-empty list of ints >= 1, got {list(self.widths)}")
+
+
+MODEL_CONFIGS: dict[str, type] = {
+    "savos": SaVosModelConfig,
+    "image-ssl": ImageSSLConfig,
+    "oracle-unet": OracleUNetConfig,
+    "oracle-savos": SaVosModelConfig,
+}

@@ -1,0 +1,89 @@
+"""Typed YAML: a mapping from YAML is checked against a frozen dataclass's annotations.
+
+The machinery every config in the package shares (recipes, model sections, generator configs): an unknown
+key or a wrong type is a ``FieldError`` naming the key path; the loader adds the file. No torch here, so
+config classes anywhere can import it without pulling in models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Literal
+
+from savos.errors import SavosError
+
+
+class ConfigError(SavosError):
+    """A recipe or override breaks the schema."""
+
+
+class FieldError(ConfigError):
+    """One field is invalid. ``key`` is relative to its section; the loader adds file and section."""
+
+    def __init__(self, key: str, msg: str):
+        super().__init__(f"{key}: {msg}")
+        self.key, self.msg = key, msg
+
+
+def check(cond: bool, key: str, msg: str) -> None:
+    """For ``__post_init__``: raise FieldError(key, msg) unless ``cond``."""
+    if not cond:
+        raise FieldError(key, msg)
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` (from YAML) against the annotation ``tp``; return it converted (list -> tuple)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(value, inner[0], key)
+    if origin is Literal:
+        check(value in args, key, f"expected {_type_name(tp)}, got {value!r}")
+        return value
+    if origin is tuple:
+        check(isinstance(value, list | tuple), key, f"expected a list, got {value!r}")
+        return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        check(isinstance(value, bool), key, f"expected true or false, got {value!r}")
+    elif tp is int:
+        check(isinstance(value, int) and not isinstance(value, bool), key, f"expected int, got {value!r}")
+    elif tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads `3e-4` (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        check(ok, key, f"expected float, got {value!r}")
+        return float(value)
+    elif tp is str:
+        check(isinstance(value, str), key, f"expected str, got {value!r}")
+    return value
+
+
+def section_from_dict(cls: type, data: Any, section: str) -> Any:
+    """Build the dataclass ``cls`` from a dict; FieldError keys are ``section.key``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise FieldError(section, f"expected a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    for key in data:
+        if key not in names:
+            raise FieldError(f"{section}.{key}", f"unknown key (known: {', '.join(names)})")
+    kwargs = {k: _convert(v, hints[k], f"{section}.{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except FieldError as e:
+        raise FieldError(f"{section}.{e.key}", e.msg) from None

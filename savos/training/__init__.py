@@ -1,0 +1,1 @@
+"""Training: methods (recipe name -> builder, step, predict), losses, the trainer, checkpoints, DDP."""
