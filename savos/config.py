@@ -13,6 +13,7 @@ arguments.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -174,7 +175,32 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of sections, got {type(raw).__name__}")
     origins = apply_overrides(raw, overrides)
+    recipe_steps = _recipe_steps(path)
+    _scale_warmup(raw, origins, recipe_steps)
     return config_from_dict(raw, str(path), origins)
+
+
+def _recipe_steps(path: Path) -> Any:
+    raw = yaml.safe_load(path.read_text()) or {}
+    train = raw.get("train") if isinstance(raw, dict) else None
+    return train.get("steps") if isinstance(train, dict) else None
+
+
+def _scale_warmup(raw: dict, origins: dict[str, str], recipe_steps: Any) -> None:
+    """``--set train.steps=N`` below the recipe's warm-up (and no ``--set train.warmup``): scale the
+    warm-up by N / recipe steps, so a short run (``--set train.steps=3``) keeps the recipe's schedule
+    shape instead of failing ``train.warmup must be in [0, steps]``. Prints a one-line note."""
+    train = raw.get("train")
+    if "train.steps" not in origins or "train.warmup" in origins or not isinstance(train, dict):
+        return
+    steps, warmup = train.get("steps"), train.get("warmup")
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (steps, warmup))
+    if not ints or not 0 <= steps < warmup:
+        return
+    base = recipe_steps if isinstance(recipe_steps, int) and recipe_steps >= warmup else warmup
+    train["warmup"] = min(steps, warmup * steps // base)
+    print(f"note: {origins['train.steps']}: train.warmup {warmup} -> {train['warmup']} "
+          f"(scaled by {steps}/{base}; --set train.warmup=N to choose)", file=sys.stderr)
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
