@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -263,6 +264,8 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
     if d.device.type == "cuda":  # TF32 convolutions and matmuls: ~2x faster, masks do not need fp32 mantissas
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     ckpt = _check_run_dir(run_dir, resume, config)
+    if tc.device == "auto" and d.device.type == "cpu" and d.is_main:
+        print("note: train.device is auto and no CUDA GPU is available: training on the CPU", file=sys.stderr)
 
     torch.manual_seed(tc.seed)
     model = method.build(config).to(d.device)
