@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 
 import torch
@@ -49,8 +48,6 @@ def setup(device: str) -> Dist:
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = pick_device(device, local_rank)
-    if device == "auto" and dev.type == "cpu" and rank == 0:
-        print("note: train.device is auto and no CUDA GPU is available: training on the CPU", file=sys.stderr)
     if world > 1 and not dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
