@@ -6,6 +6,7 @@ recipe does not import the networks. ``MODEL_CONFIGS`` maps a recipe's ``method`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from savos.schema import check
 
@@ -15,13 +16,15 @@ class SaVosModelConfig:
     """The recipe's ``model`` section for method "savos": exactly the explicit arguments of build_savos
     except ``patch``, which comes from ``data.patch`` (tests/test_config.py checks they agree)."""
 
-    enc_widths: tuple[int, ...] = (16, 32, 64, 64)  # encoder channels per stride-2 level
-    feat: int = 128  # encoder feature f_t
-    hidden: int = 128  # LSTM state h_t
+    enc_widths: tuple[int, ...] = (16, 32, 64, 64)  # encoder channels per stride-2 level (conv: first 3)
+    feat: int = 128  # encoder feature f_t (vector memory only)
+    hidden: int = 128  # state h_t: LSTM size (vector) or ConvGRU channels at P/8 (conv)
     completer_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_a / DeConv_a channels per level
     motion_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_c / DeConv_c channels per level
     skips: bool = True  # U-Net skips from the conditioning CNNs (False: the paper's pure bottleneck)
     flow_scale: float = 4.0  # patch pixels of flow that map to 1.0 inside the network
+    memory: Literal["vector", "conv"] = "vector"  # the paper's LSTM, or a ConvGRU at P/8 (memory.py)
+    others: bool = False  # the other objects' visible masks as inputs of the encoder and the completer
 
     def __post_init__(self):
         for key in ("enc_widths", "completer_widths", "motion_widths"):

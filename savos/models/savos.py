@@ -33,6 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from savos.errors import SavosError
+from savos.models.memory import CONV_MEMORY_LEVEL, MEMORIES, ConvGRUMemory, VectorMemory
 from savos.tracks import TrackBatch
 
 
@@ -51,26 +52,30 @@ def up_block(cin: int, cout: int) -> nn.Sequential:
 
 
 class Encoder(nn.Module):
-    """Enc: (N, C_in, P, P) -> (N, feat). One stride-2 block per width, then a linear layer."""
+    """Enc: (N, C_in, P, P) -> (N, widths[-1], P/2^n, P/2^n): one stride-2 block per width. The memory
+    (savos.models.memory) turns the map into f_t and h_t."""
 
-    def __init__(self, in_ch: int, widths: Sequence[int], feat: int, patch: int):
+    def __init__(self, in_ch: int, widths: Sequence[int], patch: int):
         super().__init__()
         r = patch >> len(widths)
         assert r >= 1 and r << len(widths) == patch, f"patch {patch} must be divisible by 2^{len(widths)}"
+        self.size = r
         chans = [in_ch, *widths]
         self.convs = nn.Sequential(*[conv_block(a, b, 2) for a, b in zip(chans[:-1], chans[1:], strict=True)])
-        self.fc = nn.Linear(widths[-1] * r * r, feat)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.convs(_cl(x)).flatten(1))
+        return self.convs(_cl(x))
 
 
 class CondUNet(nn.Module):
     """CNN_x on a conditioning image, joined with h_t at the bottleneck, decoded to ``out_ch`` maps.
 
     ``encode(x (N, C_in, P, P)) -> list`` of features at P .. P/2^n (the last is the bottleneck);
-    ``decode(feats, h (N, hidden)) -> (N, out_ch, P, P)``. Split so one encoding can serve both
-    directions when the conditioning input is the same (the completer's V_t).
+    ``decode(feats, h) -> (N, out_ch, P, P)``, h the memory's state: (N, hidden) for the vector memory,
+    joined at the bottleneck through a linear map; (N, hidden, S, S) with S = P / 2^mem_level for the
+    conv memory, added (1x1 conv) to the decoder feature of resolution S and, through strided convs, joined
+    at the bottleneck. Split so one encoding can serve both directions when the conditioning input is
+    the same (the completer's V_t).
 
     Skips are additive (LinkNet-style: decoder feature + encoder feature of the same width): on CPU,
     channel concatenation in channels-last layout cost more than the convolutions it feeds. The decoder
@@ -80,14 +85,22 @@ class CondUNet(nn.Module):
     rest of the network.
     """
 
-    def __init__(self, in_ch: int, out_ch: int, widths: Sequence[int], hidden: int, patch: int, skips: bool):
+    def __init__(self, in_ch: int, out_ch: int, widths: Sequence[int], hidden: int, patch: int, skips: bool,
+                 mem_level: int = 0):
         super().__init__()
-        n, self.skips = len(widths), skips
+        n, self.skips, self.mem_level = len(widths), skips, mem_level
         self.r = patch >> n
         assert n >= 1 and self.r >= 1 and self.r << n == patch, f"patch {patch} must be divisible by 2^{n}"
+        assert 0 <= mem_level <= n, (mem_level, n)
         chans = [in_ch, *widths]
         self.down = nn.ModuleList([conv_block(a, b, 2) for a, b in zip(chans[:-1], chans[1:], strict=True)])
-        self.h_proj = nn.Linear(hidden, widths[-1] * self.r * self.r)
+        if mem_level == 0:  # vector state
+            self.h_proj = nn.Linear(hidden, widths[-1] * self.r * self.r)
+        else:  # spatial state at P / 2^mem_level: strided convs down to the bottleneck, a lateral at S
+            hc = [hidden] + [widths[-1]] * (n - mem_level)
+            self.h_proj = (nn.Sequential(*[conv_block(a, b, 2) for a, b in zip(hc[:-1], hc[1:], strict=True)])
+                           if mem_level < n else nn.Conv2d(hidden, widths[-1], 1))
+            self.h_lateral = nn.Conv2d(hidden, widths[mem_level - 1], 1) if mem_level < n else None
         cins = [2 * widths[-1], *widths[n - 2 : 0 : -1]]  # inputs of the up blocks, bottleneck first
         self.up = nn.ModuleList(
             [up_block(c, widths[i - 1]) for c, i in zip(cins, range(n - 1, 0, -1), strict=True)]
@@ -105,13 +118,19 @@ class CondUNet(nn.Module):
         return feats  # [(N, C_in, P, P), (N, w0, P/2, P/2), ..., (N, w_{n-1}, r, r)]
 
     def decode(self, feats: list[torch.Tensor], h: torch.Tensor) -> torch.Tensor:
-        N = h.shape[0]
-        hmap = _cl(self.h_proj(h).view(N, -1, self.r, self.r))  # (N, w_{n-1}, r, r)
-        z = torch.cat([feats[-1], hmap], dim=1)  # (N, 2 w_{n-1}, r, r)
+        N, n = h.shape[0], len(self.down)
+        if self.mem_level == 0:
+            hmap = self.h_proj(h).view(N, -1, self.r, self.r)  # (N, w_{n-1}, r, r)
+        else:
+            h = _cl(h)  # (N, hidden, S, S)
+            hmap = self.h_proj(h)  # (N, w_{n-1}, r, r)
+        z = torch.cat([feats[-1], _cl(hmap)], dim=1)  # (N, 2 w_{n-1}, r, r)
         for i, block in enumerate(self.up):
-            z = block(z)  # doubles the resolution
+            z = block(z)  # doubles the resolution: now P / 2^(n-1-i)
             if self.skips and len(feats) - 2 - i >= 1:
                 z = z + feats[-2 - i]  # the CNN feature of the same resolution and width
+            if self.mem_level and n - 1 - i == self.mem_level:
+                z = z + self.h_lateral(h)  # the spatial state at its own resolution
         if self.lateral is not None:
             z = z + self.lateral(_cl(F.pixel_unshuffle(feats[0], 2)))  # (N, w0, P/2, P/2)
         return F.pixel_shuffle(self.head(self.refine(z)), 2)  # (N, out_ch, P, P)
@@ -148,22 +167,24 @@ def masked_mean_flow(flow: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
 class SaVos(nn.Module):
     """The stateless SaVos network; build with ``build_savos``.
 
-    encoder: Enc on 8 channels; lstm: nn.LSTM(feat, hidden, batch_first=True); completer: CondUNet
-    (1 -> 2: amodal logit, α logit); motion: CondUNet (3 -> 2: residual flow, in units of flow_scale).
-    flow_scale: patch pixels that map to 1.0 at the network's inputs and outputs.
+    encoder: Enc on 8 channels (9 with ``others``); memory: VectorMemory or ConvGRUMemory
+    (savos.models.memory); completer: CondUNet (V_t, or [V_t, O_t] with ``others`` -> 2: amodal logit,
+    α logit); motion: CondUNet (3 -> 2: residual flow, in units of flow_scale). flow_scale: patch pixels
+    that map to 1.0 at the network's inputs and outputs. others: the other objects' visible masks O_t are
+    inputs of the encoder and the completer (where the object may be hidden; the paper does not give them).
     """
 
-    def __init__(
-        self, encoder: Encoder, lstm: nn.LSTM, completer: CondUNet, motion: CondUNet, flow_scale: float
-    ):
+    def __init__(self, encoder: Encoder, memory: nn.Module, completer: CondUNet, motion: CondUNet,
+                 flow_scale: float, others: bool = False):
         super().__init__()
-        self.encoder, self.lstm, self.completer, self.motion = encoder, lstm, completer, motion
-        self.flow_scale = float(flow_scale)
+        self.encoder, self.memory, self.completer, self.motion = encoder, memory, completer, motion
+        self.flow_scale, self.others = float(flow_scale), bool(others)
         nn.init.zeros_(self.motion.head.weight)  # start from the common fate exactly
         nn.init.zeros_(self.motion.head.bias)
 
     def forward(self, batch: TrackBatch) -> SaVosOutput:
-        """batch: rgb (B, T, 3, P, P), visible (B, T, 1, P, P), flow_fwd and flow_bwd (B, T, 2, P, P)."""
+        """batch: rgb (B, T, 3, P, P), visible and others (B, T, 1, P, P), flow_fwd and flow_bwd
+        (B, T, 2, P, P)."""
         rgb, vis = batch.rgb, batch.visible
         assert rgb.dim() == 5 and vis.shape[2] == 1, (rgb.shape, vis.shape)
         B, T, _, P, _ = rgb.shape
@@ -176,23 +197,24 @@ class SaVos(nn.Module):
         flow_dir = torch.cat([batch.flow_fwd, batch.flow_bwd.flip(1)], dim=0)  # (2B, T, 2, P, P)
         flow_opp = torch.cat([batch.flow_bwd, batch.flow_fwd.flip(1)], dim=0)  # (2B, T, 2, P, P)
         vis2 = both(vis)  # (2B, T, 1, P, P)
-        x = torch.cat([both(rgb), vis2, flow_dir / fs, flow_opp / fs], dim=2)  # (2B, T, 8, P, P)
+        extra = [both(batch.others)] if self.others else []
+        x = torch.cat([both(rgb), vis2, flow_dir / fs, flow_opp / fs, *extra], dim=2)  # (2B, T, 8|9, P, P)
+        fd, v2 = flow_dir.flatten(0, 1), vis2.flatten(0, 1)  # (2B*T, 2, P, P), (2B*T, 1, P, P)
+        base = masked_mean_flow(fd, v2)  # (2B*T, 2) common fate t -> t+1 of this direction, patch px
 
-        f = self.encoder(x.flatten(0, 1))  # (2B*T, feat)
-        h, _ = self.lstm(f.view(2 * B, T, -1))  # (2B, T, hidden)
-        h = h.reshape(2 * B * T, -1)  # (2B*T, hidden)
+        e = self.encoder(x.flatten(0, 1))  # (2B*T, C, S, S)
+        S = e.shape[-1]
+        shift = base.view(2 * B, T, 2) * (S / P)  # in state pixels
+        h = self.memory(e.view(2 * B, T, *e.shape[1:]), shift)  # (2B*T, hidden) or (2B*T, hidden, S, S)
 
-        # Completer: CNN_a(V_t) does not depend on the direction; encode once, reverse for the second.
-        feats_a = self.completer.encode(vis.flatten(0, 1))  # each (B*T, C, p, p)
-        feats_a = [vis2.flatten(0, 1)] + [
-            _cl(both(e.view(B, T, *e.shape[1:])).flatten(0, 1)) for e in feats_a[1:]
-        ]  # each (2B*T, C, p, p)
+        # Completer: CNN_a(V_t[, O_t]) does not depend on the direction; encode once, reverse for the second.
+        cond = torch.cat([vis, batch.others], dim=2) if self.others else vis  # (B, T, 1|2, P, P)
+        feats_a = self.completer.encode(cond.flatten(0, 1))  # each (B*T, C, p, p)
+        feats_a = [_cl(both(e.view(B, T, *e.shape[1:])).flatten(0, 1)) for e in feats_a]  # each (2B*T, ...)
         out_a = self.completer.decode(feats_a, h).view(2 * B, T, 2, P, P)  # (2B, T, 2, P, P)
         logits, alpha_logits = out_a[:, :, 0:1], out_a[:, :, 1:2]  # (2B, T, 1, P, P) each
 
         # Motion predictor: residual on the mean visible flow of this direction (common fate).
-        fd, v2 = flow_dir.flatten(0, 1), vis2.flatten(0, 1)  # (2B*T, 2, P, P), (2B*T, 1, P, P)
-        base = masked_mean_flow(fd, v2)  # (2B*T, 2)
         res = self.motion.decode(self.motion.encode(torch.cat([fd / fs, v2], dim=1)), h)  # (2B*T, 2, P, P)
         motion = (base[:, :, None, None] + fs * res).view(2 * B, T, 2, P, P)  # (2B, T, 2, P, P)
         base = base.view(2 * B, T, 2)
@@ -226,8 +248,15 @@ def build_savos(
     motion_widths: Sequence[int] = (8, 16, 32, 64),
     skips: bool = True,
     flow_scale: float = 4.0,
+    memory: str = "vector",
+    others: bool = False,
 ) -> SaVos:
-    """Build SaVos for P x P patches (P divisible by 2^len(widths)). Widths are per stride-2 level."""
+    """Build SaVos for P x P patches (P divisible by 2^len(widths)). Widths are per stride-2 level.
+
+    memory: "vector" (the paper's LSTM; feat and hidden are vector sizes) or "conv" (a ConvGRU at P/8 with
+    ``hidden`` channels; feat unused) — see savos.models.memory. others: give the encoder and the
+    completer the other objects' visible masks.
+    """
     for name, widths in (
         ("enc_widths", enc_widths),
         ("completer_widths", completer_widths),
@@ -243,8 +272,17 @@ def build_savos(
         raise SavosError(
             f"model: flow_scale, feat and hidden must be positive, got {flow_scale}, {feat}, {hidden}"
         )
-    enc = Encoder(8, tuple(enc_widths), feat, patch)
-    lstm = nn.LSTM(feat, hidden, num_layers=1, batch_first=True)
-    completer = CondUNet(1, 2, tuple(completer_widths), hidden, patch, skips)
-    motion = CondUNet(3, 2, tuple(motion_widths), hidden, patch, skips)
-    return SaVos(enc, lstm, completer, motion, flow_scale)
+    if memory not in MEMORIES:
+        raise SavosError(f"model: memory must be one of {', '.join(MEMORIES)}, got {memory!r}")
+    in_ch = 9 if others else 8
+    if memory == "vector":
+        enc = Encoder(in_ch, tuple(enc_widths), patch)
+        mem: nn.Module = VectorMemory(enc_widths[-1], enc.size, feat, hidden)
+        level = 0
+    else:  # the ConvGRU at P/8, or at the shallowest network's deepest level
+        level = min(CONV_MEMORY_LEVEL, len(enc_widths), len(completer_widths), len(motion_widths))
+        enc = Encoder(in_ch, tuple(enc_widths[:level]), patch)
+        mem = ConvGRUMemory(enc_widths[level - 1], hidden)
+    completer = CondUNet(2 if others else 1, 2, tuple(completer_widths), hidden, patch, skips, level)
+    motion = CondUNet(3, 2, tuple(motion_widths), hidden, patch, skips, level)
+    return SaVos(enc, mem, completer, motion, flow_scale, others)
