@@ -2,10 +2,15 @@
 
 Per frame t of an object track (P x P patches, see savos.tracks):
 
-- Enc: a strided CNN on [rgb (3), V_t (1), flow_fwd_t (2), flow_bwd_t (2)] -> f_t (eq. 9); a one-layer
-  LSTM -> h_t (eq. 10).
-- Completer (eq. 11): CNN_a(V_t) — really the visible mask (the original fed the x flow) — joined with
-  h_t at the bottleneck, decoded to an amodal logit and an α logit.
+- Enc: a strided CNN on [rgb (3), V_t (1), flow_fwd_t (2), flow_bwd_t (2)] (+ O_t, the other objects'
+  visible masks, with ``others``), then the memory (savos.models.memory): ``memory="vector"`` is the
+  paper's f_t (eq. 9) and one-layer LSTM h_t (eq. 10); ``memory="conv"`` a ConvGRU at P/8 whose
+  spatial state h_t is moved with the object from frame to frame, so shape seen at one frame is kept in
+  place for the others.
+- Completer (eq. 11): CNN_a(V_t) — really the visible mask (the original fed the x flow), with O_t
+  too under ``others`` (where the object may hide; the per-frame baselines get it as well) — joined
+  with h_t at the bottleneck (and, for the conv memory, at P/8), decoded to an amodal logit and an α
+  logit.
 - Motion predictor (eq. 12): CNN_c([ΔV_t, V_t]) joined with h_t, decoded to a residual added to the
   mean visible flow ΔV̄_t (common fate). V_t is given to CNN_c too so it knows where ΔV_t is the object's
   own motion. The returned motion is not detached: L_C trains it. The last layer starts at zero, so the
