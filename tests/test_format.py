@@ -217,7 +217,7 @@ def test_missing_dataset_and_split_errors(tmp_path):
     with pytest.raises(SavosError, match="no split 'dev'"):
         open_dataset(tmp_path / "ds", "dev")
     (tmp_path / "ds" / "dataset.json").write_text("{not json")
-    with pytest.raises(SavosError, match="corrupt"):
+    with pytest.raises(SavosError, match="dataset.json: the dataset description is not valid JSON"):
         open_dataset(tmp_path / "ds")
 
 
