@@ -116,8 +116,9 @@ class ClipDataset(Sequence):
             first, count = int(s["first_index"]), int(s["count"])
             keys = reader.keys()
             if keys != [clip_key(first + k) for k in range(count)]:
-                raise ShardError(f"{reader.path}: holds {len(keys)} clips from {keys[0] if keys else 'none'}, "
-                                 f"but {self.root / INFO_NAME} lists {count} from {clip_key(first)}; "
+                start = keys[0] if keys else "none"
+                raise ShardError(f"{reader.path}: holds {len(keys)} clips from {start}, but "
+                                 f"{self.root / INFO_NAME} lists {count} from {clip_key(first)}; "
                                  "regenerate the dataset")
             self._readers[j] = reader
         return self._readers[j]
