@@ -98,4 +98,4 @@ def test_convex_fills_a_gap_exactly_and_visible_completes_nothing():
 
 
 def test_baselines_dict():
-    assert set(BASELINES) == {"convex", "visible"}
+    assert set(BASELINES) == {"convex", "circle", "visible"}
