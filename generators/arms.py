@@ -52,8 +52,7 @@ def add_arms(rng: np.random.Generator, polygon: np.ndarray, radius: float, count
         base = radial_extent(polygon, np.array([a - b, a + b]))
         new_angles += [a - b, a - g, a + g, a + b]
         new_radii += [base[0], r, r, base[1]]
-    angles = np.concatenate([nodes[keep], np.array(new_angles)])
-    radii = np.concatenate([np.hypot(polygon[keep, 0], polygon[keep, 1]), np.array(new_radii)])
-    order = np.argsort(angles % (2.0 * math.pi), kind="stable")
-    angles, radii = angles[order], radii[order]
-    return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=-1)
+    angles, radii = np.array(new_angles), np.array(new_radii)
+    points = np.concatenate([polygon[keep], np.stack([radii * np.cos(angles), radii * np.sin(angles)], -1)])
+    order = np.argsort(np.concatenate([nodes[keep], angles]) % (2.0 * math.pi), kind="stable")
+    return points[order]  # the body's kept nodes unchanged, bit for bit
