@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generators.arms import add_arms
 from generators.geometry import apply_affine, pad_polygons, rigid_maps, star_polygon
 
 
@@ -134,13 +135,19 @@ def _sweep(rng: np.random.Generator, outline_k: np.ndarray, outline_j: np.ndarra
 def sample_scene(rng: np.random.Generator, *, height: int, width: int, frames: int, num_targets: int,
                  num_occluders: int, vertices: tuple[int, int], radius: tuple[float, float],
                  radius_jitter: float, speed: tuple[float, float], rotation: tuple[float, float],
-                 acceleration: float, sweep_offset: tuple[float, float]) -> Scene | None:
+                 acceleration: float, sweep_offset: tuple[float, float], arms: tuple[int, int] = (0, 0),
+                 arm_length: tuple[float, float] = (0.5, 1.0),
+                 arm_width: tuple[float, float] = (2.0, 3.0), occluder_scale: float = 1.0) -> Scene | None:
     """Draw shapes and motions (module docstring); None if the sweeps were infeasible. Lengths in
     pixels, ``rotation`` in degrees per frame, ``speed`` in pixels per frame (see ChewingGumConfig)."""
     T, K = frames, num_targets + num_occluders
     counts = rng.integers(vertices[0], vertices[1] + 1, size=K)
     radii = rng.uniform(*radius, size=K)
+    radii[num_targets:] *= occluder_scale
     canonical = [star_polygon(rng, counts[k], radii[k], radius_jitter) for k in range(K)]
+    if arms[1] > 0:  # no draws at all without arms: default scenes keep their bytes
+        canonical[:num_targets] = [add_arms(rng, c, radii[k], arms, arm_length, arm_width)
+                                   for k, c in enumerate(canonical[:num_targets])]
     spin = np.deg2rad(rng.uniform(*rotation, size=K)) * _SIGNS[rng.integers(0, 2, size=K)]  # random sign
     angle = rng.uniform(0.0, 2.0 * np.pi, size=K) + spin * np.arange(T)[:, None]  # (T, K)
 
