@@ -4,6 +4,8 @@
       index.md                  links everything below
       results.md                the results table (one row per method) under the chosen protocol
       iou_vs_occlusion.png      occluded and full IoU per occlusion-rate bucket, one line per method
+      iou_vs_reach.png          occluded IoU against temporal reach (savos.evaluation.reach), and
+      iou_vs_reach.md           its table: does a method use time?
       training_curves.png       train and validation losses of every run given (or found)
       clips/clip_NNNNNN.gif     input | visible | ground truth | each method's prediction
 
@@ -27,7 +29,8 @@ from savos.outputs import OwnedDir, check_writable
 from savos.readers import need, read_json
 from savos.training.summary import SUMMARY, read_summary
 
-REPORT_FILES = ["index.md", "results.md", "iou_vs_occlusion.png", "training_curves.png", "clips"]
+REPORT_FILES = ["index.md", "results.md", "iou_vs_occlusion.png", "iou_vs_reach.png", "iou_vs_reach.md",
+                "training_curves.png", "clips"]
 
 
 @dataclass
@@ -226,6 +229,24 @@ def _clip_gifs(entries: list[Entry], data_root: str, split: str, out_dir: Path, 
     return paths
 
 
+def _reach_section(scored: list[Entry], root: str, split: str, protocol: str, out: Path) -> list[str]:
+    """Occluded IoU against temporal reach (savos.evaluation.reach): plot, table, index lines."""
+    from savos.evaluation.reach import iou_by_reach, pair_reach, plot_reach, reach_table, read_pairs
+
+    try:
+        reach = pair_reach(root, scored[0].metrics.get("split", split))
+    except SavosError as e:  # a dataset without motion information: no reach section, say why
+        return ["## Occluded IoU against temporal reach", "", f"Not measured: {e}", ""]
+    per = {e.name: iou_by_reach(read_pairs(e.pred_dir, protocol), reach) for e in scored}
+    plot_reach(per, out / "iou_vs_reach.png")
+    table = reach_table(per)
+    write_bytes_atomic(out / "iou_vs_reach.md", table.encode())
+    return ["## Occluded IoU against temporal reach", "",
+            "Reach: frames to the nearest frame where the hidden part is visible (median over its pixels; "
+            "object-frames per bucket in brackets). A per-frame method is flat; a method that uses time "
+            "is best at small reach.", "", table, "![IoU vs reach](iou_vs_reach.png)", ""]
+
+
 def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str | None = None,
                 split: str = "test", protocol: str = "savos", clips: int = 3) -> Path:
     """Write the report folder; returns the path of its index.md."""
@@ -246,10 +267,12 @@ def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str
     if any(e.metrics for e in entries):
         _plot_buckets(entries, out / "iou_vs_occlusion.png")
         lines += ["## IoU against occlusion rate", "", "![IoU vs occlusion](iou_vs_occlusion.png)", ""]
-    if _plot_curves(entries, out / "training_curves.png"):
-        lines += ["## Training curves", "", "![training curves](training_curves.png)", ""]
     scored = [e for e in entries if e.metrics]
     root = data_root or (scored[0].metrics.get("data_root") if scored else None)
+    if root and scored:
+        lines += _reach_section(scored, root, split, protocol, out)
+    if _plot_curves(entries, out / "training_curves.png"):
+        lines += ["## Training curves", "", "![training curves](training_curves.png)", ""]
     if root and clips > 0:
         gifs = _clip_gifs(entries, root, split, out / "clips", clips)
         lines += ["## Clips", "", "White: predicted amodal mask; blue: its visible part.", ""]
