@@ -33,7 +33,7 @@ class DataConfig:
     enlarge: float = 1.5  # crop box = box of the visible mask enlarged by this factor
     window: int = 16  # training window length in frames (validation and prediction use whole tracks)
     val_clips: int = 32  # first clips of the val split used for validation (all their target tracks)
-    workers: int = 0  # DataLoader worker processes preparing training batches (0 = in the main process)
+    workers: int = 0  # DataLoader processes making training batches (0 = main process; capped at the cores)
 
     def __post_init__(self):
         check(self.patch >= 8, "patch", f"must be >= 8, got {self.patch}")

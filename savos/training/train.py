@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from collections import defaultdict
@@ -290,7 +291,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
     data = StepBatches(config.data.root, config.data.train_split, config.data.patch, config.data.enlarge,
                        config.data.window, tc.batch_size, tc.seed, d.rank, d.world)
     loader = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(start, tc.steps),
-                                         num_workers=config.data.workers,
+                                         num_workers=min(config.data.workers, os.cpu_count() or 1),
                                          pin_memory=d.device.type == "cuda")
     bar = tqdm(total=tc.steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
                disable=not (progress and d.is_main))
