@@ -48,13 +48,13 @@ for set in $SETS; do
 
   step "$set: score -> $out/table.md, report -> $out/report"
   preds=()
+  for m in visible convex circle $METHODS; do preds+=("$out/$m/pred-test"); done
   {
     echo "| method | full | occluded |"
     echo "|---|---|---|"
     for m in visible convex circle $METHODS; do
       "$BIN/savos" eval "$out/$m/pred-test" "$data" --split test -q | sed -n 2p \
         | awk -v m="$m" '{print "| " m " | " $3 " | " $4 " |"}'
-      preds+=("$out/$m/pred-test")
     done
   } | tee "$out/table.md"
   "$BIN/savos" report "${preds[@]}" --data "$data" --out "$out/report"
