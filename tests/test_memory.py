@@ -101,7 +101,7 @@ def test_unknown_memory_is_an_error():
 
 
 def test_one_clip_overfit_raises_the_occluded_iou(gum_root):
-    """Self-supervised (no amodal label), conv memory and others' masks: on one batch of tiny Chewing-Gum
+    """Self-supervised (no amodal label), the conv memory of the CPU recipe: on one batch of tiny Chewing-Gum
     tracks the hidden parts are completed better and better (the ground truth only measures)."""
     from pathlib import Path
 
@@ -112,7 +112,7 @@ def test_one_clip_overfit_raises_the_occluded_iou(gum_root):
 
     tiny = Path(__file__).parent.parent / "recipes" / "gum-tiny.yaml"
     config = load_config(tiny, [f"data.root={gum_root}", "train.threads=1", "model.memory=conv",
-                                "model.others=true", "model.hidden=8", "train.grad_clip=0"])
+                                "model.others=false", "model.hidden=8", "train.grad_clip=0"])
     batch = StepBatches(str(gum_root), "train", 16, 1.5, 8, 4, 0)[0]
     assert ((batch.amodal > 0.5) & (batch.visible <= 0.5)).any()  # there is something to complete
     torch.manual_seed(0)
