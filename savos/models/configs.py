@@ -18,12 +18,13 @@ class SaVosModelConfig:
 
     enc_widths: tuple[int, ...] = (16, 32, 64, 64)  # encoder channels per stride-2 level (conv: first 3)
     feat: int = 128  # encoder feature f_t (vector memory only)
-    hidden: int = 128  # state h_t: LSTM size (vector) or ConvGRU channels at P/8 (conv)
+    hidden: int = 128  # LSTM state h_t (vector memory)
     completer_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_a / DeConv_a channels per level
     motion_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_c / DeConv_c channels per level
     skips: bool = True  # U-Net skips from the conditioning CNNs (False: the paper's pure bottleneck)
     flow_scale: float = 4.0  # patch pixels of flow that map to 1.0 inside the network
-    memory: Literal["vector", "conv"] = "vector"  # the paper's LSTM, or a ConvGRU at P/8 (memory.py)
+    memory: Literal["vector", "conv", "both"] = "vector"  # the paper's LSTM, a ConvGRU at P/8, or both
+    conv_hidden: int = 32  # ConvGRU channels at P/8 (conv memory)
     others: bool = False  # the other objects' visible masks as inputs of the encoder and the completer
 
     def __post_init__(self):
@@ -32,6 +33,7 @@ class SaVosModelConfig:
             check(len(w) >= 1 and min(w) >= 1, key, f"must be a non-empty list of ints >= 1, got {list(w)}")
         check(self.feat >= 1, "feat", f"must be >= 1, got {self.feat}")
         check(self.hidden >= 1, "hidden", f"must be >= 1, got {self.hidden}")
+        check(self.conv_hidden >= 1, "conv_hidden", f"must be >= 1, got {self.conv_hidden}")
         check(self.flow_scale > 0, "flow_scale", f"must be > 0, got {self.flow_scale}")
 
 
