@@ -5,8 +5,8 @@ Per frame t of an object track (P x P patches, see savos.tracks):
 - Enc: a strided CNN on [rgb (3), V_t (1), flow_fwd_t (2), flow_bwd_t (2)] (+ O_t, the other objects'
   visible masks, with ``others``), then the memory (savos.models.memory): ``memory="vector"`` is the
   paper's f_t (eq. 9) and one-layer LSTM h_t (eq. 10); ``memory="conv"`` a ConvGRU at P/8 whose
-  spatial state h_t is moved with the object from frame to frame, so shape seen at one frame is kept in
-  place for the others.
+  spatial state is moved with the object from frame to frame, so shape seen at one frame is kept in
+  place for the others; ``memory="both"`` the two side by side.
 - Completer (eq. 11): CNN_a(V_t) — really the visible mask (the original fed the x flow), with O_t
   too under ``others`` (where the object may hide; the per-frame baselines get it as well) — joined
   with h_t at the bottleneck (and, for the conv memory, at P/8), decoded to an amodal logit and an α
