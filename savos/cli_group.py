@@ -45,7 +45,7 @@ class ErrorGroup(click.Group):
             return super().invoke(ctx)
         except SavosError as e:
             click.echo(f"error: {e}", err=True)
-            sys.exit(2)
+            sys.exit(getattr(e, "exit_code", 2))
         except OSError as e:
             click.echo(f"error: {os_error_line(e)}", err=True)
             sys.exit(2)
