@@ -75,7 +75,8 @@ def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resu
 
     config = load_config(recipe, overrides)
     run_dir = run_dir or str(Path("runs") / Path(recipe).stem)
-    again = ["savos", "train", recipe, *(a for o in overrides for a in ("--set", o)), "--out", run_dir, "--resume"]
+    sets = [a for o in overrides for a in ("--set", o)]
+    again = ["savos", "train", recipe, *sets, "--out", run_dir, "--resume"]
     summary = train(config, run_dir, resume=resume, progress=not quiet, resume_command=shlex.join(again))
     if summary:
         click.echo(f"{summary['status']} at step {summary['step']}; best val loss "
