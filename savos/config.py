@@ -206,5 +206,7 @@ def dump_config(config: Config, path: str | Path | None = None) -> str:
     """The resolved config as YAML text; also written to ``path`` if given."""
     text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
     if path is not None:
-        Path(path).write_text(text)
+        from savos.atomic import write_bytes_atomic
+
+        write_bytes_atomic(path, text.encode())
     return text

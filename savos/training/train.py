@@ -223,7 +223,7 @@ def train_step(ddp: torch.nn.Module, method: Method, optimizer: torch.optim.Opti
 RUN_FILES = ["config.yaml", LAST, BEST, SUMMARY]
 
 
-def _check_run_dir(run_dir: Path, resume: bool, config: Config, data_id: str) -> dict[str, Any] | None:
+def _check_run_dir(run_dir: Path, resume: bool, config: Config) -> dict[str, Any] | None:
     """Check the run folder before any work; -> the checkpoint to resume from (or None)."""
     root = Path(config.data.root)
     if not (root / "dataset.json").is_file():
@@ -248,9 +248,6 @@ def _check_run_dir(run_dir: Path, resume: bool, config: Config, data_id: str) ->
         raise SavosError(f"{run_dir / LAST}: --resume with a different config ({k}: {saved.get(k)!r} -> "
                          f"{now.get(k)!r}{f' and {len(diff) - 1} more' if len(diff) > 1 else ''}); only "
                          f"{', '.join(sorted(RESUME_MAY_CHANGE))} may change")
-    if ckpt.get("dataset_id") not in (None, data_id):
-        raise SavosError(f"{run_dir / LAST}: the run trained on dataset {ckpt['dataset_id']}, but {root} is "
-                         f"{data_id}; resume with the same data (data.root may move, not change)")
     return ckpt
 
 
@@ -293,8 +290,12 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
         torch.set_num_threads(tc.threads)
     if d.device.type == "cuda":  # TF32 convolutions and matmuls: ~2x faster, masks do not need fp32 mantissas
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    ckpt = _check_run_dir(run_dir, resume, config)
     data_id = fingerprint(config.data.root)
-    ckpt = _check_run_dir(run_dir, resume, config, data_id)
+    if ckpt is not None and ckpt.get("dataset_id") not in (None, data_id):
+        raise SavosError(f"{run_dir / LAST}: the run trained on dataset {ckpt['dataset_id']}, but "
+                         f"{config.data.root} is {data_id}; resume with the same data (data.root may move, "
+                         "not change)")
 
     torch.manual_seed(tc.seed)
     model = method.build(config).to(d.device)
