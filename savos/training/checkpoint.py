@@ -45,6 +45,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         msg = " ".join(str(e).split())
         detail = msg.split("trusted source.", 1)[-1].split("WeightsUnpickler error:", 1)[-1]
         detail = detail.split("Check the documentation")[0].strip()
+        detail = detail.split(". ")[0].rstrip(".")  # its first sentence: the finding, not the advice
         if "global" in detail.lower():
             raise SavosError(f"{path}: refused: the file holds objects other than tensors and numbers "
                              f"({detail[:120]}), which a savos checkpoint never does; use a checkpoint "
