@@ -12,6 +12,8 @@ Members of clip ``<key>`` (WebDataset style, one group per clip):
 | ``<key>.flow_fwd.zst``        | sparse flow (below), zstd                                             |
 | ``<key>.flow_bwd.zst``        | same                                                                  |
 | ``<key>.amodal_flow_fwd.zst`` | same, (T-1, K, H, W, 2); absent when the dataset stores no amodal flow |
+| ``<key>.amodal_known.zst``    | bool (T, K) bit-packed, zstd; absent when all True (synthetic data), so |
+|                               | datasets written before it existed read as all known                  |
 
 Sparse flow: the bit-packed map of pixels whose flow is not (0, 0) (``ceil(N / 8)`` bytes for N pixels),
 followed by the flow of those pixels in C order, quantised ``q = round(flow * 64)`` and delta-coded
@@ -39,6 +41,8 @@ ZSTD_LEVEL = 1  # level 3 costs 50% more time for <1% smaller clips (benchmarks/
 
 _ARRAYS = ("rgb", "visible", "amodal", "flow_fwd", "flow_bwd", "amodal_flow_fwd")
 MEMBER_SUFFIXES = ("header.json", "meta.json.zst") + tuple(f"{a}.zst" for a in _ARRAYS)
+REQUIRED_SUFFIXES = MEMBER_SUFFIXES[:-1]  # amodal_flow_fwd is optional
+OPTIONAL_SUFFIXES = ("amodal_known.zst",)  # after the flows, so synthetic shards keep their bytes
 
 # One compressor per process: zstandard objects are not thread-safe but are cheap to reuse.
 _compressor: zstandard.ZstdCompressor | None = None
@@ -122,6 +126,9 @@ def encode_clip(clip: Clip, *, validate: bool = True) -> list[tuple[str, bytes]]
     ]
     for name, (d, _) in coded.items():
         members.append((f"{name}.zst", zc.compress(d)))
+    known = clip.amodal_known
+    if known is not None and not known.all():
+        members.append(("amodal_known.zst", zc.compress(np.packbits(known, axis=None))))
     return members
 
 
@@ -153,7 +160,7 @@ def _array(raw: bytes, dtype: str, shape: tuple[int, ...], what: str) -> np.ndar
 
 def decode_clip(members: dict[str, bytes]) -> Clip:
     """Inverse of encode_clip; ``members`` maps member suffix -> bytes. Raises ClipError."""
-    for need in MEMBER_SUFFIXES[:-1]:
+    for need in REQUIRED_SUFFIXES:
         if need not in members:
             raise ClipError(f"member '{need}' is missing")
     try:
@@ -184,7 +191,12 @@ def decode_clip(members: dict[str, bytes]) -> Clip:
                 flows[name] = dequantize_flow(raw, flow_dtype[name], shape)
             except (ClipError, ValueError) as e:
                 raise ClipError(f"{name}: {e}") from None
+    known = None
+    if "amodal_known.zst" in members:
+        bits = _array(members["amodal_known.zst"], "uint8", ((T * K + 7) // 8,), "amodal_known")
+        known = np.unpackbits(bits, count=T * K).astype(bool).reshape(T, K)
     clip = Clip(rgb=rgb, visible=visible, amodal=amodal, flow_fwd=flows.get("flow_fwd"),
-                flow_bwd=flows.get("flow_bwd"), amodal_flow_fwd=flows.get("amodal_flow_fwd"), meta=meta)
+                flow_bwd=flows.get("flow_bwd"), amodal_flow_fwd=flows.get("amodal_flow_fwd"), meta=meta,
+                amodal_known=known)
     clip.validate()
     return clip
