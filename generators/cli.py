@@ -163,5 +163,9 @@ def preview(root, index, split, out, fps, scale):
     click.echo(f"wrote {path}")
 
 
+from generators.import_cli import import_group  # noqa: E402 (the `import` commands live there)
+
+main.add_command(import_group)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

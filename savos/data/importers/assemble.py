@@ -1,0 +1,184 @@
+"""One Clip from a source video's frames and masks, and the writer hook every importer shares.
+
+An importer supplies a ``Loader``: ``loader.videos()`` lists (split, video name) and ``loader.load(name)``
+returns a ``SourceVideo`` (full length, source resolution). ``plan`` cuts videos into time windows;
+``ImportMaker`` turns window i into Clip i (resize, drop objects not visible in the window, compose the
+label map, flow) for ``savos.data.writer.write_dataset``, which makes the import parallel, resumable
+and byte-deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from savos import __version__
+from savos.data.clip import Clip
+from savos.data.importers.flow import DEFAULT_METHOD, METHODS, estimate_flow, flow_meta, resize_flow
+from savos.data.importers.masks import compose_visible
+from savos.errors import SavosError
+from savos.schema import check
+
+
+@dataclass
+class SourceVideo:
+    """A whole source video. T frames at the source's H x W, K annotated objects.
+
+    rgb uint8 (T, H, W, 3); visible bool (T, K, H, W) per-object visible masks; amodal bool (T, K, H, W)
+    or None (no amodal truth); known bool (T, K) where amodal is truth; objects: K dicts (source_id,
+    category, ...); flow: (fwd, bwd) float32 (T-1, H, W, 2) each when the source has flow, else None.
+    """
+
+    rgb: np.ndarray
+    visible: np.ndarray
+    amodal: np.ndarray | None
+    known: np.ndarray
+    objects: list[dict[str, Any]]
+    flow: tuple[np.ndarray, np.ndarray] | None = None
+    flow_info: dict[str, Any] = field(default_factory=dict)
+    video: str = ""  # meta["source"]["video"]
+
+
+class Loader(Protocol):
+    dataset: str
+
+    def load(self, name: str) -> SourceVideo: ...
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """Options every importer shares.
+
+    window: frames per clip (None: the whole video); stride: first frames of consecutive windows
+    (None: = window, no overlap); height, width: resize every clip to this size (None: keep the
+    source's); flow: OpenCV estimator used when the source has no flow; max_videos: per split.
+    """
+
+    window: int | None = None
+    stride: int | None = None
+    height: int | None = None
+    width: int | None = None
+    flow: str = DEFAULT_METHOD
+    max_videos: int | None = None
+
+    def __post_init__(self):
+        check(self.window is None or self.window >= 2, "window", "must be >= 2 frames")
+        check(self.stride is None or self.stride >= 1, "stride", "must be >= 1")
+        check((self.height is None) == (self.width is None), "height",
+              "give both height and width, or neither")
+        check(self.height is None or (self.height >= 8 and self.width >= 8), "height", "must be >= 8 px")
+        check(self.flow in METHODS, "flow", f"expected one of {', '.join(METHODS)}, got {self.flow!r}")
+        check(self.max_videos is None or self.max_videos >= 1, "max_videos", "must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def windows(num_frames: int, window: int | None, stride: int | None) -> list[tuple[int, int]]:
+    """[start, stop) of the clips cut from a video of ``num_frames`` frames (whole windows only)."""
+    if window is None:
+        return [(0, num_frames)] if num_frames >= 2 else []
+    stride = stride or window
+    return [(s, s + window) for s in range(0, num_frames - window + 1, stride)]
+
+
+def resize_nearest(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(..., H, W) -> (..., h, w): each new pixel takes the source pixel under its centre."""
+    H, W = masks.shape[-2:]
+    h, w = size
+    if (h, w) == (H, W):
+        return masks
+    rows = ((np.arange(h) + 0.5) * H / h).astype(np.intp)
+    cols = ((np.arange(w) + 0.5) * W / w).astype(np.intp)
+    return masks[..., rows[:, None], cols[None, :]]
+
+
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 (T, H, W, 3) -> (T, h, w, 3): area averaging when shrinking, bilinear when enlarging."""
+    import cv2
+
+    H, W = rgb.shape[1:3]
+    h, w = size
+    if (h, w) == (H, W):
+        return rgb
+    interp = cv2.INTER_AREA if h <= H and w <= W else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(np.ascontiguousarray(f), (w, h), interpolation=interp) for f in rgb])
+
+
+def build_clip(src: SourceVideo, start: int, stop: int, options: ImportOptions, meta: dict[str, Any]) -> Clip:
+    """Clip of frames [start, stop) of ``src``; ``meta`` is completed with source, flow and objects."""
+    rgb = src.rgb[start:stop]
+    T, H, W = rgb.shape[:3]
+    size = (options.height, options.width) if options.height else (H, W)
+    vis = resize_nearest(src.visible[start:stop], size)
+    amo = None if src.amodal is None else resize_nearest(src.amodal[start:stop], size)
+    known = src.known[start:stop]
+    keep = np.flatnonzero(vis.any(axis=(0, 2, 3)))  # objects seen in this window
+    vis = vis[:, keep]
+    labels, overlap = compose_visible(vis)
+    own = labels[:, None] == np.arange(1, len(keep) + 1, dtype=labels.dtype)[None, :, None, None]
+    if amo is None:
+        amodal, known = own.copy(), np.zeros((T, len(keep)), bool)
+    else:
+        amo, known = amo[:, keep], known[:, keep].copy()
+        added = (own & ~amo).sum(axis=(2, 3))  # (T, K) visible pixels missing from the amodal truth
+        amodal = amo | own
+        known &= amo.any(axis=(2, 3)) | ~own.any(axis=(2, 3))
+    rgb = resize_rgb(rgb, size)
+    if src.flow is not None:
+        fwd, bwd = (resize_flow(f[start:stop - 1], size) for f in src.flow)
+        flow = dict(src.flow_info)
+    else:
+        fwd, bwd = estimate_flow(rgb, options.flow)
+        flow = flow_meta(options.flow)
+    objects = []
+    for j, k in enumerate(keep):
+        o = {"role": "target", **src.objects[k]}
+        if amo is not None:
+            o["amodal_added"] = int(added[:, j].sum())
+        objects.append(o)
+    meta = {**meta, "source": {"dataset": src_dataset(meta), "video": src.video,
+                               "frames": list(range(start, stop))},
+            "flow": flow, "objects": objects, "visible_overlap": overlap}
+    return Clip(rgb, labels, amodal, np.ascontiguousarray(fwd, np.float32),
+                np.ascontiguousarray(bwd, np.float32), None, meta, known)
+
+
+def src_dataset(meta: dict[str, Any]) -> str:
+    return str(meta["generator"]).removeprefix("import-")
+
+
+@dataclass
+class ImportMaker:
+    """``write_dataset``'s clip maker: global index i -> the Clip of window ``items[i]``.
+
+    items: (split, video name, start, stop) in index order. The last loaded video is kept, since the
+    windows of one video are consecutive and a worker makes whole shards."""
+
+    loader: Any
+    items: list[tuple[str, str, int, int]]
+    options: ImportOptions
+    config: dict[str, Any]
+    _cache: tuple[str, SourceVideo] | None = field(default=None, repr=False)
+
+    def __call__(self, index: int, split: str) -> Clip:
+        want, name, start, stop = self.items[index]
+        if want != split:
+            raise SavosError(f"internal: clip {index} belongs to split {want!r}, not {split!r}")
+        if self._cache is None or self._cache[0] != name:
+            self._cache = None
+            self._cache = (name, self.loader.load(name))
+        src = self._cache[1]
+        stop = src.rgb.shape[0] if stop < 0 else stop  # -1: the whole video
+        if stop - start < 2:
+            raise SavosError(f"{name}: a clip needs at least 2 frames, the video has {src.rgb.shape[0]}")
+        meta = {"generator": f"import-{self.loader.dataset}", "version": __version__, "config": self.config,
+                "seed": None, "split": split, "index": index}
+        return build_clip(src, start, stop, self.options, meta)
+
+    def __getstate__(self):  # workers start with an empty cache
+        state = dict(self.__dict__)
+        state["_cache"] = None
+        return state
