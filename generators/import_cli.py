@@ -78,3 +78,23 @@ def fishbowl(src, out, window, stride, size, flow, max_videos, workers, quiet, s
     info = import_fishbowl(src, out, options, splits=splits.split(",") if splits else None,
                            unseen_type=unseen_type, workers=workers, progress=not quiet)
     _done(out, info)
+
+
+@import_group.command("video")
+@click.argument("frames", type=click.Path())
+@click.option("--masks", type=click.Path(), required=True,
+              help="Folder of indexed PNG instance masks (DAVIS style), or a KITTI-MOTS .txt file.")
+@_options
+@click.option("--split", default="test", show_default=True, help="Split to write the clips to.")
+def video(frames, masks, out, window, stride, size, flow, max_videos, workers, quiet, split):
+    """Import your own video FRAMES (an mp4 or a folder of frames) with per-frame instance masks from
+    any segmenter or tracker, then `savos predict` gives amodal masks and `savos-gen preview` shows
+    them. There is no amodal truth (amodal_known is all False).
+
+    Example: savos-gen import video clip.mp4 --masks clip_masks/ --window 16 --out data/myvideo
+    """
+    from savos.data.importers.user_video import import_video
+
+    options = _import_options(window, stride, size, flow, max_videos)
+    info = import_video(frames, masks, out, options, split=split, workers=workers, progress=not quiet)
+    _done(out, info)
