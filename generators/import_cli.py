@@ -98,3 +98,26 @@ def video(frames, masks, out, window, stride, size, flow, max_videos, workers, q
     options = _import_options(window, stride, size, flow, max_videos)
     info = import_video(frames, masks, out, options, split=split, workers=workers, progress=not quiet)
     _done(out, info)
+
+
+@import_group.command("kins-video-car")
+@click.option("--kins", "kins", type=click.Path(file_okay=False), required=True,
+              help="KINS folder: {training,testing}/image_2 and the annotation JSONs.")
+@click.option("--kitti-raw", "kitti_raw", type=click.Path(file_okay=False), required=True,
+              help="KITTI raw root: <date>/<date>_drive_XXXX_sync/image_02/data/*.png.")
+@click.option("--tracks", type=click.Path(file_okay=False), required=True,
+              help="Folder of a tracker's output in KITTI-MOTS text, one <drive>.txt per drive.")
+@_options
+def kins_video_car(kins, kitti_raw, tracks, out, window, stride, size, flow, max_videos, workers, quiet):
+    """Import KINS-Video-Car: KITTI raw drives with the tracker's car masks, and KINS amodal truth on
+    the frames KINS annotates (matched by MD5 of the PNG bytes; tracked cars matched to KINS cars by
+    visible IoU >= 0.5). Score with `savos eval --protocol savos-kins`.
+
+    Example: savos-gen import kins-video-car --kins /data/kins --kitti-raw /data/kitti_raw
+    --tracks /data/pointtrack_mots --window 16 --out data/kins-car
+    """
+    from savos.data.importers.kins import import_kins_video_car
+
+    options = _import_options(window, stride, size, flow, max_videos)
+    info = import_kins_video_car(kins, kitti_raw, tracks, out, options, workers=workers, progress=not quiet)
+    _done(out, info)

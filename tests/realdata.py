@@ -124,3 +124,50 @@ def make_fishbowl_wds(root: Path, split: str = "train", Ks=(3, 9), T: int = 4, H
                 tar.addfile(info, io.BytesIO(data))
             truth[key] = (amodal, visible)
     return truth
+
+
+def rect_polygon(r0: int, r1: int, c0: int, c1: int) -> list[float]:
+    return [c0, r0, c1, r0, c1, r1, c0, r1]
+
+
+def make_kins_video_car(root: Path, T: int = 5, H: int = 24, W: int = 32, seed: int = 5) -> dict:
+    """KITTI raw (one drive), its MOTS tracks (cars and a pedestrian), and KINS annotating frame 1
+    (instances_train.json, RLE visible) and frame 3 (update_test_2020.json, polygons). Returns the
+    fixture's truth."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    rgb, amodal, visible = fish_scene(rng, T, H, W, 3)
+    drive = root / "raw" / "2011_09_26" / "2011_09_26_drive_0001_sync" / "image_02" / "data"
+    drive.mkdir(parents=True)
+    for t in range(T):
+        Image.fromarray(rgb[t]).save(drive / f"{t:010d}.png")
+    (root / "tracks").mkdir()
+    lines = []
+    for t in range(T):
+        for k in range(3):
+            if visible[t, k].any():
+                cls = 2 if k == 2 else 1  # object 2 is a pedestrian: dropped
+                lines.append(f"{t} {cls * 1000 + k} {cls} {H} {W} {rle(visible[t, k])['counts']}")
+    (root / "tracks" / "2011_09_26_drive_0001_sync.txt").write_text("\n".join(lines) + "\n")
+    kins = root / "kins"
+    polys = {}
+    for split, frame, name in (("training", 1, "000007.png"), ("testing", 3, "000002.png")):
+        (kins / split / "image_2").mkdir(parents=True)
+        (kins / split / "image_2" / name).write_bytes((drive / f"{frame:010d}.png").read_bytes())
+    boxes = {}
+    for t in (1, 3):
+        for k in range(2):
+            rows, cols = np.flatnonzero(amodal[t, k].any(1)), np.flatnonzero(amodal[t, k].any(0))
+            boxes[t, k] = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+            polys[t, k] = rect_polygon(*(int(x) for x in boxes[t, k]))
+    cats = [{"id": 4, "name": "car"}, {"id": 2, "name": "pedestrian"}]
+    inst = {"images": [{"id": 7, "file_name": "000007.png", "height": H, "width": W}], "categories": cats,
+            "annotations": [{"image_id": 7, "category_id": 4, "segmentation": [polys[1, k]],
+                             "inmodal_seg": rle(visible[1, k])} for k in range(2)]}
+    upd = {"images": [{"id": 2, "file_name": "000002.png", "height": H, "width": W}], "categories": cats,
+           "annotations": [{"image_id": 2, "category_id": 4, "a_segm": [polys[3, k]],
+                            "i_segm": [rect_polygon(*(int(x) for x in boxes[3, k]))]} for k in range(2)]}
+    (kins / "instances_train.json").write_text(json.dumps(inst))
+    (kins / "update_test_2020.json").write_text(json.dumps(upd))
+    return {"visible": visible, "polys": polys, "size": (H, W)}

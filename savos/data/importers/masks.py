@@ -8,6 +8,7 @@ background/foreground starting with background, over the pixels in column-major 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +81,10 @@ def rasterize_polygons(polygons: list, size: tuple[int, int], where: str) -> np.
     if not polys:
         return np.zeros(size, bool)
     try:
-        rles = cocomask.frPyObjects(polys, H, W)
-        return cocomask.decode(cocomask.merge(rles)).astype(bool)
+        with warnings.catch_warnings():  # pycocotools' own numpy-2 DeprecationWarning
+            warnings.simplefilter("ignore", DeprecationWarning)
+            rles = cocomask.frPyObjects(polys, H, W)
+            return cocomask.decode(cocomask.merge(rles)).astype(bool)
     except (TypeError, ValueError) as e:
         raise SavosError(f"{where}: bad polygon ({e})") from None
 
