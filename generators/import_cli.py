@@ -27,6 +27,8 @@ def _options(f):
         click.option("--max-videos", type=int, default=None,
                      help="Import at most this many videos per split."),
         click.option("--workers", type=int, default=None, help="Processes [default: all cores]."),
+        click.option("--shard-size", type=int, default=20, show_default=True,
+                     help="Clips per shard file (the unit of parallel work and of resuming)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
     ]):
         f = opt(f)
@@ -66,7 +68,8 @@ def import_group() -> None:
 @click.option("--unseen-type", default=None,
               help="Table 2's unseen-type split: train targets are the other four fish types, "
                    "val/test targets only this one (e.g. BigFishA).")
-def fishbowl(src, out, window, stride, size, flow, max_videos, workers, quiet, splits, unseen_type):
+def fishbowl(src, out, window, stride, size, flow, max_videos, workers, shard_size, quiet, splits,
+             unseen_type):
     """Import FISHBOWL from SRC, in its raw layout (<split>_data/...) or its WebDataset layout
     (<split>/shard-*.tar), detected. Objects with <= 100 visible pixels are dropped, as in the original.
 
@@ -76,7 +79,8 @@ def fishbowl(src, out, window, stride, size, flow, max_videos, workers, quiet, s
 
     options = _import_options(window, stride, size, flow, max_videos)
     info = import_fishbowl(src, out, options, splits=splits.split(",") if splits else None,
-                           unseen_type=unseen_type, workers=workers, progress=not quiet)
+                           unseen_type=unseen_type, workers=workers, shard_size=shard_size,
+                           progress=not quiet)
     _done(out, info)
 
 
@@ -86,7 +90,7 @@ def fishbowl(src, out, window, stride, size, flow, max_videos, workers, quiet, s
               help="Folder of indexed PNG instance masks (DAVIS style), or a KITTI-MOTS .txt file.")
 @_options
 @click.option("--split", default="test", show_default=True, help="Split to write the clips to.")
-def video(frames, masks, out, window, stride, size, flow, max_videos, workers, quiet, split):
+def video(frames, masks, out, window, stride, size, flow, max_videos, workers, shard_size, quiet, split):
     """Import your own video FRAMES (an mp4 or a folder of frames) with per-frame instance masks from
     any segmenter or tracker, then `savos predict` gives amodal masks and `savos-gen preview` shows
     them. There is no amodal truth (amodal_known is all False).
@@ -96,7 +100,8 @@ def video(frames, masks, out, window, stride, size, flow, max_videos, workers, q
     from savos.data.importers.user_video import import_video
 
     options = _import_options(window, stride, size, flow, max_videos)
-    info = import_video(frames, masks, out, options, split=split, workers=workers, progress=not quiet)
+    info = import_video(frames, masks, out, options, split=split, workers=workers, shard_size=shard_size,
+                        progress=not quiet)
     _done(out, info)
 
 
@@ -108,7 +113,8 @@ def video(frames, masks, out, window, stride, size, flow, max_videos, workers, q
 @click.option("--tracks", type=click.Path(file_okay=False), required=True,
               help="Folder of a tracker's output in KITTI-MOTS text, one <drive>.txt per drive.")
 @_options
-def kins_video_car(kins, kitti_raw, tracks, out, window, stride, size, flow, max_videos, workers, quiet):
+def kins_video_car(kins, kitti_raw, tracks, out, window, stride, size, flow, max_videos, workers, shard_size,
+                   quiet):
     """Import KINS-Video-Car: KITTI raw drives with the tracker's car masks, and KINS amodal truth on
     the frames KINS annotates (matched by MD5 of the PNG bytes; tracked cars matched to KINS cars by
     visible IoU >= 0.5). Score with `savos eval --protocol savos-kins`.
@@ -119,5 +125,6 @@ def kins_video_car(kins, kitti_raw, tracks, out, window, stride, size, flow, max
     from savos.data.importers.kins import import_kins_video_car
 
     options = _import_options(window, stride, size, flow, max_videos)
-    info = import_kins_video_car(kins, kitti_raw, tracks, out, options, workers=workers, progress=not quiet)
+    info = import_kins_video_car(kins, kitti_raw, tracks, out, options, workers=workers,
+                                 shard_size=shard_size, progress=not quiet)
     _done(out, info)

@@ -137,3 +137,62 @@ def test_channel_beyond_bit_width(tmp_path):
             tar.addfile(info, io.BytesIO(blob))
     r = run("import", "fishbowl", tmp_path / "src", "--out", tmp_path / "ds", "-q", "--workers", "1")
     assert r.exit_code == 2 and "beyond the 8-bit width" in r.output, r.output
+
+
+def test_interrupted_import_resumes_to_the_same_bytes(raw, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(raw[0], src)
+    clean = tmp_path / "clean"
+    import_ok("fishbowl", raw[0], "--shard-size", "1", "--out", clean)
+    video = src / "train_data/train/00001/video.mp4"
+    kept = video.read_bytes()
+    video.unlink()  # the second shard fails: the first stays, the dataset is unfinished
+    r = run("import", "fishbowl", src, "--shard-size", "1", "--out", tmp_path / "ds", "-q", "--workers", "1")
+    assert r.exit_code == 2 and (tmp_path / "ds/train/shard-000000.tar").is_file()
+    assert not (tmp_path / "ds/dataset.json").exists()
+    first = (tmp_path / "ds/train/shard-000000.tar").stat().st_mtime_ns
+    video.write_bytes(kept)
+    import_ok("fishbowl", src, "--shard-size", "1", "--out", tmp_path / "ds")
+    assert (tmp_path / "ds/train/shard-000000.tar").stat().st_mtime_ns == first  # not made again
+    a = json.loads((clean / "dataset.json").read_text())["splits"]
+    b = json.loads((tmp_path / "ds/dataset.json").read_text())["splits"]
+    assert a == b
+
+
+def test_flownet2_flo_files_are_read_when_present(raw, tmp_path):
+    from savos.data.importers.flow import write_flo
+
+    src = tmp_path / "src"
+    shutil.copytree(raw[0], src)
+    rng = np.random.default_rng(0)
+    flows = {}
+    for name in ("train_flow", "train_flow_reverse"):
+        for vid in ("00000", "00001"):
+            d = src / name / "inference/run.epoch-0-flow-field" / vid
+            d.mkdir(parents=True)
+            f = (rng.normal(size=(3, 24, 32, 2)) * 2).astype(np.float32)
+            for t in range(3):
+                write_flo(d / f"{t:06d}.flo", f[t])
+            flows[name, vid] = f
+    import_ok("fishbowl", src, "--out", tmp_path / "ds")
+    clip = open_dataset(tmp_path / "ds", "train")[1]
+    assert clip.meta["flow"]["method"].startswith("flownet2")
+    np.testing.assert_allclose(clip.flow_fwd, flows["train_flow", "00001"], atol=1 / 16 + 1e-6)
+    np.testing.assert_allclose(clip.flow_bwd, flows["train_flow_reverse", "00001"], atol=1 / 16 + 1e-6)
+    bad = src / "train_flow/inference/run.epoch-0-flow-field/00000/000001.flo"
+    bad.write_bytes(b"JUNK" + bad.read_bytes()[4:])  # the magic is "PIEH"
+    r = run("import", "fishbowl", src, "--out", tmp_path / "ds2", "-q", "--workers", "1")
+    assert r.exit_code == 2 and f"{bad}: not a Middlebury .flo file" in r.output
+
+
+def test_unseen_type_split(tmp_path):
+    for split, seed in (("train", 0), ("test", 1)):
+        make_fishbowl_raw(tmp_path / "src", split=split, videos=3, seed=seed)
+    import_ok("fishbowl", tmp_path / "src", "--unseen-type", "MediaFishA", "--out", tmp_path / "ds")
+    for split in ("train", "test"):
+        for clip in open_dataset(tmp_path / "ds", split):
+            for o in clip.meta["objects"]:
+                unseen = o["category"] == "MediumFishA"
+                assert (o["role"] == "target") == (unseen == (split == "test"))
+    r = run("import", "fishbowl", tmp_path / "src", "--unseen-type", "GoldFish", "--out", tmp_path / "x")
+    assert r.exit_code == 2 and "--unseen-type 'GoldFish'" in r.output

@@ -257,7 +257,8 @@ def unpack_channels(bits: np.ndarray, channels: list[int]) -> np.ndarray:
 
 def import_fishbowl(src: str | Path, out: str | Path, options: ImportOptions, *,
                     splits: list[str] | None = None, unseen_type: str | None = None,
-                    workers: int | None = None, progress: bool = True) -> dict | None:
+                    workers: int | None = None, shard_size: int = 20,
+                    progress: bool = True) -> dict | None:
     """Import FISHBOWL from ``src`` (either layout, detected) into the dataset folder ``out``."""
     src = Path(src)
     layout = detect_layout(src)
@@ -277,4 +278,4 @@ def import_fishbowl(src: str | Path, out: str | Path, options: ImportOptions, *,
     config = {"layout": layout, "splits": splits, "unseen_type": unseen_type,
               "drop_max_pixels": DROP_MAX_PIXELS}
     return run_import(out, loader, splits, options, config, {"src": str(src.resolve())}, workers=workers,
-                      progress=progress)
+                      shard_size=shard_size, progress=progress)

@@ -41,8 +41,8 @@ def md5(path: Path) -> str:
 
 
 def load_kins(kins: Path) -> dict[str, list[dict]]:
-    """{MD5 of the image's PNG bytes: [car annotations as {"amodal": polygons, "visible": rle|polygons,
-    "kind": "rle"|"poly", "size": (H, W)}]} over every KINS JSON found."""
+    """{MD5 of the image's PNG bytes: [car annotations as {"amodal": polygons, "visible": RLE or
+    polygons, "size": (H, W), "where": for errors}]} over every KINS JSON found."""
     jsons = [p for d in (kins, kins / "annotations") for n in JSON_NAMES if (p := d / n).is_file()]
     if not jsons:
         raise SavosError(f"{kins}: no KINS annotation file ({', '.join(JSON_NAMES)}) here or in annotations/")
@@ -68,9 +68,9 @@ def load_kins(kins: Path) -> dict[str, list[dict]]:
                 img = _kins_image(kins, im["file_name"], where)
                 digests[im["id"]] = md5(img)
             if "a_segm" in a:
-                ann = {"amodal": a["a_segm"], "visible": a.get("i_segm", []), "kind": "poly"}
+                ann = {"amodal": a["a_segm"], "visible": a.get("i_segm", [])}
             elif "segmentation" in a and "inmodal_seg" in a:
-                ann = {"amodal": a["segmentation"], "visible": a["inmodal_seg"], "kind": "rle"}
+                ann = {"amodal": a["segmentation"], "visible": a["inmodal_seg"]}
             else:
                 raise SavosError(f"{where}: has neither a_segm/i_segm nor segmentation/inmodal_seg")
             ann.update(size=(int(im["height"]), int(im["width"])), where=where)
@@ -89,10 +89,9 @@ def _kins_image(kins: Path, name: str, where: str) -> Path:
 def _ann_masks(ann: dict) -> tuple[np.ndarray, np.ndarray]:
     size, where = tuple(ann["size"]), ann["where"]
     amodal = rasterize_polygons(ann["amodal"], size, where)
-    if ann["kind"] == "rle":
-        rle = ann["visible"]
-        visible = decode_rle(rle if isinstance(rle, dict) else rle[0], size, where)
-    else:
+    if isinstance(ann["visible"], dict):  # instances_*.json: inmodal_seg is one RLE
+        visible = decode_rle(ann["visible"], size, where)
+    else:  # polygons (update_*_2020.json's i_segm)
         visible = rasterize_polygons(ann["visible"], size, where)
     return amodal, visible
 
@@ -156,7 +155,7 @@ def _mots_file(tracks: Path, drive: str) -> Path | None:
 
 
 def import_kins_video_car(kins: str | Path, raw: str | Path, tracks: str | Path, out: str | Path,
-                          options: ImportOptions, *, workers: int | None = None,
+                          options: ImportOptions, *, workers: int | None = None, shard_size: int = 20,
                           progress: bool = True) -> dict | None:
     """Match KINS to KITTI raw by MD5, attach the tracker's car masks and KINS amodal truth, import."""
     from tqdm import tqdm
@@ -186,4 +185,5 @@ def import_kins_video_car(kins: str | Path, raw: str | Path, tracks: str | Path,
     config = {"match_iou": MATCH_IOU, "split_rule": "drive i in name order: i%5==4 test, i%5==3 val",
               "matched_frames": sum(len(v) for v in truth.values())}
     inputs = {"kins": str(kins.resolve()), "kitti_raw": str(raw.resolve()), "tracks": str(tracks.resolve())}
-    return run_import(out, loader, splits, options, config, inputs, workers=workers, progress=progress)
+    return run_import(out, loader, splits, options, config, inputs, workers=workers, shard_size=shard_size,
+                      progress=progress)

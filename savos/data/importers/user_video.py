@@ -94,7 +94,8 @@ class VideoLoader:
 
 
 def import_video(frames: str | Path, masks: str | Path, out: str | Path, options: ImportOptions, *,
-                 split: str = "test", workers: int | None = None, progress: bool = True) -> dict | None:
+                 split: str = "test", workers: int | None = None, shard_size: int = 20,
+                 progress: bool = True) -> dict | None:
     """Import one video and its instance masks into the dataset folder ``out`` (one split)."""
     frames, masks = Path(frames), Path(masks)
     if not frames.exists():
@@ -102,4 +103,5 @@ def import_video(frames: str | Path, masks: str | Path, out: str | Path, options
     loader = VideoLoader(frames, masks, split)
     config = {"split": split, "masks": "mots" if masks.is_file() else "png"}
     inputs = {"frames": str(frames.resolve()), "masks": str(masks.resolve())}
-    return run_import(out, loader, [split], options, config, inputs, workers=workers, progress=progress)
+    return run_import(out, loader, [split], options, config, inputs, workers=workers, shard_size=shard_size,
+                      progress=progress)
