@@ -53,3 +53,29 @@ def test_kins_import_scores_only_known_pairs(tmp_path):
     frames = {int(r.split(",")[2]) for r in rows[1:]}
     assert frames <= {1, 3}  # only the frames KINS annotates are scored
     assert doc["protocol"] == "savos-kins"
+
+
+def test_user_video_train_predict_preview(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from tests.realdata import fish_scene, write_mp4
+
+    rgb, _, visible = fish_scene(np.random.default_rng(4), 6, 24, 32, 2)
+    write_mp4(tmp_path / "mine.mp4", rgb)
+    (tmp_path / "masks").mkdir()
+    for t in range(6):
+        lab = (visible[t, 0] * 1 + visible[t, 1] * 2).astype(np.uint8)
+        Image.fromarray(lab).save(tmp_path / "masks" / f"{t:05d}.png")
+    ok(gen, "import", "video", tmp_path / "mine.mp4", "--masks", tmp_path / "masks", "--out", tmp_path / "ds",
+       "-q", "--workers", "1")
+    run = tmp_path / "run"  # self-supervised: it may train on the user's own video
+    ok(savos, "train", TINY, "--set", f"data.root={tmp_path / 'ds'}", "--set", "data.train_split=test",
+       "--set", "data.val_split=test", "--set", "train.threads=1", "--out", run, "--quiet")
+    ok(savos, "predict", run, tmp_path / "ds", "--split", "test", "--out", tmp_path / "pred", "--quiet")
+    ok(gen, "preview", tmp_path / "ds", "--split", "test", "--pred", tmp_path / "pred", "--out",
+       tmp_path / "pred.gif")
+    assert (tmp_path / "pred.gif").stat().st_size > 0
+    r = ok(savos, "eval", tmp_path / "pred", tmp_path / "ds", "--split", "test", "--quiet")
+    assert json.loads((tmp_path / "pred" / "metrics_savos.json").read_text())["summary"]["pairs_full"] == 0
+    assert "nan" in r.output  # nothing is known, so nothing is scored (and nothing fails)
