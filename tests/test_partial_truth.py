@@ -60,3 +60,13 @@ def test_eval_scores_only_known_pairs():
     part = score_clip(clip, pred)
     assert len(everything) == 5 and len(part) == 2  # one target (the bar is an occluder)
     assert not ((part.object == 0) & (part.frame >= 2)).any()
+
+
+def test_real_video_rgb_is_stored_as_frame_differences_losslessly():
+    clip = toy_clip(2)
+    clip.rgb[:] = np.random.default_rng(0).integers(0, 256, clip.rgb.shape, dtype=np.uint8)
+    raw = _members(clip)
+    clip.meta["source"] = {"dataset": "video", "video": "v", "frames": list(range(5))}
+    members = _members(clip)
+    assert b"delta-t" in members["header.json"] and b"delta-t" not in raw["header.json"]
+    np.testing.assert_array_equal(decode_clip(members).rgb, clip.rgb)  # wrap-around mod 256 undone
