@@ -12,6 +12,7 @@ texture and compression noise (what dominates lossless RGB storage). Runs the re
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,8 @@ def main() -> None:
     print(f"  {args.videos / seconds:.3f} videos/s ({per_video:.1f} s/video incl. flow), "
           f"{mb / args.videos:.1f} MB/video (source {src_mb / args.videos:.1f} MB/video)")
     full = 10_000 * args.frames / 128
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e3
+    print(f"  peak RSS {rss:.0f} MB per worker process")
     print(f"  full FISHBOWL train (10,000 videos): {full * per_video / 3600:.1f} h per worker, "
           f"{full * mb / args.videos / 1e3:.0f} GB")
 

@@ -110,10 +110,10 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 FLOW_STEPS = 8  # estimated flow is stored rounded to 1/8 px (error <= 1/16 px, far below the estimator's)
 
 
-def round_flow(flow: np.ndarray) -> np.ndarray:
+def round_flow(flow: np.ndarray, inplace: bool = False) -> np.ndarray:
     """Round to 1/FLOW_STEPS px: dense estimated flow then compresses 2.4x better in the shards (its
     1/64 px codec steps would store the estimator's noise)."""
-    out = np.multiply(flow, np.float32(FLOW_STEPS), dtype=np.float32)
+    out = np.multiply(flow, np.float32(FLOW_STEPS), out=flow if inplace else None, dtype=np.float32)
     np.rint(out, out=out)
     out *= np.float32(1 / FLOW_STEPS)  # exact: a power of two
     return out
@@ -128,16 +128,22 @@ def build_clip(src: SourceVideo, start: int, stop: int, options: ImportOptions, 
     amo = None if src.amodal is None else resize_nearest(src.amodal[start:stop], size)
     known = src.known[start:stop]
     keep = np.flatnonzero(vis.any(axis=(0, 2, 3)))  # objects seen in this window
-    vis = vis[:, keep]
-    labels, overlap = compose_visible(vis)
-    own = labels[:, None] == np.arange(1, len(keep) + 1, dtype=labels.dtype)[None, :, None, None]
-    if amo is None:
-        amodal, known = own.copy(), np.zeros((T, len(keep)), bool)
-    else:
-        amo, known = amo[:, keep], known[:, keep].copy()
-        added = (own & ~amo).sum(axis=(2, 3))  # (T, K) visible pixels missing from the amodal truth
-        amodal = amo | own
-        known &= amo.any(axis=(2, 3)) | ~own.any(axis=(2, 3))
+    labels, overlap = compose_visible(vis, keep)
+    # Object by object: a whole (T, K, H, W) temporary per step would double the peak memory.
+    K = len(keep)
+    amodal = np.empty((T, K) + tuple(size), bool)
+    added = np.zeros((T, K), np.int64)  # visible pixels missing from the source's amodal truth
+    known_out = np.zeros((T, K), bool)
+    for j, k in enumerate(keep):
+        own = labels == j + 1
+        if amo is None:
+            amodal[:, j] = own
+            continue
+        a = amo[:, k]
+        added[:, j] = (own & ~a).sum(axis=(1, 2))
+        np.logical_or(a, own, out=amodal[:, j])
+        known_out[:, j] = known[:, k] & (a.any(axis=(1, 2)) | ~own.any(axis=(1, 2)))
+    known = known_out
     rgb = resize_rgb(rgb, size)
     if src.flow is not None:
         fwd, bwd = (resize_flow(f[start:stop - 1], size) for f in src.flow)
@@ -145,7 +151,8 @@ def build_clip(src: SourceVideo, start: int, stop: int, options: ImportOptions, 
     else:
         fwd, bwd = estimate_flow(rgb, options.flow)
         flow = flow_meta(options.flow)
-    fwd, bwd = round_flow(fwd), round_flow(bwd)
+    estimated = src.flow is None  # then the arrays are ours to round in place
+    fwd, bwd = round_flow(fwd, estimated), round_flow(bwd, estimated)
     flow["rounded_to_px"] = 1 / FLOW_STEPS
     objects = []
     for j, k in enumerate(keep):
@@ -156,8 +163,7 @@ def build_clip(src: SourceVideo, start: int, stop: int, options: ImportOptions, 
     meta = {**meta, "source": {"dataset": src_dataset(meta), "video": src.video,
                                "frames": list(range(start, stop))},
             "flow": flow, "objects": objects, "visible_overlap": overlap}
-    return Clip(rgb, labels, amodal, np.ascontiguousarray(fwd, np.float32),
-                np.ascontiguousarray(bwd, np.float32), None, meta, known)
+    return Clip(rgb, labels, amodal, fwd, bwd, None, meta, known)
 
 
 def src_dataset(meta: dict[str, Any]) -> str:

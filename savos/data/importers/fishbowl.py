@@ -63,14 +63,17 @@ def _read_json(path: Path):
         raise SavosError(f"{path}: not valid JSON ({e})") from None
 
 
-def _masks(obj: dict, size: tuple[int, int], T: int, path: Path, what: str) -> np.ndarray:
+def _masks(obj: dict, out: np.ndarray, path: Path, what: str) -> None:
+    """Decode an object's per-frame RLE masks into ``out`` bool (T, H, W)."""
+    T, H, W = out.shape
     masks = obj.get("masks") if isinstance(obj, dict) else None
     if not isinstance(masks, list):
         raise SavosError(f"{path}: {what} has no list of 'masks'")
     if len(masks) != T:
         raise SavosError(f"{path}: {what} has {len(masks)} masks but the video has {T} frames "
                          "(frame-count mismatch)")
-    return np.stack([decode_rle(m, size, f"{path}: {what}, frame {t}") for t, m in enumerate(masks)])
+    for t, m in enumerate(masks):
+        out[t] = decode_rle(m, (H, W), f"{path}: {what}, frame {t}")
 
 
 def keep_objects(visible: np.ndarray) -> np.ndarray:
@@ -150,25 +153,27 @@ class FishbowlLoader:
         objects = _read_json(path)
         if not isinstance(objects, list):
             raise SavosError(f"{path}: expected a list of objects")
-        visible, amodal, meta = [], [], []
+        vis = np.zeros((T, len(objects), H, W), bool)
+        amo = np.zeros((T, len(objects), H, W), bool)
+        meta = []
         for j, obj in enumerate(objects):
             if not isinstance(obj, dict) or "id" not in obj:
                 raise SavosError(f"{path}: object {j} has no 'id'")
-            visible.append(_masks(obj, (H, W), T, path, f"object id {obj['id']}"))
+            _masks(obj, vis[:, j], path, f"object id {obj['id']}")
             apath = (self.src / f"{split}_data" / f"{split}_objects" / f"{vid}_object{obj['id']}"
                      / "objects.json")
             full = _read_json(apath)
             if not isinstance(full, list) or len(full) != 1:
                 raise SavosError(f"{apath}: expected a one-element list (the fish rendered alone)")
-            amodal.append(_masks(full[0], (H, W), T, apath, "amodal render"))
+            _masks(full[0], amo[:, j], apath, "amodal render")
             meta.append({"source_id": obj["id"], "category": str(obj.get("type_name", "fish")),
                          "type_id": obj.get("type_id"), "speed": obj.get("speed"), "scale": obj.get("scale")})
-        vis = np.stack(visible, axis=1) if visible else np.zeros((T, 0, H, W), bool)
-        amo = np.stack(amodal, axis=1) if amodal else np.zeros((T, 0, H, W), bool)
         keep = keep_objects(vis)
+        if len(keep) < len(objects):  # (a copy: only when something is dropped)
+            vis, amo = vis[:, keep], amo[:, keep]
         flow, info = self._raw_flow(split, vid, T, (H, W))
-        return SourceVideo(rgb, vis[:, keep], amo[:, keep], np.ones((T, len(keep)), bool),
-                           [meta[k] for k in keep], flow, info, name)
+        return SourceVideo(rgb, vis, amo, np.ones((T, len(keep)), bool), [meta[k] for k in keep], flow,
+                           info, name)
 
     def _raw_flow(self, split: str, vid: str, T: int, size: tuple[int, int]):
         fwd_dir = self.src / f"{split}_flow" / FLOW_RUN / vid

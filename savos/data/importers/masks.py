@@ -131,15 +131,16 @@ def read_mots(path: str | Path, size: tuple[int, int] | None = None) -> MotsFram
     return out
 
 
-def compose_visible(masks: np.ndarray) -> tuple[np.ndarray, int]:
-    """Visible masks bool (T, K, H, W) -> (label map uint8/uint16 (T, H, W), pixels claimed by more
-    than one object). Overlaps should not happen in visible masks; where they do, the later object
-    wins (and the count says how often)."""
-    T, K, H, W = masks.shape
-    dtype = np.uint8 if K < 256 else np.uint16
+def compose_visible(masks: np.ndarray, objects=None) -> tuple[np.ndarray, int]:
+    """Visible masks bool (T, K, H, W) of the listed ``objects`` (default all) -> (label map
+    uint8/uint16 (T, H, W), label j + 1 = objects[j]; pixels claimed by more than one object). Overlaps
+    should not happen in visible masks; where they do, the later object wins (the count says how often)."""
+    T, _, H, W = masks.shape
+    objects = range(masks.shape[1]) if objects is None else objects
+    dtype = np.uint8 if len(objects) < 256 else np.uint16
     visible = np.zeros((T, H, W), dtype)
     count = np.zeros((T, H, W), np.uint16)
-    for k in range(K):
-        visible[masks[:, k]] = k + 1
+    for j, k in enumerate(objects):
+        visible[masks[:, k]] = j + 1
         count += masks[:, k]
     return visible, int((count > 1).sum())
