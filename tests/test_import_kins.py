@@ -47,3 +47,18 @@ def test_kins_missing_image_is_one_line(tmp_path):
                                   str(tmp_path / "ds"), "-q", "--workers", "1"])
     assert r.exit_code == 2 and "000007.png is in neither" in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_kins_windows_keep_truth_on_the_right_frames(tmp_path):
+    make_kins_video_car(tmp_path)
+    args = ["import", "kins-video-car", "--kins", tmp_path / "kins", "--kitti-raw", tmp_path / "raw",
+            "--tracks", tmp_path / "tracks", "--window", 2, "--stride", 1, "--out", tmp_path / "ds", "-q",
+            "--workers", 1]
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    ds = open_dataset(tmp_path / "ds", "train")
+    assert len(ds) == 4
+    for clip in ds:
+        frames = clip.meta["source"]["frames"]
+        for t, f in enumerate(frames):
+            assert clip.amodal_known[t].all() == (f in (1, 3)), (frames, clip.amodal_known)

@@ -1,10 +1,12 @@
 """One Clip from a source video's frames and masks, and the writer hook every importer shares.
 
-An importer supplies a ``Loader``: ``loader.videos()`` lists (split, video name) and ``loader.load(name)``
-returns a ``SourceVideo`` (full length, source resolution). ``plan`` cuts videos into time windows;
-``ImportMaker`` turns window i into Clip i (resize, drop objects not visible in the window, compose the
-label map, flow) for ``savos.data.writer.write_dataset``, which makes the import parallel, resumable
-and byte-deterministic.
+An importer supplies a loader: ``videos(split)`` lists video names, ``num_frames(name)`` counts
+frames, and ``load(name, start, stop)`` returns a ``SourceVideo`` of frames [start, stop) at the
+source's resolution (loaders read only what a window needs where their format allows; ``CachedVideo``
+keeps the last whole video for formats that must be decoded whole). ``plan`` cuts videos into time
+windows; ``ImportMaker`` turns window i into Clip i (resize, drop objects not visible in the window,
+compose the label map, flow) for ``savos.data.writer.write_dataset``, which makes the import
+parallel, resumable and byte-deterministic.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from savos.schema import check
 
 @dataclass
 class SourceVideo:
-    """A whole source video. T frames at the source's H x W, K annotated objects.
+    """Frames [first, first + T) of a source video at the source's H x W, K annotated objects.
 
     rgb uint8 (T, H, W, 3); visible bool (T, K, H, W) per-object visible masks; amodal bool (T, K, H, W)
     or None (no amodal truth); known bool (T, K) where amodal is truth; objects: K dicts (source_id,
@@ -39,12 +41,43 @@ class SourceVideo:
     flow: tuple[np.ndarray, np.ndarray] | None = None
     flow_info: dict[str, Any] = field(default_factory=dict)
     video: str = ""  # meta["source"]["video"]
+    first: int = 0  # index of frame 0 in the source video
+
+    def slice(self, start: int, stop: int | None) -> SourceVideo:
+        """Frames [start, stop) of this one (views, no copies)."""
+        s = slice(start, stop)
+        flow = None if self.flow is None else (self.flow[0][start:None if stop is None else stop - 1],
+                                               self.flow[1][start:None if stop is None else stop - 1])
+        return SourceVideo(self.rgb[s], self.visible[s], None if self.amodal is None else self.amodal[s],
+                           self.known[s], self.objects, flow, self.flow_info, self.video, self.first + start)
 
 
 class Loader(Protocol):
     dataset: str
 
-    def load(self, name: str) -> SourceVideo: ...
+    def videos(self, split: str) -> list[str]: ...
+
+    def num_frames(self, name: str) -> int: ...
+
+    def load(self, name: str, start: int, stop: int | None) -> SourceVideo: ...
+
+
+class CachedVideo:
+    """Mixin for loaders that must decode a whole video: ``cached(name, read)`` keeps the last one
+    (a worker makes whole shards and a video's windows are consecutive); workers start empty."""
+
+    _last: tuple[str, Any] | None = None
+
+    def cached(self, name: str, read):
+        if self._last is None or self._last[0] != name:
+            self._last = None  # free the previous video before reading the next
+            self._last = (name, read(name))
+        return self._last[1]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_last", None)
+        return state
 
 
 @dataclass(frozen=True)
@@ -119,14 +152,14 @@ def round_flow(flow: np.ndarray, inplace: bool = False) -> np.ndarray:
     return out
 
 
-def build_clip(src: SourceVideo, start: int, stop: int, options: ImportOptions, meta: dict[str, Any]) -> Clip:
-    """Clip of frames [start, stop) of ``src``; ``meta`` is completed with source, flow and objects."""
-    rgb = src.rgb[start:stop]
+def build_clip(src: SourceVideo, options: ImportOptions, meta: dict[str, Any]) -> Clip:
+    """The Clip of all of ``src``; ``meta`` is completed with source, flow and objects."""
+    rgb = src.rgb
     T, H, W = rgb.shape[:3]
     size = (options.height, options.width) if options.height else (H, W)
-    vis = resize_nearest(src.visible[start:stop], size)
-    amo = None if src.amodal is None else resize_nearest(src.amodal[start:stop], size)
-    known = src.known[start:stop]
+    vis = resize_nearest(src.visible, size)
+    amo = None if src.amodal is None else resize_nearest(src.amodal, size)
+    known = src.known
     keep = np.flatnonzero(vis.any(axis=(0, 2, 3)))  # objects seen in this window
     labels, overlap = compose_visible(vis, keep)
     # Object by object: a whole (T, K, H, W) temporary per step would double the peak memory.
@@ -146,7 +179,7 @@ def build_clip(src: SourceVideo, start: int, stop: int, options: ImportOptions, 
     known = known_out
     rgb = resize_rgb(rgb, size)
     if src.flow is not None:
-        fwd, bwd = (resize_flow(f[start:stop - 1], size) for f in src.flow)
+        fwd, bwd = (resize_flow(f, size) for f in src.flow)
         flow = dict(src.flow_info)
     else:
         fwd, bwd = estimate_flow(rgb, options.flow)
@@ -161,7 +194,7 @@ def build_clip(src: SourceVideo, start: int, stop: int, options: ImportOptions, 
             o["amodal_added"] = int(added[:, j].sum())
         objects.append(o)
     meta = {**meta, "source": {"dataset": src_dataset(meta), "video": src.video,
-                               "frames": list(range(start, stop))},
+                               "frames": list(range(src.first, src.first + T))},
             "flow": flow, "objects": objects, "visible_overlap": overlap}
     return Clip(rgb, labels, amodal, fwd, bwd, None, meta, known)
 
@@ -174,31 +207,20 @@ def src_dataset(meta: dict[str, Any]) -> str:
 class ImportMaker:
     """``write_dataset``'s clip maker: global index i -> the Clip of window ``items[i]``.
 
-    items: (split, video name, start, stop) in index order. The last loaded video is kept, since the
-    windows of one video are consecutive and a worker makes whole shards."""
+    items: (split, video name, start, stop) in index order; stop -1: to the end of the video."""
 
     loader: Any
     items: list[tuple[str, str, int, int]]
     options: ImportOptions
     config: dict[str, Any]
-    _cache: tuple[str, SourceVideo] | None = field(default=None, repr=False)
 
     def __call__(self, index: int, split: str) -> Clip:
         want, name, start, stop = self.items[index]
         if want != split:
             raise SavosError(f"internal: clip {index} belongs to split {want!r}, not {split!r}")
-        if self._cache is None or self._cache[0] != name:
-            self._cache = None
-            self._cache = (name, self.loader.load(name))
-        src = self._cache[1]
-        stop = src.rgb.shape[0] if stop < 0 else stop  # -1: the whole video
-        if stop - start < 2:
+        src = self.loader.load(name, start, None if stop < 0 else stop)
+        if src.rgb.shape[0] < 2:
             raise SavosError(f"{name}: a clip needs at least 2 frames, the video has {src.rgb.shape[0]}")
         meta = {"generator": f"import-{self.loader.dataset}", "version": __version__, "config": self.config,
                 "seed": None, "split": split, "index": index}
-        return build_clip(src, start, stop, self.options, meta)
-
-    def __getstate__(self):  # workers start with an empty cache
-        state = dict(self.__dict__)
-        state["_cache"] = None
-        return state
+        return build_clip(src, self.options, meta)

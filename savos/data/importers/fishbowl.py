@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from savos.data.importers.assemble import ImportOptions, SourceVideo
+from savos.data.importers.assemble import CachedVideo, ImportOptions, SourceVideo
 from savos.data.importers.flow import read_flo_folder
 from savos.data.importers.masks import decode_rle
 from savos.data.importers.media import read_video
@@ -82,8 +82,9 @@ def keep_objects(visible: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class FishbowlLoader:
-    """Lists and loads FISHBOWL videos; names are ``<split>/<vid>``."""
+class FishbowlLoader(CachedVideo):
+    """Lists and loads FISHBOWL videos; names are ``<split>/<vid>``. A video is decoded whole (mp4,
+    per-video RLE lists) and kept for its next windows."""
 
     src: Path
     layout: str
@@ -136,7 +137,10 @@ class FishbowlLoader:
                 shape = header(f)[0]
         return int(shape[0])
 
-    def load(self, name: str) -> SourceVideo:
+    def load(self, name: str, start: int = 0, stop: int | None = None) -> SourceVideo:
+        return self.cached(name, self._load_whole).slice(start, stop)
+
+    def _load_whole(self, name: str) -> SourceVideo:
         src = self._load_raw(name) if self.layout == "raw" else self._load_wds(name)
         if self.unseen_type is not None:
             held_out = name.split("/", 1)[0] != "train"  # val/test score only the unseen type

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from savos.data.importers.assemble import ImportOptions, SourceVideo
-from savos.data.importers.masks import decode_rle, rasterize_polygons, read_mots
+from savos.data.importers.masks import MotsText, decode_rle, rasterize_polygons
 from savos.data.importers.media import frame_files, read_image
 from savos.data.importers.plan import run_import
 from savos.errors import SavosError
@@ -98,6 +98,8 @@ def _ann_masks(ann: dict) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class KinsLoader:
+    """KITTI raw drives: frames read per window (PNG files), tracks parsed once per drive."""
+
     raw: Path
     tracks: Path
     drives: dict[str, Path]  # "<date>/<drive>" -> its MOTS file
@@ -105,6 +107,7 @@ class KinsLoader:
     splits_of: dict[str, str]
     dataset: str = "kins-video-car"
     _frames: dict[str, list[Path]] = field(default_factory=dict, repr=False)
+    _mots: tuple[str, MotsText] | None = field(default=None, repr=False)
 
     def videos(self, split: str) -> list[str]:
         return [d for d in sorted(self.drives) if self.splits_of[d] == split]
@@ -118,33 +121,52 @@ class KinsLoader:
     def num_frames(self, name: str) -> int:
         return len(self.frames(name))
 
-    def load(self, name: str) -> SourceVideo:
-        files = self.frames(name)
-        rgb = np.stack([read_image(p) for p in files])
+    def mots(self, name: str, size: tuple[int, int]) -> MotsText:
+        if self._mots is None or self._mots[0] != name:
+            mots = MotsText(self.drives[name], size)
+            T = self.num_frames(name)
+            beyond = [f for f in mots.by_frame if not 0 <= f < T]
+            if beyond:
+                raise SavosError(f"{self.drives[name]}: frame {beyond[0]} is beyond the drive's {T} frames")
+            self._mots = (name, mots)
+        return self._mots[1]
+
+    def load(self, name: str, start: int = 0, stop: int | None = None) -> SourceVideo:
+        files = self.frames(name)[start:stop]
+        frames = [read_image(p) for p in files]
+        for p, f in zip(files, frames, strict=True):
+            if f.shape != frames[0].shape:
+                raise SavosError(f"{p}: frame size {f.shape[1]}x{f.shape[0]} differs from {files[0]}'s")
+        rgb = np.stack(frames)
         T, H, W = rgb.shape[:3]
-        per_frame = read_mots(self.drives[name], (H, W))
-        tracks = sorted({obj for per in per_frame.values() for obj, cls, _ in per if cls == CAR_MOTS})
+        mots = self.mots(name, (H, W))
+        tracks = [obj for obj, _ in mots.tracks(start, start + T, {CAR_MOTS})]
         index = {obj: k for k, obj in enumerate(tracks)}
         vis = np.zeros((T, len(tracks), H, W), bool)
-        for f, per in per_frame.items():
-            if not 0 <= f < T:
-                raise SavosError(f"{self.drives[name]}: frame {f} is beyond the drive's {T} frames")
-            for obj, cls, m in per:
+        for t in range(T):
+            for obj, cls, m in mots.masks(start + t):
                 if cls == CAR_MOTS:
-                    vis[f, index[obj]] = m
+                    vis[t, index[obj]] = m
         amodal, known = vis.copy(), np.zeros((T, len(tracks)), bool)
         for f, anns in self.truth.get(name, {}).items():
+            if not start <= f < start + T:
+                continue
             gt = [_ann_masks(a) for a in anns]
             for k in range(len(tracks)):
-                v = vis[f, k]
+                v = vis[f - start, k]
                 if not v.any():
                     continue
                 ious = [(v & gv).sum() / max((v | gv).sum(), 1) for _, gv in gt]
                 best = int(np.argmax(ious)) if ious else -1
                 if best >= 0 and ious[best] >= MATCH_IOU:
-                    amodal[f, k], known[f, k] = gt[best][0], True
+                    amodal[f - start, k], known[f - start, k] = gt[best][0], True
         objects = [{"source_id": int(obj), "category": "car"} for obj in tracks]
-        return SourceVideo(rgb, vis, amodal, known, objects, None, {}, name)
+        return SourceVideo(rgb, vis, amodal, known, objects, None, {}, name, start)
+
+    def __getstate__(self):  # workers parse their own tracks
+        state = dict(self.__dict__)
+        state["_mots"] = None
+        return state
 
 
 def _mots_file(tracks: Path, drive: str) -> Path | None:

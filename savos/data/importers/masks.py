@@ -1,5 +1,5 @@
 """Instance masks in the formats real data comes in: COCO RLE (compressed strings or count lists),
-COCO polygons, KITTI-MOTS text, and their composition into a savos ``visible`` label map.
+COCO polygons, KITTI-MOTS text (``MotsText``), and their composition into a savos ``visible`` label map.
 
 RLE decoding is our own (numpy), so a malformed mask is an error naming the file instead of a crash or
 a silently wrong mask; the tests check it against pycocotools' encoder. COCO RLE runs alternate
@@ -51,6 +51,15 @@ def rle_counts(counts: str | bytes | list, where: str) -> np.ndarray:
     return out
 
 
+def check_size(hw: tuple[int, int], size: tuple[int, int], where: str, what: str) -> None:
+    """A mask's (height, width) must be the video's."""
+    h, w = hw
+    if (h, w) != tuple(size):
+        swapped = " (height and width swapped?)" if (w, h) == tuple(size) else ""
+        raise SavosError(f"{where}: {what} size {h}x{w} (HxW) does not match the video's "
+                         f"{size[0]}x{size[1]}{swapped}")
+
+
 def decode_rle(rle: dict, size: tuple[int, int], where: str) -> np.ndarray:
     """bool (H, W) of a COCO RLE ``{"size": [h, w], "counts": ...}``; its size must be ``size``."""
     if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
@@ -59,10 +68,7 @@ def decode_rle(rle: dict, size: tuple[int, int], where: str) -> np.ndarray:
         h, w = (int(x) for x in rle["size"])
     except (TypeError, ValueError):
         raise SavosError(f"{where}: RLE size {rle['size']!r} is not [height, width]") from None
-    if (h, w) != tuple(size):
-        swapped = " (height and width swapped?)" if (w, h) == tuple(size) else ""
-        raise SavosError(f"{where}: RLE size {h}x{w} (HxW) does not match the video's "
-                         f"{size[0]}x{size[1]}{swapped}")
+    check_size((h, w), size, where, "RLE")
     runs = rle_counts(rle["counts"], where)
     total = int(runs.sum())
     if total != h * w:
@@ -89,46 +95,55 @@ def rasterize_polygons(polygons: list, size: tuple[int, int], where: str) -> np.
         raise SavosError(f"{where}: bad polygon ({e})") from None
 
 
-MotsFrames = dict[int, list[tuple[int, int, np.ndarray]]]  # frame -> [(obj_id, class_id, mask)]
-
-
-def read_mots(path: str | Path, size: tuple[int, int] | None = None) -> MotsFrames:
+class MotsText:
     """KITTI-MOTS text: ``frame obj_id class_id img_height img_width rle`` per line.
 
-    Returns {frame: [(obj_id, class_id, bool (H, W) mask), ...]}. Every line's size must be ``size``
-    (when given) and agree with the first line's; masks of one frame must not overlap."""
-    path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        raise SavosError(f"{path}: MOTS file is missing") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SavosError(f"{path}: cannot read MOTS text ({e})") from None
-    out: MotsFrames = {}
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        parts = line.split(" ")
-        where = f"{path}:{n}"
-        if len(parts) != 6:
-            raise SavosError(f"{where}: expected 'frame obj_id class_id height width rle', "
-                             f"got {len(parts)} fields")
+    Parsed at once (fields, ints, every line's size against ``size``), decoded lazily frame by frame
+    (``masks(frame)``), so a long sequence never holds all its masks in memory."""
+
+    def __init__(self, path: str | Path, size: tuple[int, int]):
+        self.path = path = Path(path)
         try:
-            frame, obj, cls, h, w = (int(x) for x in parts[:5])
-        except ValueError:
-            raise SavosError(f"{where}: frame, ids, height and width must be integers") from None
-        want = size if size is not None else (h, w)
-        size = want
-        mask = decode_rle({"size": [h, w], "counts": parts[5]}, want, where)
-        per = out.setdefault(frame, [])
-        for other, _, m in per:
-            if (m & mask).any():
-                raise SavosError(f"{where}: mask of object {obj} overlaps object {other} in frame {frame} "
-                                 "(MOTS masks of one frame must be disjoint)")
-        per.append((obj, cls, mask))
-    if not out:
-        raise SavosError(f"{path}: MOTS file holds no masks")
-    return out
+            lines = path.read_text().splitlines()
+        except FileNotFoundError:
+            raise SavosError(f"{path}: MOTS file is missing") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise SavosError(f"{path}: cannot read MOTS text ({e})") from None
+        self.size = tuple(size)
+        self.by_frame: dict[int, list[tuple[int, int, str, str]]] = {}  # (obj, cls, counts, where)
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            parts = line.split(" ")
+            where = f"{path}:{n}"
+            if len(parts) != 6:
+                raise SavosError(f"{where}: expected 'frame obj_id class_id height width rle', "
+                                 f"got {len(parts)} fields")
+            try:
+                frame, obj, cls, h, w = (int(x) for x in parts[:5])
+            except ValueError:
+                raise SavosError(f"{where}: frame, ids, height and width must be integers") from None
+            check_size((h, w), self.size, where, "MOTS")
+            self.by_frame.setdefault(frame, []).append((obj, cls, parts[5], where))
+        if not self.by_frame:
+            raise SavosError(f"{path}: MOTS file holds no masks")
+
+    def tracks(self, start: int, stop: int, classes: set[int] | None = None) -> list[tuple[int, int]]:
+        """Sorted (obj_id, class_id) of the tracks with a mask in frames [start, stop)."""
+        return sorted({(o, c) for f, per in self.by_frame.items() if start <= f < stop
+                       for o, c, _, _ in per if classes is None or c in classes})
+
+    def masks(self, frame: int) -> list[tuple[int, int, np.ndarray]]:
+        """[(obj_id, class_id, bool (H, W))] of one frame; masks of a frame must not overlap."""
+        out: list[tuple[int, int, np.ndarray]] = []
+        for obj, cls, counts, where in self.by_frame.get(frame, []):
+            mask = decode_rle({"size": list(self.size), "counts": counts}, self.size, where)
+            for other, _, m in out:
+                if (m & mask).any():
+                    raise SavosError(f"{where}: mask of object {obj} overlaps object {other} in frame "
+                                     f"{frame} (MOTS masks of one frame must be disjoint)")
+            out.append((obj, cls, mask))
+        return out
 
 
 def compose_visible(masks: np.ndarray, objects=None) -> tuple[np.ndarray, int]:

@@ -13,13 +13,13 @@ There is no amodal truth: ``amodal`` holds the visible masks and ``amodal_known`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from savos.data.importers.assemble import ImportOptions, SourceVideo
-from savos.data.importers.masks import read_mots
+from savos.data.importers.assemble import CachedVideo, ImportOptions, SourceVideo
+from savos.data.importers.masks import MotsText
 from savos.data.importers.media import frame_files, read_frames, read_image
 from savos.data.importers.plan import run_import
 from savos.errors import SavosError
@@ -28,12 +28,9 @@ MOTS_CLASSES = {1: "car", 2: "pedestrian"}
 VOID = 255  # DAVIS marks unlabelled pixels 255
 
 
-def read_instance_pngs(folder: Path, T: int, size: tuple[int, int]) -> tuple[np.ndarray, list[int]]:
-    """Indexed PNGs -> (bool (T, K, H, W), K instance ids)."""
-    files = frame_files(folder)
-    if len(files) != T:
-        raise SavosError(f"{folder}: {len(files)} mask frames but the video has {T} frames "
-                         "(frame-count mismatch)")
+def read_instance_pngs(files: list[Path], size: tuple[int, int]) -> tuple[np.ndarray, list[int]]:
+    """Indexed PNGs, one per frame -> (bool (T, K, H, W), K instance ids)."""
+    T = len(files)
     labels = []
     for p in files:
         m = read_image(p, mode="P")
@@ -45,52 +42,66 @@ def read_instance_pngs(folder: Path, T: int, size: tuple[int, int]) -> tuple[np.
     return np.stack([stack == i for i in ids], axis=1) if ids else np.zeros((T, 0) + size, bool), ids
 
 
-def mots_masks(path: Path, T: int, size: tuple[int, int]) -> tuple[np.ndarray, list[int], list[int]]:
-    """MOTS text -> (bool (T, K, H, W), K track ids, K class ids)."""
-    frames = read_mots(path, size)
-    beyond = [f for f in frames if not 0 <= f < T]
-    if beyond:
-        raise SavosError(f"{path}: frame {beyond[0]} is beyond the video's {T} frames (frame-count mismatch)")
-    tracks = sorted({(obj, cls) for per in frames.values() for obj, cls, _ in per})
+def mots_masks(mots: MotsText, start: int, stop: int) -> tuple[np.ndarray, list[int], list[int]]:
+    """Frames [start, stop) of MOTS text -> (bool (T, K, H, W), K track ids, K class ids) of the tracks
+    seen in those frames."""
+    tracks = mots.tracks(start, stop)
     index = {obj: k for k, (obj, _) in enumerate(tracks)}
-    masks = np.zeros((T, len(tracks)) + size, bool)
-    for f, per in frames.items():
-        for obj, _, m in per:
-            masks[f, index[obj]] = m
+    masks = np.zeros((stop - start, len(tracks)) + mots.size, bool)
+    for f in range(start, stop):
+        for obj, _, m in mots.masks(f):
+            masks[f - start, index[obj]] = m
     return masks, [o for o, _ in tracks], [c for _, c in tracks]
 
 
 @dataclass
-class VideoLoader:
+class VideoLoader(CachedVideo):
+    """One user video: frames decoded whole (and kept), masks read per window."""
+
     frames: Path
     masks: Path
     split: str = "test"
     dataset: str = "video"
-    _T: int | None = field(default=None, repr=False)
 
     def videos(self, split: str) -> list[str]:
         return [self.frames.stem if self.frames.is_file() else self.frames.name]
 
     def num_frames(self, name: str) -> int:
-        if self._T is None:
-            self._T = int(read_frames(self.frames).shape[0])
-        return self._T
+        return int(self._whole(name)[0].shape[0])
 
-    def load(self, name: str) -> SourceVideo:
-        rgb = read_frames(self.frames)
+    def _whole(self, name: str) -> tuple[np.ndarray, MotsText | None]:
+        def read(_):
+            rgb = read_frames(self.frames)
+            T, H, W = rgb.shape[:3]
+            if self.masks.is_dir():
+                files = frame_files(self.masks)
+                if len(files) != T:
+                    raise SavosError(f"{self.masks}: {len(files)} mask frames but the video has {T} frames "
+                                     "(frame-count mismatch)")
+                return rgb, None
+            if not self.masks.is_file():
+                raise SavosError(f"{self.masks}: mask folder or MOTS file is missing")
+            mots = MotsText(self.masks, (H, W))
+            beyond = [f for f in mots.by_frame if not 0 <= f < T]
+            if beyond:
+                raise SavosError(f"{self.masks}: frame {beyond[0]} is beyond the video's {T} frames "
+                                 "(frame-count mismatch)")
+            return rgb, mots
+        return self.cached(name, read)
+
+    def load(self, name: str, start: int = 0, stop: int | None = None) -> SourceVideo:
+        rgb, mots = self._whole(name)
+        stop = rgb.shape[0] if stop is None else stop
+        rgb = rgb[start:stop]
         T, H, W = rgb.shape[:3]
-        if self.masks.is_dir():
-            vis, ids = read_instance_pngs(self.masks, T, (H, W))
+        if mots is None:
+            vis, ids = read_instance_pngs(frame_files(self.masks)[start:stop], (H, W))
             objects = [{"source_id": i, "category": "object"} for i in ids]
-        elif self.masks.is_file():
-            vis, ids, classes = mots_masks(self.masks, T, (H, W))
+        else:
+            vis, ids, classes = mots_masks(mots, start, stop)
             objects = [{"source_id": i, "category": MOTS_CLASSES.get(c, f"class {c}")}
                        for i, c in zip(ids, classes, strict=True)]
-        else:
-            raise SavosError(f"{self.masks}: mask folder or MOTS file is missing")
-        if not objects:
-            raise SavosError(f"{self.masks}: no object in any frame; nothing to segment")
-        return SourceVideo(rgb, vis, None, np.zeros((T, len(objects)), bool), objects, None, {}, name)
+        return SourceVideo(rgb, vis, None, np.zeros((T, len(objects)), bool), objects, None, {}, name, start)
 
 
 def import_video(frames: str | Path, masks: str | Path, out: str | Path, options: ImportOptions, *,
