@@ -103,7 +103,9 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
                    f"check it with `savos-gen verify {out}`")
 
 
-CHECKS = {"chewing-gum": "generators.check:check_clip"}  # generator name -> its clip checker
+CHECKS = {"chewing-gum": "generators.check:check_clip",  # generator name -> its clip checker
+          **{f"import-{d}": "savos.data.importers.check:check_imported"
+             for d in ("fishbowl", "kins-video-car", "video")}}
 
 
 def _checker(generator: str | None):

@@ -37,6 +37,8 @@ def test_kins_video_car(tmp_path):
             rle = cocomask.merge(cocomask.frPyObjects([truth["polys"][t, k]], H, W))
             gt = cocomask.decode(rle).astype(bool) | truth["visible"][t, k]
             np.testing.assert_array_equal(clip.amodal[t, k], gt)
+    r = CliRunner().invoke(main, ["verify", str(tmp_path / "ds"), "-q", "--workers", "1"])
+    assert r.exit_code == 0 and "OK" in r.output, r.output
 
 
 def test_kins_missing_image_is_one_line(tmp_path):

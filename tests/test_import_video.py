@@ -59,6 +59,8 @@ def test_mp4_with_indexed_pngs(scene, tmp_path):
         np.testing.assert_array_equal(clip.visible == k + 1, visible[:, k])
     assert not clip.amodal_known.any()
     assert clip.meta["source"] == {"dataset": "video", "video": "clip", "frames": list(range(T))}
+    r = run("verify", tmp_path / "ds", "-q", "--workers", "1")
+    assert r.exit_code == 0 and "OK" in r.output, r.output
     r = run("preview", tmp_path / "ds", "--split", "test", "--out", tmp_path / "clip.gif")
     assert r.exit_code == 0 and (tmp_path / "clip.gif").stat().st_size > 0, r.output
 

@@ -70,3 +70,20 @@ def test_real_video_rgb_is_stored_as_frame_differences_losslessly():
     members = _members(clip)
     assert b"delta-t" in members["header.json"] and b"delta-t" not in raw["header.json"]
     np.testing.assert_array_equal(decode_clip(members).rgb, clip.rgb)  # wrap-around mod 256 undone
+
+
+def test_verify_check_of_imported_clips():
+    from savos.data.importers.check import check_imported
+
+    clip = toy_clip(0)
+    clip.amodal_flow_fwd = None
+    clip.meta["source"] = {"dataset": "video", "video": "v", "frames": [3, 4, 5, 6, 7]}
+    clip.meta["flow"] = {"method": "opencv-dis-fine", "exact": False}
+    for k, o in enumerate(clip.meta["objects"]):
+        o.update(source_id=k, category="object")
+    assert check_imported(clip) == []
+    clip.meta["source"]["frames"] = [0, 1, 2]
+    clip.meta["flow"]["exact"] = True
+    del clip.meta["objects"][1]["category"]
+    problems = check_imported(clip)
+    assert len(problems) == 3 and "frames" in problems[0] and "exact" in problems[1]
