@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--objects", type=int, default=6)
     ap.add_argument("--size", default=None, help="--size of the import (HxW), e.g. 160x240")
+    ap.add_argument("--window", type=int, default=None, help="--window of the import (frames per clip)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="savos-import-bench-"))
     truth = make_fishbowl_raw(tmp / "src", videos=args.videos, T=args.frames, H=320, W=480, K=args.objects)
@@ -51,13 +52,14 @@ def main() -> None:
     cmd = [sys.executable, "-m", "generators.cli", "import", "fishbowl", str(tmp / "src"), "--out",
            str(tmp / "ds"), "--flow", args.flow, "--workers", str(args.workers), "-q"]
     cmd += ["--size", args.size] if args.size else []
+    cmd += ["--window", str(args.window)] if args.window else []
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - t0
     mb = sum(p.stat().st_size for p in (tmp / "ds").rglob("*.tar")) / 1e6
     per_video = seconds / args.videos
     print(f"{args.videos} videos x {args.frames} frames at 320x480 (stored at {args.size or '320x480'}), "
-          f"{args.objects} fish, flow {args.flow}, "
+          f"{args.objects} fish, flow {args.flow}, window {args.window or args.frames}, "
           f"{args.workers} worker(s)")
     print(f"  {args.videos / seconds:.3f} videos/s ({per_video:.1f} s/video incl. flow), "
           f"{mb / args.videos:.1f} MB/video (source {src_mb / args.videos:.1f} MB/video)")

@@ -15,6 +15,7 @@ pytest.importorskip("cv2")
 pytest.importorskip("pycocotools")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools under numpy 2
 def test_kins_video_car(tmp_path):
     from pycocotools import mask as cocomask
 
