@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from savos.errors import SavosError
+from savos.schema import FieldError
 
 
 def _options(f):
@@ -47,8 +48,9 @@ def _import_options(window, stride, size, flow, max_videos):
     try:
         return ImportOptions(window=window, stride=stride, height=height, width=width, flow=flow,
                              max_videos=max_videos)
-    except SavosError as e:
-        raise SavosError(f"--{str(e).replace('_', '-')}") from None
+    except FieldError as e:
+        flag = "--size" if e.key in ("height", "width") else "--" + e.key.replace("_", "-")
+        raise SavosError(f"{flag}: {e.msg}") from None
 
 
 def _done(out, info) -> None:

@@ -196,3 +196,24 @@ def test_unseen_type_split(tmp_path):
                 assert (o["role"] == "target") == (unseen == (split == "test"))
     r = run("import", "fishbowl", tmp_path / "src", "--unseen-type", "GoldFish", "--out", tmp_path / "x")
     assert r.exit_code == 2 and "--unseen-type 'GoldFish'" in r.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--size", "12"], "--size '12': expected HxW"),
+    (["--size", "4x4"], "--size: must be >= 8 px"),
+    (["--window", "1"], "--window: must be >= 2 frames"),
+    (["--max-videos", "0"], "--max-videos: must be >= 1"),
+    (["--splits", "train,nope"], "no split 'nope'"),
+])
+def test_bad_options_are_one_line(raw, tmp_path, args, message):
+    r = run("import", "fishbowl", raw[0], "--out", tmp_path / "ds", *args, "-q")
+    assert r.exit_code == 2 and message in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_neither_layout_is_one_line(tmp_path):
+    (tmp_path / "src").mkdir()
+    r = run("import", "fishbowl", tmp_path / "src", "--out", tmp_path / "ds")
+    assert r.exit_code == 2 and "neither FISHBOWL layout found" in r.output
+    r = run("import", "fishbowl", tmp_path / "missing", "--out", tmp_path / "ds")
+    assert r.exit_code == 2 and "FISHBOWL folder is missing" in r.output

@@ -21,6 +21,7 @@ from savos.data.clip import Clip
 from savos.data.importers.flow import DEFAULT_METHOD, METHODS, estimate_flow, flow_meta, resize_flow
 from savos.data.importers.masks import compose_visible
 from savos.errors import SavosError
+from savos.limits import MAX_CLIP_PIXELS
 from savos.schema import check
 
 
@@ -157,6 +158,9 @@ def build_clip(src: SourceVideo, options: ImportOptions, meta: dict[str, Any]) -
     rgb = src.rgb
     T, H, W = rgb.shape[:3]
     size = (options.height, options.width) if options.height else (H, W)
+    if T * size[0] * size[1] > MAX_CLIP_PIXELS:
+        raise SavosError(f"{src.video}: a clip of {T} frames at {size[0]}x{size[1]} is over the "
+                         f"{MAX_CLIP_PIXELS:,}-pixel bound of one clip; cut it with --window or --size")
     vis = resize_nearest(src.visible, size)
     amo = None if src.amodal is None else resize_nearest(src.amodal, size)
     known = src.known

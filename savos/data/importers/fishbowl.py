@@ -36,6 +36,7 @@ from savos.data.importers.masks import decode_rle
 from savos.data.importers.media import read_video
 from savos.data.importers.plan import run_import
 from savos.errors import SavosError
+from savos.outputs import check_writable
 
 DROP_MAX_PIXELS = 100  # the original drops objects with <= 100 visible pixels over the video
 FISH_TYPES = ("SmallFishA", "MediumFishA", "MediumFishB", "BigFishA", "BigFishB")
@@ -271,6 +272,7 @@ def import_fishbowl(src: str | Path, out: str | Path, options: ImportOptions, *,
     """Import FISHBOWL from ``src`` (either layout, detected) into the dataset folder ``out``."""
     src = Path(src)
     layout = detect_layout(src)
+    check_writable(out)  # before minutes of matching or planning
     if unseen_type is not None:
         unseen_type = unseen_type.replace("MediaFish", "MediumFish")  # the paper's spelling
         if unseen_type not in FISH_TYPES:

@@ -29,6 +29,7 @@ from savos.data.importers.masks import MotsText, decode_rle, rasterize_polygons
 from savos.data.importers.media import frame_files, read_image
 from savos.data.importers.plan import run_import
 from savos.errors import SavosError
+from savos.outputs import check_writable
 
 CAR_MOTS = 1  # KITTI-MOTS class id of cars
 CAR_KINS = 4  # KINS category id of cars (used when the JSON lists no categories)
@@ -183,6 +184,7 @@ def import_kins_video_car(kins: str | Path, raw: str | Path, tracks: str | Path,
     from tqdm import tqdm
 
     kins, raw, tracks = Path(kins), Path(raw), Path(tracks)
+    check_writable(out)  # before minutes of matching or planning
     for p, what in ((kins, "KINS folder"), (raw, "KITTI raw root"), (tracks, "tracks folder")):
         if not p.is_dir():
             raise SavosError(f"{p}: {what} is missing")

@@ -15,6 +15,7 @@ from savos import __version__
 from savos.data.importers.assemble import ImportMaker, ImportOptions, windows
 from savos.data.writer import write_dataset
 from savos.errors import SavosError
+from savos.outputs import check_writable
 
 
 def plan_items(loader: Any, splits: list[str], options: ImportOptions,
@@ -41,6 +42,7 @@ def run_import(out: str | Path, loader: Any, splits: list[str], options: ImportO
                config: dict[str, Any], inputs: dict[str, str], *, workers: int | None = None,
                shard_size: int = 20, progress: bool = True) -> dict[str, Any] | None:
     """Import ``splits`` of ``loader``'s source into the dataset folder ``out``; returns dataset.json."""
+    check_writable(out)
     items = plan_items(loader, splits, options, progress)
     if not items:
         raise SavosError(f"{inputs}: no clips to import (videos shorter than --window?)")
