@@ -87,3 +87,14 @@ def test_verify_check_of_imported_clips():
     del clip.meta["objects"][1]["category"]
     problems = check_imported(clip)
     assert len(problems) == 3 and "frames" in problems[0] and "exact" in problems[1]
+
+
+def test_savos_kins_drops_occluded_iou_of_exactly_one():
+    clip = toy_clip(0)
+    pred = clip.amodal.copy()  # perfect: occluded IoU is exactly 1 wherever defined
+    savos = score_clip(clip, pred, "savos")
+    kins = score_clip(clip, pred, "savos-kins")
+    np.testing.assert_array_equal(savos.iou_occ, kins.iou_occ)
+    assert savos.occ_valid.all() and not kins.occ_valid.any()
+    pred[:, 0] = False  # nothing predicted behind the bar: occluded IoU 0, kept
+    assert score_clip(clip, pred, "savos-kins").occ_valid.all()
