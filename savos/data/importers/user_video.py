@@ -25,6 +25,7 @@ from savos.data.importers.plan import run_import
 from savos.errors import SavosError
 
 MOTS_CLASSES = {1: "car", 2: "pedestrian"}
+MOTS_IGNORE = 10  # KITTI-MOTS' ignore regions: not objects
 VOID = 255  # DAVIS marks unlabelled pixels 255
 
 
@@ -44,13 +45,14 @@ def read_instance_pngs(files: list[Path], size: tuple[int, int]) -> tuple[np.nda
 
 def mots_masks(mots: MotsText, start: int, stop: int) -> tuple[np.ndarray, list[int], list[int]]:
     """Frames [start, stop) of MOTS text -> (bool (T, K, H, W), K track ids, K class ids) of the tracks
-    seen in those frames."""
-    tracks = mots.tracks(start, stop)
+    seen in those frames (KITTI-MOTS ignore regions, class 10, left out)."""
+    tracks = [(o, c) for o, c in mots.tracks(start, stop) if c != MOTS_IGNORE]
     index = {obj: k for k, (obj, _) in enumerate(tracks)}
     masks = np.zeros((stop - start, len(tracks)) + mots.size, bool)
     for f in range(start, stop):
-        for obj, _, m in mots.masks(f):
-            masks[f - start, index[obj]] = m
+        for obj, cls, m in mots.masks(f):
+            if cls != MOTS_IGNORE:
+                masks[f - start, index[obj]] = m
     return masks, [o for o, _ in tracks], [c for _, c in tracks]
 
 
