@@ -118,16 +118,13 @@ class FishbowlLoader(CachedVideo):
 
     def num_frames(self, name: str) -> int:
         split, vid = name.split("/", 1)
-        if self.layout == "raw":
-            import imageio_ffmpeg
-
-            path = self.src / f"{split}_data" / split / vid / "video.mp4"
-            if not path.is_file():
-                raise SavosError(f"{path}: video file is missing")
-            try:
-                return int(imageio_ffmpeg.count_frames_and_secs(str(path))[0])
-            except (RuntimeError, OSError) as e:
-                raise SavosError(f"{path}: cannot decode video ({str(e).splitlines()[0]})") from None
+        if self.layout == "raw":  # one mask per frame (load() checks it against the video)
+            folder = self.src / f"{split}_data" / split / vid
+            objects = _read_json(folder / "objects.json")
+            if isinstance(objects, list) and objects and isinstance(objects[0], dict) \
+                    and isinstance(objects[0].get("masks"), list):
+                return len(objects[0]["masks"])
+            return int(read_video(folder / "video.mp4").shape[0])  # no fish: count the frames
         shard = self._shards.get(name) or self._find_shard(split, vid)
         with tarfile.open(shard, "r:") as tar:
             m = tar.getmember(f"{vid}.vm_mask.npy.gz")
