@@ -99,3 +99,13 @@ def test_swapped_mots_size_and_frame_mismatch_are_one_line(scene, tmp_path):
             tmp_path / "ds2", "-q", "--workers", "1")
     assert r.exit_code == 2 and "frame-count mismatch" in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_a_one_frame_video_is_one_line_and_writes_nothing(tmp_path):
+    (tmp_path / "frames").mkdir()
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "frames" / "0.png")
+    Image.fromarray(np.ones((16, 16), np.uint8)).save(tmp_path / "masks" / "0.png")
+    r = run("import", "video", tmp_path / "frames", "--masks", tmp_path / "masks", "--out", tmp_path / "ds")
+    assert r.exit_code == 2 and "no clips to import" in r.output
+    assert not (tmp_path / "ds").exists()

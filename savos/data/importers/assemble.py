@@ -211,7 +211,7 @@ def src_dataset(meta: dict[str, Any]) -> str:
 class ImportMaker:
     """``write_dataset``'s clip maker: global index i -> the Clip of window ``items[i]``.
 
-    items: (split, video name, start, stop) in index order; stop -1: to the end of the video."""
+    items: (split, video name, start, stop) in index order."""
 
     loader: Any
     items: list[tuple[str, str, int, int]]
@@ -222,9 +222,10 @@ class ImportMaker:
         want, name, start, stop = self.items[index]
         if want != split:
             raise SavosError(f"internal: clip {index} belongs to split {want!r}, not {split!r}")
-        src = self.loader.load(name, start, None if stop < 0 else stop)
-        if src.rgb.shape[0] < 2:
-            raise SavosError(f"{name}: a clip needs at least 2 frames, the video has {src.rgb.shape[0]}")
+        src = self.loader.load(name, start, stop)
+        if src.rgb.shape[0] != stop - start:
+            raise SavosError(f"{name}: frames {start}..{stop - 1} were planned but the video has "
+                             f"{src.first + src.rgb.shape[0]} frames (frame-count mismatch)")
         meta = {"generator": f"import-{self.loader.dataset}", "version": __version__, "config": self.config,
                 "seed": None, "split": split, "index": index}
         return build_clip(src, self.options, meta)

@@ -20,8 +20,8 @@ from savos.outputs import check_writable
 
 def plan_items(loader: Any, splits: list[str], options: ImportOptions,
                progress: bool = True) -> list[tuple[str, str, int, int]]:
-    """(split, video name, start, stop) of every clip. ``loader.num_frames(name)`` is asked only when
-    clips are windows (whole videos need no frame count)."""
+    """(split, video name, start, stop) of every clip (``loader.num_frames`` is cheap: a header, a
+    file count or an annotation's length; videos shorter than a clip are skipped)."""
     from tqdm import tqdm
 
     items = []
@@ -30,11 +30,9 @@ def plan_items(loader: Any, splits: list[str], options: ImportOptions,
         if not names:
             raise SavosError(f"{getattr(loader, 'src', '')}: split {split!r} holds no videos")
         names = names[: options.max_videos] if options.max_videos else names
-        for name in tqdm(names, desc=f"plan {split}", unit="video", file=sys.stderr,
-                         disable=not progress or options.window is None):
-            T = loader.num_frames(name) if options.window is not None else None
-            spans = [(0, -1)] if T is None else windows(T, options.window, options.stride)
-            items.extend((split, name, a, b) for a, b in spans)
+        for name in tqdm(names, desc=f"plan {split}", unit="video", file=sys.stderr, disable=not progress):
+            T = loader.num_frames(name)
+            items.extend((split, name, a, b) for a, b in windows(T, options.window, options.stride))
     return items
 
 
@@ -45,7 +43,9 @@ def run_import(out: str | Path, loader: Any, splits: list[str], options: ImportO
     check_writable(out)
     items = plan_items(loader, splits, options, progress)
     if not items:
-        raise SavosError(f"{inputs}: no clips to import (videos shorter than --window?)")
+        where = next(iter(inputs.values()), str(out))
+        raise SavosError(f"{where}: no clips to import (every video is shorter than --window or than 2 "
+                         "frames)")
     counts = {s: sum(1 for it in items if it[0] == s) for s in splits}
     config = {**options.to_dict(), **config}
     description = {"generator": f"import-{loader.dataset}", "version": __version__, "seed": None,
