@@ -14,9 +14,11 @@ from savos.errors import SavosError
 from savos.evaluation.viz import PALETTE, color_wheel, contours, flow_to_rgb, label_colors
 
 
-def preview_frames(clip: Clip, scale: int = 4) -> list[np.ndarray]:
-    """One (H*scale, 4*W*scale, 3) uint8 image per frame."""
+def preview_frames(clip: Clip, scale: int = 4, amodal: np.ndarray | None = None) -> list[np.ndarray]:
+    """One (H*scale, 4*W*scale, 3) uint8 image per frame; contours of ``amodal`` bool (T, K, H, W)
+    (e.g. a prediction) instead of the clip's when given."""
     T, K, H, W = clip.amodal.shape
+    amodal = clip.amodal if amodal is None else amodal
     labels = label_colors(clip.visible)
     flows = np.concatenate([clip.flow_fwd, clip.flow_fwd[-1:] * 0], axis=0)  # last frame: no flow
     max_mag = max(float(np.hypot(flows[..., 0], flows[..., 1]).max(initial=0.0)), 1e-6)
@@ -25,7 +27,7 @@ def preview_frames(clip: Clip, scale: int = 4) -> list[np.ndarray]:
     for t in range(T):
         outline = clip.rgb[t].copy() // 2 + 64
         for k in range(K):
-            outline[contours(clip.amodal[t, k])] = PALETTE[k % (len(PALETTE) - 1) + 1]
+            outline[contours(amodal[t, k])] = PALETTE[k % (len(PALETTE) - 1) + 1]
         flow_img = flow_to_rgb(flows[t], max_mag)
         flow_img[: wheel.shape[0], : wheel.shape[1]] = wheel
         row = np.concatenate([clip.rgb[t], labels[t], outline, flow_img], axis=1)

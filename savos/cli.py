@@ -25,7 +25,8 @@ def main() -> None:
 @click.argument("pred_dir", type=click.Path(file_okay=False))
 @click.argument("data", type=click.Path(file_okay=False))
 @click.option("--split", default="test", show_default=True, help="Dataset split the predictions cover.")
-@click.option("--protocol", type=click.Choice(["savos", "eoras"]), default="savos", show_default=True,
+@click.option("--protocol", type=click.Choice(["savos", "eoras", "savos-kins"]), default="savos",
+              show_default=True,
               help="Scoring protocol (docs/metrics.md); numbers under different protocols differ.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for metrics_<protocol>.{json,csv} [default: PRED_DIR].")
@@ -109,7 +110,8 @@ def predict_cmd(run_dir: str, data: str, split: str, out_dir: str, batch: int, d
 @click.option("--data", default=None, type=click.Path(file_okay=False),
               help="Dataset to score unscored predictions on [default: the one they record].")
 @click.option("--split", default="test", show_default=True)
-@click.option("--protocol", type=click.Choice(["savos", "eoras"]), default="savos", show_default=True)
+@click.option("--protocol", type=click.Choice(["savos", "eoras", "savos-kins"]), default="savos",
+              show_default=True)
 @click.option("--clips", type=int, default=3, show_default=True, help="Clips to animate as GIFs.")
 def report_cmd(inputs: tuple[str, ...], out_dir: str, data: str | None, split: str, protocol: str,
                clips: int) -> None:
