@@ -41,13 +41,26 @@ def write_video(frames: list[np.ndarray], out: str | Path, fps: int = 8) -> Path
         raise SavosError(f"{out}: preview must end in .gif or .mp4")
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".gif":
+        import io
+
         from PIL import Image
 
+        from savos.atomic import write_bytes_atomic
+
         imgs = [Image.fromarray(f) for f in frames]
-        imgs[0].save(out, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
-        return out
+        buf = io.BytesIO()
+        imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=int(1000 / fps),
+                     loop=0)
+        return write_bytes_atomic(out, buf.getvalue())
+    import os
+
     from moviepy import ImageSequenceClip
 
-    ImageSequenceClip(list(frames), fps=fps).write_videofile(str(out), codec="libx264", logger=None,
-                                                             audio=False)
+    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{suffix}")  # ffmpeg picks the format by suffix
+    try:
+        ImageSequenceClip(list(frames), fps=fps).write_videofile(str(tmp), codec="libx264", logger=None,
+                                                                 audio=False)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
