@@ -76,6 +76,11 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
     from savos.limits import MAX_CLIPS, check_count
 
     options = _load_yaml(config_file) if config_file else {}
+    if config_file:  # the file alone first, so that its errors name it
+        try:
+            ChewingGumConfig.from_dict(options)
+        except SavosError as e:
+            raise SavosError(f"{config_file}: {e}") from None
     flags = {"height": height, "width": width, "frames": frames, "num_targets": targets,
              "num_occluders": occluders, "amodal_flow": amodal_flow}
     options.update({k: v for k, v in flags.items() if v is not None})
@@ -164,7 +169,8 @@ def verify(root, workers, as_json, quiet):
         hidden = f" ({more} not shown)" if more > 0 else ""
         click.echo(f"FAILED: {len(report['problems'])} problem(s){hidden}", err=True)
         sys.exit(1)
-    click.echo("OK: every check passed")
+    if not as_json:  # stdout stays one JSON document
+        click.echo("OK: every check passed")
 
 
 @main.command("preview")
