@@ -15,23 +15,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy import make_toy
 
 from savos.config import load_config
-from savos.data.writer import write_dataset
 from savos.training.health import MIN_DIVERGE_STEPS, START_STEPS, DivergedError, LossWatch, val_diverged
 from savos.training.train import train
 
 TINY = Path(__file__).parent.parent / "recipes" / "gum-tiny.yaml"
-
-
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data") / "toy"
-    write_dataset(root, make_toy, {"train": 6, "val": 2, "test": 2},
-                  {"generator": "toy", "version": "0", "seed": 0, "config": {}, "amodal_flow": True},
-                  shard_size=4, workers=1, progress=False)
-    return root
 
 
 def _config(root: Path, *overrides: str):
