@@ -232,15 +232,9 @@ def _build(cls: type, data: Any, section: str) -> Any:
     hints = typing.get_type_hints(cls)
     nested = {f.name: hints[f.name] for f in dataclasses.fields(cls)
               if dataclasses.is_dataclass(hints[f.name])}
-    flat = {k: v for k, v in data.items() if k not in nested}
     subs = {k: _build(nested[k], v, f"{section}.{k}") for k, v in data.items() if k in nested}
-    try:
-        obj = section_from_dict(cls, flat, section)
-        return dataclasses.replace(obj, **subs) if subs else obj
-    except FieldError as e:
-        if e.key.startswith(section + ".") or not section:
-            raise
-        raise FieldError(f"{section}.{e.key}", e.msg) from None
+    # built sections pass through the type check unchanged; __post_init__ then sees the final values
+    return section_from_dict(cls, {**data, **subs}, section)
 
 
 def _plain(x: Any) -> Any:

@@ -89,9 +89,9 @@ def generate_clip(config: SceneConfig, seed: int, index: int, split: str) -> Cli
                      "occlusion.rate / occlusion.frames / occlusion.unseen")
 
 
-def _paint(cfg: SceneConfig, layout: Layout, visible: np.ndarray, background: dict,
-           textures: list[dict]) -> np.ndarray:
-    """rgb uint8 (T, H, W, 3): flat colours, then each textured surface at its canonical coordinates."""
+def paint_scene(layout: Layout, visible: np.ndarray, background: dict, textures: list[dict]) -> np.ndarray:
+    """rgb uint8 (T, H, W, 3) of labels (T, H, W): flat colours, then each textured surface (the
+    background's in world coordinates, an object's in its canonical ones)."""
     T, H, W = visible.shape
     rgb = paint(visible, background["colors"][0], [tx["colors"][0] for tx in textures])
     centre = np.array([(W - 1) / 2.0, (H - 1) / 2.0])
@@ -140,7 +140,7 @@ def _finish(cfg: SceneConfig, seed: int, index: int, split: str, rng: np.random.
     meta = {"generator": GENERATOR, "version": savos.__version__, "config": cfg.to_dict(), "seed": int(seed),
             "split": str(split), "index": int(index), "background": bg, "background_texture": background,
             "camera": layout.camera.tolist(), "attempts": attempts, "objects": objects}
-    rgb = _paint(cfg, layout, visible, background, textures)
+    rgb = paint_scene(layout, visible, background, textures)
     return Clip(rgb, visible, amodal, flow_fwd, flow_bwd, aflow if cfg.amodal_flow else None, meta)
 
 

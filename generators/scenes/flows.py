@@ -22,10 +22,12 @@ def still(camera: np.ndarray) -> bool:
 
 
 def scene_flows(maps: np.ndarray, warps: list[np.ndarray | None], camera: np.ndarray, visible: np.ndarray,
-                amodal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """-> flow_fwd, flow_bwd float32 (T-1, H, W, 2) and amodal_flow_fwd float32 (T-1, K, H, W, 2)."""
+                amodal: np.ndarray, pointwise: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """-> flow_fwd, flow_bwd float32 (T-1, H, W, 2) and amodal_flow_fwd float32 (T-1, K, H, W, 2).
+    ``pointwise`` moves every pixel through its object's maps one by one even when the scene is affine
+    (``savos-gen verify`` does, so that it does not share the generator's fast path)."""
     T, K, H, W = amodal.shape
-    if all(is_rigid(w) for w in warps):
+    if not pointwise and all(is_rigid(w) for w in warps):
         fwd, bwd = motion_maps(maps)  # (T-1, K, 2, 3)
         aflow = amodal_flow(fwd, amodal[:-1])
         if still(camera):
@@ -60,6 +62,6 @@ def _fill(out: np.ndarray, where: np.ndarray, maps: np.ndarray, warps: np.ndarra
     xs, ys = pixel_centres(H, W)
     x, y = xs.take(pixel), ys.take(pixel)
     x1, y1 = move_points(maps, warps, t, x, y, backward=backward)
-    view = out.reshape(-1, 2)
-    view[flat, 0] = (x1 - x).astype(np.float32)
-    view[flat, 1] = (y1 - y).astype(np.float32)
+    row, col = np.divmod(pixel, W)
+    out[t, row, col, 0] = (x1 - x).astype(np.float32)  # ``out`` may be a strided view: no reshape
+    out[t, row, col, 1] = (y1 - y).astype(np.float32)
