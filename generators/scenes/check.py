@@ -10,7 +10,7 @@ Checks, each against the stored arrays:
   moving every pixel point by point, not through the generator's fast affine path); amodal flow is 0
   outside the masks;
 - warping frame t+1's amodal mask back by the amodal flow (nearest pixel) reproduces frame t's mask
-  except within 2 pixels of its boundary (any motion, non-rigid included);
+  except within 1.5 px of the shape's outline (any motion, non-rigid included);
 - every target meets the config's occlusion-rate range and visibility guarantee; meta's occlusion
   rates and coverages match the measured ones.
 """
@@ -33,7 +33,7 @@ from savos.errors import SavosError
 
 FLOW_TOLERANCE = 0.01  # px: flow on disk is rounded to 1/64 px (docs/dataset-card.md)
 VERTEX_TOLERANCE = 1e-6  # px
-BOUNDARY = 2  # px: the band of a mask's boundary where the warped-back mask may differ
+BOUNDARY = 1.5  # px: the band along a shape's outline where the warped-back mask may differ
 
 
 def _layout(clip: Clip) -> tuple[SceneConfig, Layout, list[np.ndarray], list[dict], dict]:
@@ -69,36 +69,40 @@ def _flow_problem(name: str, got: np.ndarray, want: np.ndarray) -> str | None:
     return None
 
 
-def _interior(mask: np.ndarray, r: int) -> np.ndarray:
-    """Pixels of mask (H, W) whose (2r+1)^2 neighbourhood is inside it (outside the frame counts as
-    inside: the shape may go on there)."""
-    H, W = mask.shape
-    padded = np.pad(mask, r, constant_values=True)
-    out = mask.copy()
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            out &= padded[r + dy:r + dy + H, r + dx:r + dx + W]
-    return out
+def _edge_distance(x: np.ndarray, y: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Distance of points x, y (P,) to the nearest edge of polygon (N, 2) -> (P,)."""
+    a = polygon[:, None, :]  # (N, 1, 2)
+    e = np.roll(polygon, -1, axis=0)[:, None, :] - a
+    px, py = x - a[..., 0], y - a[..., 1]  # (N, P)
+    length2 = np.maximum(e[..., 0] ** 2 + e[..., 1] ** 2, 1e-300)
+    s = np.clip((px * e[..., 0] + py * e[..., 1]) / length2, 0.0, 1.0)
+    return np.hypot(px - s * e[..., 0], py - s * e[..., 1]).min(axis=0)
 
 
-def warp_back_problems(amodal: np.ndarray, aflow: np.ndarray) -> list[str]:
-    """amodal (T, K, H, W), aflow (T-1, K, H, W, 2): interior pixels of amodal[t, k] whose flow lands
-    (nearest pixel, inside the frame) outside amodal[t+1, k]."""
+def warp_back_problems(amodal: np.ndarray, aflow: np.ndarray, vertices: list[np.ndarray]) -> list[str]:
+    """Warping frame t+1's amodal mask back by the amodal flow (nearest pixel) must give frame t's mask
+    at every pixel farther than BOUNDARY px from the shape's outline (the vector polygon of frame t;
+    nearer pixels may round across it). amodal (T, K, H, W), aflow (T-1, K, H, W, 2), vertices K x
+    (T, N_k, 2). Pixels whose flow leaves the frame are not tested."""
     T, K, H, W = amodal.shape
     xs, ys = pixel_centres(H, W)
     problems = []
     for k in range(K):
         bad = 0
         for t in range(T - 1):
-            flat = np.flatnonzero(_interior(amodal[t, k], BOUNDARY))
+            flat = np.flatnonzero(amodal[t, k])
             f = aflow[t, k].reshape(-1, 2)[flat]
             c = np.rint(xs[flat] + f[:, 0]).astype(np.intp)
             r = np.rint(ys[flat] + f[:, 1]).astype(np.intp)
             inside = (c >= 0) & (c < W) & (r >= 0) & (r < H)
-            bad += int((~amodal[t + 1, k][r[inside], c[inside]]).sum())
+            miss = np.zeros(len(flat), bool)
+            miss[inside] = ~amodal[t + 1, k][r[inside], c[inside]]
+            if miss.any():
+                idx = np.flatnonzero(miss)
+                bad += int((_edge_distance(xs[flat[idx]], ys[flat[idx]], vertices[k][t]) > BOUNDARY).sum())
         if bad:
             problems.append(f"object {k + 1}: warping the next frame's amodal mask back by the amodal flow "
-                            f"misses {bad} interior pixels (more than {BOUNDARY} px from the boundary)")
+                            f"misses {bad} pixels more than {BOUNDARY} px inside the shape")
     return problems
 
 
@@ -161,7 +165,7 @@ def check_clip(clip: Clip) -> list[str]:
         outside = (clip.amodal_flow_fwd != 0).any(axis=-1) & ~clip.amodal[:-1]
         if outside.any():
             problems.append(f"amodal_flow_fwd is not 0 outside the amodal masks, first = {_first(outside)}")
-    problems += warp_back_problems(clip.amodal, aflow)
+    problems += warp_back_problems(clip.amodal, aflow, vertices)
 
     rates = clip.occlusion_rate()
     targets = clip.target_ids()

@@ -31,6 +31,7 @@ from generators.scene import sample_scene
 from generators.scenes.config import GroupConfig, SceneConfig
 from generators.scenes.families import make_shape, rings
 from generators.scenes.motion import affine_maps, sample_warps
+from generators.scenes.sweeps import plan_sweep
 
 
 @dataclass
@@ -81,12 +82,17 @@ def _fold(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return lo + np.where(y > span, 2.0 * span - y, y)
 
 
-def _motion_maps(rng: np.random.Generator, group: GroupConfig, centres: np.ndarray, s: np.ndarray,
-                 size: float, camera: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Own -> frame maps (T, 2, 3) and warps for one object with centres (T, 2) in world coordinates."""
+def _spin(rng: np.random.Generator, group: GroupConfig) -> tuple[float, float]:
+    """Angle at mid-clip and spin (radians per frame, random sign)."""
+    return rng.uniform(0.0, 2.0 * np.pi), rng.choice([-1.0, 1.0]) * np.deg2rad(rng.uniform(*group.motion.rotation))
+
+
+def _motion_maps(rng: np.random.Generator, group: GroupConfig, centres: np.ndarray, angle: np.ndarray,
+                 s: np.ndarray, size: float, camera: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Own -> frame maps (T, 2, 3) and warps for one object with centres (T, 2) in world coordinates
+    and angles (T,)."""
     m = group.motion
     sign = lambda: rng.choice([-1.0, 1.0])  # noqa: E731
-    angle = rng.uniform(0.0, 2.0 * np.pi) + sign() * np.deg2rad(rng.uniform(*m.rotation)) * s
     scale = np.exp(sign() * rng.uniform(*m.scaling) * s) if m.scaling[1] > 0 else np.ones_like(s)
     shear = sign() * rng.uniform(*m.shear) * s if m.shear[1] > 0 else np.zeros_like(s)
     aspect = sign() * rng.uniform(*m.shear) * s if m.shear[1] > 0 else np.zeros_like(s)
@@ -117,18 +123,23 @@ def _gum(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray) -> list
             for k in range(len(scene.canonical))]
 
 
-def _sweeps(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray, s: np.ndarray) -> list[Thing]:
+def _sweeps(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray, s: np.ndarray
+            ) -> list[Thing] | None:
     H, W, T = cfg.frame.height, cfg.frame.width, cfg.frame.frames
     n_t = _count(rng, cfg.targets.count)
     n_o = _count(rng, cfg.occluders.count)
     groups = [cfg.targets] * n_t + [cfg.occluders] * n_o
     shapes = _shapes(rng, cfg.targets, n_t) + _shapes(rng, cfg.occluders, n_o)
     K = n_t + n_o
+    spins = [_spin(rng, g) for g in groups]
+    angles = [a + w * s for a, w in spins]  # (T,) each
     along = _unit(rng.uniform(0.0, 2.0 * np.pi))
     across = np.array([-along[1], along[0]])
     pos, vel = np.zeros((K, 2)), np.zeros((K, 2))
     sweeps: list[int | None] = [None] * K
     path = cfg.layout == "path"
+    lo, hi = cfg.occlusion.sweep_offset
+    depth = max(0.2, 2.0 * cfg.occlusion.rate[0])  # least overlap at the ends, in mean sizes
     for j in range(1, K):
         if j <= n_t and not path:
             k, side, extra = j - 1, across, 0.0
@@ -136,9 +147,12 @@ def _sweeps(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray, s: n
             k, side = int(rng.integers(0, n_t)), (across if j == n_t else -across)
             extra = 0.0 if j == n_t else 0.5
         mean = (shapes[k][1] + shapes[j][1]) / 2.0
-        off = (rng.uniform(*cfg.occlusion.sweep_offset) + extra) * mean * side
-        pos[j] = pos[k] + off + rng.uniform(-0.2, 0.2) * mean * along
-        vel[j] = vel[k] + 2.0 * rng.uniform(1.0, 1.4) * mean / max(T - 1, 1) * along
+        link = plan_sweep(rng, shapes[k][2], shapes[j][2], angles[k][[0, -1]], angles[j][[0, -1]], along, side,
+                          mean, (lo + extra, hi + extra), depth)
+        if link is None:
+            return None
+        pos[j] = pos[k] + link[0]
+        vel[j] = vel[k] + 2.0 * link[1] / max(T - 1, 1) * along
         sweeps[j] = k
     m = cfg.targets.motion
     centre = np.array([(W - 1) / 2.0, (H - 1) / 2.0])
@@ -164,7 +178,7 @@ def _sweeps(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray, s: n
         rel = (pos - mean_pos) + (vel - mean_vel) * s[:, None, None]
     things = []
     for k, ((family, size, shape), group) in enumerate(zip(shapes, groups, strict=True)):
-        maps, warps = _motion_maps(rng, group, common + rel[:, k], s, size, camera)
+        maps, warps = _motion_maps(rng, group, common + rel[:, k], angles[k], s, size, camera)
         things.append(Thing("target" if k < n_t else "occluder", family, shape, maps, warps, size, sweeps[k]))
     return things
 
@@ -205,8 +219,8 @@ def sample_layout(rng: np.random.Generator, cfg: SceneConfig) -> Layout | None:
     camera = _camera(rng, cfg, s)
     if cfg.layout == "gum":
         things = _gum(rng, cfg, camera)
-        if things is None:
-            return None
     else:
         things = _sweeps(rng, cfg, camera, s)
+    if things is None:
+        return None
     return Layout(things + _statics(rng, cfg, camera), camera)
