@@ -31,7 +31,7 @@ from generators.geometry import pixel_centres
 from generators.render import compose_visible, paint, render_amodal
 from generators.scenes.appearance import sample_colors, sample_texture, shade
 from generators.scenes.config import SceneConfig
-from generators.scenes.flows import scene_flows
+from generators.scenes.flows import scene_flows, still
 from generators.scenes.guarantee import coverages, occlusion_ok
 from generators.scenes.layout import Layout, sample_layout
 from generators.scenes.motion import polygons, to_own
@@ -102,7 +102,11 @@ def paint_scene(layout: Layout, visible: np.ndarray, background: dict, textures:
             continue
         flat = np.flatnonzero(visible == label)
         t = flat // (H * W)
-        x, y = xs.take(flat - t * (H * W)), ys.take(flat - t * (H * W))
+        pixel = flat - t * (H * W)
+        if label == 0 and still(layout.camera):  # one frame of background serves every frame
+            view[flat] = shade(tex, xs - centre[0], ys - centre[1]).take(pixel, axis=0)
+            continue
+        x, y = xs.take(pixel), ys.take(pixel)
         if label == 0:  # world coordinates, from the frame centre
             u, v = to_own(layout.camera, None, t, x, y)
             u, v = u - centre[0], v - centre[1]

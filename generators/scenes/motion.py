@@ -78,32 +78,46 @@ def polygons(canonical: np.ndarray, maps: np.ndarray, warps: np.ndarray | None) 
     return apply_affine(maps, own_shapes(canonical, warps))
 
 
+def _frames(t: np.ndarray, n: int) -> list[tuple[int, slice]]:
+    """The runs of a sorted frame index t (P,): [(frame, slice)] for frames 0..n-1 that occur."""
+    cuts = np.searchsorted(t, np.arange(n + 1)).tolist()
+    return [(f, slice(cuts[f], cuts[f + 1])) for f in range(n) if cuts[f + 1] > cuts[f]]
+
+
+def _apply(a: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One (2, 3) map of points x, y (scalar coefficients: no per-point gathers)."""
+    (a00, a01, a02), (a10, a11, a12) = a.tolist()
+    return a00 * x + a01 * y + a02, a10 * x + a11 * y + a12
+
+
 def move_points(maps: np.ndarray, warps: np.ndarray | None, t: np.ndarray, x: np.ndarray, y: np.ndarray,
                 backward: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """f_t (or g_t if backward) of points x, y (P,) of frame t (forward) or t+1 (backward), t (P,):
-    where each point goes. maps (T, 2, 3) and warps (T-1, 6) are the object's."""
-    a, b = (maps[t], maps[t + 1]) if not backward else (maps[t + 1], maps[t])
-    inv = invert_affine(a)
-    u = inv[:, 0, 0] * x + inv[:, 0, 1] * y + inv[:, 0, 2]
-    v = inv[:, 1, 0] * x + inv[:, 1, 1] * y + inv[:, 1, 2]
-    if warps is not None:
-        u, v = warp(warps[t], u, v, inverse=backward)
-    return b[:, 0, 0] * u + b[:, 0, 1] * v + b[:, 0, 2], b[:, 1, 0] * u + b[:, 1, 1] * v + b[:, 1, 2]
+    """f_t (or g_t if backward) of points x, y (P,) of frame t (forward) or t+1 (backward), t (P,)
+    sorted: where each point goes. maps (T, 2, 3) and warps (T-1, 6) are the object's."""
+    inverse = invert_affine(maps)
+    x1, y1 = np.empty_like(x), np.empty_like(y)
+    for f, run in _frames(t, len(maps) - 1):
+        u, v = _apply(inverse[f + 1] if backward else inverse[f], x[run], y[run])
+        if warps is not None:
+            u, v = warp(warps[f], u, v, inverse=backward)
+        x1[run], y1[run] = _apply(maps[f] if backward else maps[f + 1], u, v)
+    return x1, y1
 
 
 def to_own(maps: np.ndarray, warps: np.ndarray | None, t: np.ndarray, x: np.ndarray, y: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray]:
-    """Frame-t points x, y (P,) (t (P,)) -> the canonical coordinates they came from (Q = frame 0's own
-    shape): A_t^-1, then the warps W_{t-1}^-1 ... W_0^-1. Textures are painted there, so they move with
-    the object."""
-    inv = invert_affine(maps[t])
-    u = inv[:, 0, 0] * x + inv[:, 0, 1] * y + inv[:, 0, 2]
-    v = inv[:, 1, 0] * x + inv[:, 1, 1] * y + inv[:, 1, 2]
-    if warps is None or not warps[:, [0, 3]].any():
-        return u, v
-    for s in range(int(t.max(initial=0)) - 1, -1, -1):  # undo W_s for the points with t > s
-        sel = t > s
-        u[sel], v[sel] = warp(warps[s], u[sel], v[sel], inverse=True)
+    """Frame-t points x, y (P,) (t (P,) sorted) -> the canonical coordinates they came from (frame 0's
+    own shape): A_t^-1, then the warps W_{t-1}^-1 ... W_0^-1. Textures are painted there, so they move
+    with the object."""
+    inverse = invert_affine(maps)
+    rigid = is_rigid(warps)
+    u, v = np.empty_like(x), np.empty_like(y)
+    for f, run in _frames(t, len(maps)):
+        a, b = _apply(inverse[f], x[run], y[run])
+        if not rigid:
+            for s in range(f - 1, -1, -1):
+                a, b = warp(warps[s], a, b, inverse=True)
+        u[run], v[run] = a, b
     return u, v
 
 
