@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from generators.coverage import Coverage, shape_coverages
-from generators.geometry import grid_points_inside, pad_polygons, pixel_centres, points_in_polygons
+from generators.geometry import grid_points_inside, pixel_centres, points_in_polygons
 from generators.scenes.motion import is_rigid, to_own, warp
 
 
@@ -63,18 +63,23 @@ def _warped_coverage(canonical: np.ndarray, maps: np.ndarray, warps: np.ndarray,
     px, py = to_own(maps, warps, t, xs.take(flat - t * (H * W)), ys.take(flat - t * (H * W)))
     u = np.concatenate([grid[:, 0], px])
     v = np.concatenate([grid[:, 1], py])
-    left = np.ones(len(u), bool)
-    stacked = pad_polygons(front) if front else None  # (F, T, N, 2)
-    for s in range(T):  # samples at their own shape of frame s
+    own = np.stack([u, v], axis=-1)
+    left = np.arange(len(u))  # samples not seen yet; u, v: where they are in the own shape of frame s
+    for s in range(T):
         a = maps[s]
         x = a[0, 0] * u + a[0, 1] * v + a[0, 2]
         y = a[1, 0] * u + a[1, 1] * v + a[1, 2]
         seen = (x >= -0.5) & (x < W - 0.5) & (y >= -0.5) & (y < H - 0.5)
-        if stacked is not None and seen.any():
-            idx = np.flatnonzero(seen)
-            seen[idx] = ~points_in_polygons(x[idx], y[idx], stacked[:, s]).any(axis=0)
-        left &= ~seen
+        for polygon in front:
+            p = polygon[s]
+            (x0, y0), (x1, y1) = p.min(axis=0), p.max(axis=0)
+            idx = np.flatnonzero(seen & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+            if len(idx):
+                seen[idx] = ~points_in_polygons(x[idx], y[idx], p[None])[0]
+        keep = ~seen
+        left, u, v = left[keep], u[keep], v[keep]
+        if not len(left):
+            break
         if s < T - 1:
             u, v = warp(warps[s], u, v)
-    unseen = np.stack([np.concatenate([grid[:, 0], px])[left], np.concatenate([grid[:, 1], py])[left]], -1)
-    return Coverage(len(grid), len(flat), unseen)
+    return Coverage(len(grid), len(flat), own[left])

@@ -191,7 +191,9 @@ def _statics(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray) -> 
     if st.bars:
         angle = np.deg2rad(rng.uniform(*st.bar_angle))
         a, n = _unit(angle), np.array([-math.sin(angle), math.cos(angle)])  # along and across the bars
-        width, gap, length = rng.uniform(*st.bar_width), rng.uniform(*st.bar_gap), 4.0 * math.hypot(H, W)
+        width, gap = rng.uniform(*st.bar_width), rng.uniform(*st.bar_gap)
+        # half-length: across the frame from any bar centre, and wherever the camera pans
+        length = math.hypot(H, W) / 2.0 + st.bars * (width + gap) / 2.0 + cfg.camera.pan[1] * T + 2.0
         shift = rng.uniform(0.0, width + gap)
         bars = []
         for i in range(st.bars):
