@@ -133,6 +133,31 @@ def scene(scene_file, n, out, seed, val, test, workers, shard, shard_size, quiet
     _report(out, shard, n, info)
 
 
+@main.command("curriculum")
+@click.argument("curriculum_file", metavar="CURRICULUM.yaml", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Folder: one dataset per level plus curriculum.json (an interrupted run resumes).")
+@click.option("--n", "n", type=int, default=1000, show_default=True, help="Clips per level.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Base seed; level i uses seed + i.")
+@click.option("--val", type=int, default=None, help="Validation clips per level [default: 10% of --n].")
+@click.option("--test", type=int, default=None, help="Test clips per level [default: 10% of --n].")
+@click.option("--workers", type=int, default=None, help="Processes [default: all cores].")
+@click.option("--shard-size", type=int, default=100, show_default=True, help="Clips per shard file.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def curriculum(curriculum_file, out, n, seed, val, test, workers, shard_size, quiet):
+    """Make the levels of a curriculum (rising difficulty), each a dataset, and a manifest.
+
+    Example: savos-gen curriculum recipes/curricula/gum.yaml --out data/gum-curriculum --n 1000
+    """
+    from generators.scenes.curriculum import write_curriculum
+
+    manifest = write_curriculum(curriculum_file, out, n=n, seed=seed, val=val, test=test, workers=workers,
+                                shard_size=shard_size, progress=not quiet)
+    names = ", ".join(level["name"] for level in manifest["levels"])
+    click.echo(f"{out}: {len(manifest['levels'])} levels of {n} clips ({names}); manifest "
+               f"{out}/curriculum.json")
+
+
 def _report(out: str, shard: str, n: int, info: dict | None) -> None:
     if info is None:
         click.echo(f"{out}: shard {shard} done; dataset.json is written by the run that finishes "

@@ -84,7 +84,8 @@ def _fold(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 def _spin(rng: np.random.Generator, group: GroupConfig) -> tuple[float, float]:
     """Angle at mid-clip and spin (radians per frame, random sign)."""
-    return rng.uniform(0.0, 2.0 * np.pi), rng.choice([-1.0, 1.0]) * np.deg2rad(rng.uniform(*group.motion.rotation))
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    return angle, rng.choice([-1.0, 1.0]) * np.deg2rad(rng.uniform(*group.motion.rotation))
 
 
 def _motion_maps(rng: np.random.Generator, group: GroupConfig, centres: np.ndarray, angle: np.ndarray,
@@ -147,8 +148,8 @@ def _sweeps(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray, s: n
             k, side = int(rng.integers(0, n_t)), (across if j == n_t else -across)
             extra = 0.0 if j == n_t else 0.5
         mean = (shapes[k][1] + shapes[j][1]) / 2.0
-        link = plan_sweep(rng, shapes[k][2], shapes[j][2], angles[k][[0, -1]], angles[j][[0, -1]], along, side,
-                          mean, (lo + extra, hi + extra), depth)
+        link = plan_sweep(rng, shapes[k][2], shapes[j][2], angles[k][[0, -1]], angles[j][[0, -1]], along,
+                          side, mean, (lo + extra, hi + extra), depth)
         if link is None:
             return None
         pos[j] = pos[k] + link[0]
