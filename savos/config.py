@@ -25,7 +25,10 @@ from savos.schema import ConfigError, FieldError, check, section_from_dict
 
 @dataclass(frozen=True)
 class DataConfig:
-    root: str = "data/gum"  # dataset folder made by `savos-gen`; relative paths are relative to the cwd
+    # A dataset folder made by `savos-gen`, a curriculum folder (`savos-gen curriculum`), or a generator
+    # config streamed on the fly (a scene, chewing-gum or curriculum YAML; savos/training/sources.py).
+    # Relative paths are relative to the cwd.
+    root: str = "data/gum"
     train_split: str = "train"
     val_split: str = "val"
     patch: int = 64  # crop side P in pixels
@@ -33,6 +36,10 @@ class DataConfig:
     window: int = 16  # training window length in frames (validation and prediction use whole tracks)
     val_clips: int = 32  # first clips of the val split used for validation (all their target tracks)
     workers: int = 0  # DataLoader worker processes preparing training batches (0 = in the main process)
+    # Validation dataset; empty = root (a dataset), the last level (a curriculum folder), or
+    # data/<stem>-val (a YAML: generated once, data.val_clips clips, if missing).
+    val_root: str = ""
+    level_steps: tuple[int, ...] = ()  # curriculum: steps per level (last level to the end); empty = equal
 
     def __post_init__(self):
         check(self.patch >= 8, "patch", f"must be >= 8, got {self.patch}")
@@ -40,6 +47,8 @@ class DataConfig:
         check(self.window >= 2, "window", f"must be >= 2 frames, got {self.window}")
         check(self.val_clips >= 0, "val_clips", f"must be >= 0, got {self.val_clips}")
         check(self.workers >= 0, "workers", f"must be >= 0, got {self.workers}")
+        check(all(s >= 0 for s in self.level_steps), "level_steps",
+              f"must be >= 0, got {list(self.level_steps)}")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ the amodal crops is logged for information only (it never picks a checkpoint).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -35,7 +36,7 @@ from savos.config import Config, TrainConfig, config_to_dict, dump_config
 from savos.data import open_dataset
 from savos.errors import SavosError
 from savos.tracks import TrackBatch, collate, crop_track, make_tracks
-from savos.training import distributed
+from savos.training import distributed, sources
 from savos.training.checkpoint import BEST, LAST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from savos.training.methods import METHODS, Method
 
@@ -211,7 +212,7 @@ def train_step(ddp: torch.nn.Module, method: Method, optimizer: torch.optim.Opti
 
 def _check_run_dir(run_dir: Path, resume: bool, config: Config) -> dict[str, Any] | None:
     root = Path(config.data.root)
-    if not (root / "dataset.json").is_file():
+    if sources.resolve(config.data.root, config.data.val_root, config.train.seed).kind == "missing":
         frames = f" --frames {config.data.window}" if config.data.window > 16 else ""  # generator default 16
         raise SavosError(f"{config.source or 'recipe'}: data.root: no dataset at {root}; make one with "
                          f"`savos-gen chewing-gum --out {root}{frames}` or pass --set data.root=DIR")
@@ -284,8 +285,15 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
         dump_config(config, run_dir / "config.yaml")
         writer = SummaryWriter(str(run_dir), purge_step=start if resume else None)
 
-    data = StepBatches(config.data.root, config.data.train_split, config.data.patch, config.data.enlarge,
-                       config.data.window, tc.batch_size, tc.seed, d.rank, d.world)
+    source = sources.resolve(config.data.root, config.data.val_root, tc.seed)
+    if d.is_main:  # a streamed source's fixed val split, generated once
+        sources.prepare_val(source, config.data.val_split, config.data.val_clips, progress=progress)
+    distributed.barrier(d)
+    starts = sources.level_starts(len(source.levels), config.data.level_steps, tc.steps)
+    data = sources.SourceBatches(source, starts, config.data.train_split, config.data.patch,
+                                 config.data.enlarge, config.data.window, tc.batch_size, tc.seed, d.rank,
+                                 d.world)
+    val_config = dataclasses.replace(config, data=dataclasses.replace(config.data, root=source.val_root))
     loader = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(start, tc.steps),
                                          num_workers=config.data.workers,
                                          pin_memory=d.device.type == "cuda")
@@ -296,7 +304,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
     def save(step: int, status: str) -> dict[str, Any]:
         """Validate, then write last.pt (and best.pt if the val loss improved) and metrics.json. Rank 0."""
         nonlocal best_loss, best_step
-        metrics, image = validate(model, method, config, d.device)
+        metrics, image = validate(model, method, val_config, d.device)
         improved = False
         if metrics:
             history.append({"step": step, **metrics})
@@ -342,6 +350,8 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
                     writer.add_scalar(f"train/{k}", v, step + 1)
                 writer.add_scalar("train/lr", lr, step + 1)
                 writer.add_scalar("train/grad_norm", grad_norm, step + 1)
+                if len(starts) > 1:
+                    writer.add_scalar("train/level", data.level(step), step + 1)
             done = step + 1
             stop = "time budget" if over else "stop_after" if stop_after == done else None
             if stop or done % tc.val_every == 0 or done == tc.steps:
