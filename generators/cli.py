@@ -208,22 +208,55 @@ def verify(root, workers, as_json, quiet):
 
 
 @main.command("preview")
-@click.argument("root", type=click.Path(file_okay=False))
-@click.option("--clip", "index", type=int, default=0, show_default=True, help="Clip position in the split.")
+@click.argument("root", metavar="ROOT|SCENE.yaml", type=click.Path())
+@click.option("--clip", "index", type=int, default=0, show_default=True,
+              help="Clip position in the split (a scene file: the generator's clip index).")
 @click.option("--split", default="train", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="A scene file's base seed.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .gif or .mp4.")
 @click.option("--fps", type=int, default=8, show_default=True)
 @click.option("--scale", type=int, default=4, show_default=True, help="Pixel upscaling factor.")
-def preview(root, index, split, out, fps, scale):
-    """Write an animation of one clip: frame | visible labels | amodal contours | flow colour wheel."""
+def preview(root, index, split, seed, out, fps, scale):
+    """Write an animation of one clip of a dataset, or of a scene file (made in memory, nothing written):
+    frame | visible labels | amodal contours | flow colour wheel."""
     from generators.preview import preview_frames, write_video
-    from savos.data import open_dataset
 
-    ds = open_dataset(root, split)
-    if not 0 <= index < len(ds):
-        raise SavosError(f"--clip {index}: split {split!r} of {root} has clips 0..{len(ds) - 1}")
-    path = write_video(preview_frames(ds[index], scale=scale), out, fps=fps)
+    if Path(root).is_file():
+        from generators.scenes.gallery import preset_clip
+
+        if index < 0:
+            raise SavosError(f"--clip {index}: a clip index is >= 0")
+        clip = preset_clip(root, seed, index)
+    else:
+        from savos.data import open_dataset
+
+        ds = open_dataset(root, split)
+        if not 0 <= index < len(ds):
+            raise SavosError(f"--clip {index}: split {split!r} of {root} has clips 0..{len(ds) - 1}")
+        clip = ds[index]
+    path = write_video(preview_frames(clip, scale=scale), out, fps=fps)
     click.echo(f"wrote {path}")
+
+
+@main.command("gallery")
+@click.option("--scenes", type=click.Path(file_okay=False, exists=True), default="recipes/scenes",
+              show_default=True, help="Folder of scene presets (*.yaml).")
+@click.option("--out", type=click.Path(file_okay=False), default="docs/gallery", show_default=True,
+              help="Folder for one <preset>.gif each.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--scale", type=int, default=2, show_default=True, help="Pixel upscaling factor.")
+def gallery(scenes, out, seed, scale):
+    """One preview GIF per scene preset (the README's gallery), each clip made in memory.
+
+    Example: savos-gen gallery --out docs/gallery
+    """
+    from generators.scenes.gallery import make_gallery
+
+    files = sorted(Path(scenes).glob("*.yaml"))
+    if not files:
+        raise SavosError(f"--scenes {scenes}: no *.yaml scene files there")
+    for path in make_gallery(files, out, seed=seed, scale=scale):
+        click.echo(f"wrote {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover
