@@ -66,12 +66,13 @@ def presets(n: int, workers: int | None) -> None:
         f = load_scene(path).frame
         size = (f.height, f.width, f.frames)
         if size not in gum:
-            gum[size] = run(n, ["--height", str(f.height), "--width", str(f.width), "--frames", str(f.frames)],
-                            workers)
+            flags = ["--height", str(f.height), "--width", str(f.width), "--frames", str(f.frames)]
+            gum[size] = run(n, flags, workers)
         r = run(n, [], workers, command=f"scene {path}")
         ratio = r["videos_per_s"] / gum[size]["videos_per_s"]
+        flag = "" if ratio >= 1 / 3 else " < 1/3"
         print(f"{path.stem:>10} {f.height}x{f.width}x{f.frames}: {r['videos_per_s']:6.1f} videos/s "
-              f"(chewing-gum {gum[size]['videos_per_s']:6.1f}, ratio {ratio:.2f}{'' if ratio >= 1 / 3 else ' < 1/3'}), "
+              f"(chewing-gum {gum[size]['videos_per_s']:6.1f}, ratio {ratio:.2f}{flag}), "
               f"{r['mb_per_video'] * 1000:.1f} kB/video, peak RSS {r['peak_rss_mb']:.0f} MB")
 
 
