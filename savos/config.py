@@ -40,6 +40,7 @@ class DataConfig:
     # data/<stem>-val (a YAML: generated once, data.val_clips clips, if missing).
     val_root: str = ""
     level_steps: tuple[int, ...] = ()  # curriculum: steps per level (last level to the end); empty = equal
+    plateau: int = 0  # curriculum: advance after this many validations without a better val loss (0 = off)
 
     def __post_init__(self):
         check(self.patch >= 8, "patch", f"must be >= 8, got {self.patch}")
@@ -47,6 +48,7 @@ class DataConfig:
         check(self.window >= 2, "window", f"must be >= 2 frames, got {self.window}")
         check(self.val_clips >= 0, "val_clips", f"must be >= 0, got {self.val_clips}")
         check(self.workers >= 0, "workers", f"must be >= 0, got {self.workers}")
+        check(self.plateau >= 0, "plateau", f"must be >= 0, got {self.plateau}")
         check(all(s >= 0 for s in self.level_steps), "level_steps",
               f"must be >= 0, got {list(self.level_steps)}")
 

@@ -120,3 +120,18 @@ def test_missing_source_names_the_key(tmp_path):
     config = load_config(TINY, [f"data.root={tmp_path / 'nothing'}"])
     with pytest.raises(SavosError, match="data.root: no dataset at"):
         train(config, tmp_path / "run", progress=False)
+
+
+def test_curriculum_advances_on_plateau_and_resumes(curriculum_yaml, tmp_path, monkeypatch):
+    """With a learning rate too small to move the weights, the val loss cannot improve: after two
+    validations of a level (plateau 1) the next level begins; a resumed run takes the same path."""
+    monkeypatch.chdir(tmp_path)
+    config = load_config(TINY, [f"data.root={curriculum_yaml}", "train.threads=1", "data.val_clips=1",
+                                "data.window=4", "data.plateau=1", "train.val_every=1", "train.lr=1e-30",
+                                "train.steps=5"])
+    full = train(config, tmp_path / "full", progress=False)
+    assert [h["level"] for h in full["history"]] == [0, 0, 1, 1, 1]
+    assert load_checkpoint(tmp_path / "full" / "last.pt")["level_starts"] == [0, 2]
+    train(config, tmp_path / "resumed", stop_after=2, progress=False)
+    again = train(config, tmp_path / "resumed", resume=True, progress=False)
+    assert again["history"] == full["history"]

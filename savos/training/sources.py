@@ -10,7 +10,10 @@ config streamed on the fly (DESIGN.md, "Where training data comes from").
   shared with the validation set (indices below STREAM_OFFSET).
 
 Curricula follow ``data.level_steps`` (steps per level, the last level to the end; empty = equal
-shares of ``train.steps``): the level of step s is fixed by s, so resume and DDP hold here too.
+shares of ``train.steps``): the level of step s is fixed by s, so resume and DDP hold here too. With
+``data.plateau: n`` a level instead ends at the validation after which n validations have not improved
+its val loss (``plateaued``); the steps where levels began are saved in the checkpoint, and every rank
+learns them from rank 0, so resume and DDP hold as well.
 
 Validation always reads a fixed split: ``data.val_root`` if set, else ``data.root`` (a dataset), the
 last level (a curriculum folder), or ``data/<stem>-val`` (a YAML). For a YAML the val dataset is
@@ -117,6 +120,13 @@ def level_starts(levels: int, level_steps: tuple[int, ...], steps: int) -> list[
     else:
         sizes = [steps // levels] * (levels - 1)
     return [0, *np.cumsum(sizes).tolist()]
+
+
+def plateaued(history: list[dict], level_start: int, patience: int) -> bool:
+    """True if the last ``patience`` validations of the current level (those after step ``level_start``)
+    did not improve on the best val loss before them in that level."""
+    losses = [h["loss_total"] for h in history if h["step"] > level_start and "loss_total" in h]
+    return len(losses) > patience and min(losses[-patience:]) >= min(losses[:-patience])
 
 
 class SourceBatches(torch.utils.data.Dataset):

@@ -210,6 +210,17 @@ def train_step(ddp: torch.nn.Module, method: Method, optimizer: torch.optim.Opti
     return mean, grad_norm, bool(stats[-1] > 0)
 
 
+def _sync_levels(d: distributed.Dist, starts: list[int]) -> None:
+    """After a validation: every rank learns whether rank 0 began the next curriculum level (``save``
+    appends to ``starts``), and at which step, from one small all-reduce."""
+    if not d.enabled:
+        return
+    news = torch.tensor([float(len(starts)), float(starts[-1])] if d.is_main else [0.0, 0.0], device=d.device)
+    count, step = (int(v) for v in distributed.all_reduce_sum(news, d).cpu().tolist())
+    if not d.is_main and count > len(starts):
+        starts.append(step)
+
+
 def _check_run_dir(run_dir: Path, resume: bool, config: Config) -> dict[str, Any] | None:
     root = Path(config.data.root)
     if sources.resolve(config.data.root, config.data.val_root, config.train.seed).kind == "missing":
@@ -289,14 +300,29 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
     if d.is_main:  # a streamed source's fixed val split, generated once
         sources.prepare_val(source, config.data.val_split, config.data.val_clips, progress=progress)
     distributed.barrier(d)
-    starts = sources.level_starts(len(source.levels), config.data.level_steps, tc.steps)
+    plateau = config.data.plateau if len(source.levels) > 1 else 0
+    if plateau:  # levels begin where validation says; the steps are saved in the checkpoint
+        starts = list(ckpt["level_starts"]) if ckpt is not None else [0]
+    else:
+        starts = sources.level_starts(len(source.levels), config.data.level_steps, tc.steps)
     data = sources.SourceBatches(source, starts, config.data.train_split, config.data.patch,
                                  config.data.enlarge, config.data.window, tc.batch_size, tc.seed, d.rank,
                                  d.world)
     val_config = dataclasses.replace(config, data=dataclasses.replace(config.data, root=source.val_root))
-    loader = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(start, tc.steps),
-                                         num_workers=config.data.workers,
-                                         pin_memory=d.device.type == "cuda")
+
+    def loader(first: int):
+        """(step, batch) from ``first`` on; a fresh DataLoader whenever a level begins (plateau)."""
+        while first < tc.steps:
+            levels = len(starts)
+            batches = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(first, tc.steps),
+                                                  num_workers=config.data.workers,
+                                                  pin_memory=d.device.type == "cuda")
+            for step, batch in zip(range(first, tc.steps), batches, strict=False):
+                yield step, batch  # the loop below trains, validates and may begin the next level
+                if len(starts) != levels:
+                    break
+            first = step + 1
+
     bar = tqdm(total=tc.steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
                disable=not (progress and d.is_main))
     t_start = time.monotonic()
@@ -307,7 +333,8 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
         metrics, image = validate(model, method, val_config, d.device)
         improved = False
         if metrics:
-            history.append({"step": step, **metrics})
+            level = {"level": data.level(step - 1)} if len(source.levels) > 1 else {}
+            history.append({"step": step, **metrics, **level})
             for k, v in metrics.items():
                 writer.add_scalar(f"val/{k}", v, step)
             if image is not None:
@@ -315,7 +342,11 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
             improved = metrics["loss_total"] < best_loss
             if improved:
                 best_loss, best_step = metrics["loss_total"], step
+        if (plateau and len(starts) < len(source.levels) and step < tc.steps
+                and sources.plateaued(history, starts[-1], plateau)):
+            starts.append(step)  # the next level begins with the next step; the other ranks learn it
         state = {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "level_starts": list(starts),
                  "config": config_to_dict(config), "rng": rng_state(), "history": history,
                  "best_val_loss": best_loss, "best_step": best_step}
         if improved:
@@ -332,7 +363,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
 
     summary: dict[str, Any] = {}
     try:
-        for step, batch in zip(range(start, tc.steps), loader, strict=False):
+        for step, batch in loader(start):
             lr = lr_at(step, tc)
             over = d.is_main and tc.max_minutes > 0 and time.monotonic() - t_start > 60 * tc.max_minutes
             try:
@@ -350,7 +381,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
                     writer.add_scalar(f"train/{k}", v, step + 1)
                 writer.add_scalar("train/lr", lr, step + 1)
                 writer.add_scalar("train/grad_norm", grad_norm, step + 1)
-                if len(starts) > 1:
+                if len(source.levels) > 1:
                     writer.add_scalar("train/level", data.level(step), step + 1)
             done = step + 1
             stop = "time budget" if over else "stop_after" if stop_after == done else None
@@ -358,6 +389,8 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
                 status = "finished" if done == tc.steps else f"stopped: {stop}" if stop else "running"
                 if d.is_main:
                     summary = save(done, status)
+                if plateau:
+                    _sync_levels(d, starts)
                 if stop:
                     break
         if d.is_main and not summary and (run_dir / "metrics.json").is_file():  # nothing left to train
