@@ -27,14 +27,14 @@ import numpy as np
 
 import savos
 from generators.coverage import hidden_pixels
-from generators.geometry import pixel_centres
+from generators.geometry import pixel_centres, rasterize
 from generators.render import compose_visible, paint, render_amodal
 from generators.scenes.appearance import sample_colors, sample_texture, shade
 from generators.scenes.config import SceneConfig
 from generators.scenes.flows import scene_flows, still
 from generators.scenes.guarantee import coverages, occlusion_ok
 from generators.scenes.layout import Layout, sample_layout
-from generators.scenes.motion import polygons, to_own
+from generators.scenes.motion import is_rigid, polygons, to_own
 from savos.data.bitcount import count_true
 from savos.data.clip import Clip, occlusion_rate
 from savos.errors import SavosError
@@ -65,6 +65,21 @@ def _accept(cfg: SceneConfig, layout: Layout, vertices: list[np.ndarray], amodal
             for k, c in zip(targets, covs, strict=True)}
 
 
+def render_scene(things: list, vertices: list[np.ndarray], height: int, width: int) -> np.ndarray:
+    """``render_amodal(vertices, H, W)`` (bool (T, K, H, W)), the same masks: an object that never moves
+    is rasterised once, and the moving ones together (the rasteriser's window is the largest object's
+    extent, so a frame-sized fence or border would widen every window)."""
+    T = vertices[0].shape[0]
+    fixed = [k for k, th in enumerate(things) if is_rigid(th.warps) and (th.maps == th.maps[:1]).all()]
+    moving = [k for k in range(len(things)) if k not in fixed]
+    amodal = np.empty((T, len(things), height, width), bool)
+    if moving:
+        amodal[:, moving] = render_amodal([vertices[k] for k in moving], height, width)
+    for k in fixed:
+        amodal[:, k] = rasterize(vertices[k][:1], height, width)
+    return amodal
+
+
 def generate_clip(config: SceneConfig, seed: int, index: int, split: str) -> Clip:
     """Clip ``index`` of a scene dataset with base seed ``seed``; deterministic (same bytes for the same
     arguments). Raises SavosError if no layout is accepted within ``config.max_attempts``."""
@@ -79,7 +94,7 @@ def generate_clip(config: SceneConfig, seed: int, index: int, split: str) -> Cli
         if layout is None:
             continue
         vertices = [polygons(th.canonical, th.maps, th.warps) for th in layout.things]
-        amodal = render_amodal(vertices, H, W)
+        amodal = render_scene(layout.things, vertices, H, W)
         visible = compose_visible(amodal, list(range(len(vertices))))
         records = _accept(cfg, layout, vertices, amodal, visible)
         if records is not None:
