@@ -110,14 +110,14 @@ def to_own(maps: np.ndarray, warps: np.ndarray | None, t: np.ndarray, x: np.ndar
     own shape): A_t^-1, then the warps W_{t-1}^-1 ... W_0^-1. Textures are painted there, so they move
     with the object."""
     inverse = invert_affine(maps)
-    rigid = is_rigid(warps)
     u, v = np.empty_like(x), np.empty_like(y)
     for f, run in _frames(t, len(maps)):
-        a, b = _apply(inverse[f], x[run], y[run])
-        if not rigid:
-            for s in range(f - 1, -1, -1):
-                a, b = warp(warps[s], a, b, inverse=True)
-        u[run], v[run] = a, b
+        u[run], v[run] = _apply(inverse[f], x[run], y[run])
+    if not is_rigid(warps):  # undo W_s for the points of frames after s: a suffix, t being sorted
+        cuts = np.searchsorted(t, np.arange(1, len(maps)), side="left").tolist()  # first point with t > s
+        for s in range(len(maps) - 2, -1, -1):
+            if cuts[s] < len(t):
+                u[cuts[s]:], v[cuts[s]:] = warp(warps[s], u[cuts[s]:], v[cuts[s]:], inverse=True)
     return u, v
 
 
