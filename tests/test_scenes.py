@@ -247,3 +247,22 @@ def test_gum_preset_matches_chewing_gum_statistics(tmp_path):
         assert abs(a["occlusion_hist"][key] - b["occlusion_hist"][key]) <= 0.1 * a["target_frames"]
     one, two = open_dataset(tmp_path / "cg")[0], open_dataset(tmp_path / "sc")[0]
     assert np.array_equal(one.amodal, two.amodal) and np.array_equal(one.rgb, two.rgb)
+
+
+def test_preview_and_gallery_of_scene_files(tmp_path):
+    from PIL import Image
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for name in ("a", "b"):
+        (scenes / f"{name}.yaml").write_text(json.dumps(SMALL))
+    runner = CliRunner()
+    result = runner.invoke(main, ["gallery", "--scenes", str(scenes), "--out", str(tmp_path / "g")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["a.gif", "b.gif"]
+    assert Image.open(tmp_path / "g" / "a.gif").n_frames == SMALL["frame"]["frames"]
+    out = tmp_path / "one.gif"
+    result = runner.invoke(main, ["preview", str(scenes / "a.yaml"), "--clip", "2", "--out", str(out)])
+    assert result.exit_code == 0 and out.is_file(), result.output
+    result = runner.invoke(main, ["gallery", "--scenes", str(tmp_path / "g"), "--out", str(tmp_path / "h")])
+    assert result.exit_code == 2 and "no *.yaml" in result.output
