@@ -129,6 +129,36 @@ def plateaued(history: list[dict], level_start: int, patience: int) -> bool:
     return len(losses) > patience and min(losses[-patience:]) >= min(losses[:-patience])
 
 
+def sync_levels(d, starts: list[int]) -> None:
+    """After a validation: every rank learns whether rank 0 began the next curriculum level (the
+    trainer appends to ``starts`` on rank 0), and at which step, from one small all-reduce.
+    ``d``: savos.training.distributed.Dist."""
+    from savos.training import distributed
+
+    if not d.enabled:
+        return
+    news = torch.tensor([float(len(starts)), float(starts[-1])] if d.is_main else [0.0, 0.0], device=d.device)
+    count, step = (int(v) for v in distributed.all_reduce_sum(news, d).cpu().tolist())
+    if not d.is_main and count > len(starts):
+        starts.append(step)
+
+
+def step_loader(data: SourceBatches, first: int, steps: int, workers: int, pin_memory: bool):
+    """(step, batch) for steps first..steps-1 through a DataLoader; a fresh one whenever a level begins
+    (``data.starts`` grew while the caller trained on the last step yielded: prefetched batches of the
+    old level are dropped)."""
+    while first < steps:
+        levels = len(data.starts)
+        batches = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(first, steps),
+                                              num_workers=workers, pin_memory=pin_memory)
+        step = first
+        for step, batch in zip(range(first, steps), batches, strict=False):
+            yield step, batch  # the caller trains, validates and may begin the next level
+            if len(data.starts) != levels:
+                break
+        first = step + 1
+
+
 class SourceBatches(torch.utils.data.Dataset):
     """Item s is this process's training batch of step s from the level that step s belongs to; a pure
     function of (seed, s, rank) for every kind of source."""

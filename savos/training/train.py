@@ -210,17 +210,6 @@ def train_step(ddp: torch.nn.Module, method: Method, optimizer: torch.optim.Opti
     return mean, grad_norm, bool(stats[-1] > 0)
 
 
-def _sync_levels(d: distributed.Dist, starts: list[int]) -> None:
-    """After a validation: every rank learns whether rank 0 began the next curriculum level (``save``
-    appends to ``starts``), and at which step, from one small all-reduce."""
-    if not d.enabled:
-        return
-    news = torch.tensor([float(len(starts)), float(starts[-1])] if d.is_main else [0.0, 0.0], device=d.device)
-    count, step = (int(v) for v in distributed.all_reduce_sum(news, d).cpu().tolist())
-    if not d.is_main and count > len(starts):
-        starts.append(step)
-
-
 def _check_run_dir(run_dir: Path, resume: bool, config: Config) -> dict[str, Any] | None:
     root = Path(config.data.root)
     if sources.resolve(config.data.root, config.data.val_root, config.train.seed).kind == "missing":
@@ -310,19 +299,6 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
                                  d.world)
     val_config = dataclasses.replace(config, data=dataclasses.replace(config.data, root=source.val_root))
 
-    def loader(first: int):
-        """(step, batch) from ``first`` on; a fresh DataLoader whenever a level begins (plateau)."""
-        while first < tc.steps:
-            levels = len(starts)
-            batches = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(first, tc.steps),
-                                                  num_workers=config.data.workers,
-                                                  pin_memory=d.device.type == "cuda")
-            for step, batch in zip(range(first, tc.steps), batches, strict=False):
-                yield step, batch  # the loop below trains, validates and may begin the next level
-                if len(starts) != levels:
-                    break
-            first = step + 1
-
     bar = tqdm(total=tc.steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
                disable=not (progress and d.is_main))
     t_start = time.monotonic()
@@ -363,7 +339,8 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
 
     summary: dict[str, Any] = {}
     try:
-        for step, batch in loader(start):
+        for step, batch in sources.step_loader(data, start, tc.steps, config.data.workers,
+                                               d.device.type == "cuda"):
             lr = lr_at(step, tc)
             over = d.is_main and tc.max_minutes > 0 and time.monotonic() - t_start > 60 * tc.max_minutes
             try:
@@ -390,7 +367,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
                 if d.is_main:
                     summary = save(done, status)
                 if plateau:
-                    _sync_levels(d, starts)
+                    sources.sync_levels(d, starts)
                 if stop:
                     break
         if d.is_main and not summary and (run_dir / "metrics.json").is_file():  # nothing left to train
