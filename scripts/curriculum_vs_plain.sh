@@ -20,7 +20,10 @@ step "data: Chewing Gum (train, val, test) and the curriculum's levels"
 "$BIN/savos-gen" curriculum recipes/curricula/gum.yaml --out "$CURRICULUM" --n "$LEVEL_N" -q
 
 # gum-curriculum.yaml's level_steps [750, 1000, 1250] of 4500, scaled to STEPS
+# gum-cpu's warm-up (200 of 4500 steps) and validation interval (500) scale the same way
 levels=$(python3 -c "s=$STEPS; print('[' + ','.join(str(round(v * s / 4500)) for v in (750, 1000, 1250)) + ']')")
+warmup=$(( 200 * STEPS / 4500 ))
+every=$(( 500 * STEPS / 4500 > 0 ? 500 * STEPS / 4500 : 1 ))
 for name in plain curriculum; do
   if [ "$name" = plain ]; then
     recipe=recipes/gum-cpu.yaml; sets=(--set "data.root=$DATA")
@@ -32,6 +35,7 @@ for name in plain curriculum; do
   resume=()
   [ -f "$RUNS/$name/last.pt" ] && resume=(--resume)
   "$BIN/savos" train "$recipe" "${sets[@]}" --set "train.steps=$STEPS" --set "train.max_minutes=0" \
+    --set "train.warmup=$warmup" --set "train.val_every=$every" \
     --out "$RUNS/$name" "${resume[@]}"
   "$BIN/savos" predict "$RUNS/$name" "$DATA" --split test --out "$RUNS/$name/pred-test" --overwrite -q
 done
