@@ -34,14 +34,9 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 
 def _load_yaml(path: str) -> dict:
-    import yaml
+    from savos.readers import read_yaml
 
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as e:
-        raise SavosError(f"{path}: cannot read ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise SavosError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    data = read_yaml(path, "generator config")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -79,17 +74,20 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
     from generators.chewing_gum import ChewingGumConfig, ClipMaker
     from savos import __version__
     from savos.data.writer import write_dataset
+    from savos.limits import MAX_CLIPS, check_count
 
     options = _load_yaml(config_file) if config_file else {}
     flags = {"height": height, "width": width, "frames": frames, "num_targets": targets,
              "num_occluders": occluders, "amodal_flow": amodal_flow}
     options.update({k: v for k, v in flags.items() if v is not None})
-    config = ChewingGumConfig.from_dict(options)
-    if n < 1:
-        raise SavosError(f"--n must be >= 1, got {n}")
-    val = round(0.1 * n) if val is None else val
-    test = round(0.1 * n) if test is None else test
-    if val < 0 or test < 0 or val + test > n:
+    try:
+        config = ChewingGumConfig.from_dict(options)
+    except SavosError as e:
+        raise SavosError(f"{config_file}: {e}" if config_file else str(e)) from None
+    check_count(n, "--n", 1, MAX_CLIPS)
+    val = round(0.1 * n) if val is None else check_count(val, "--val")
+    test = round(0.1 * n) if test is None else check_count(test, "--test")
+    if val + test > n:
         raise SavosError(f"--val {val} and --test {test} must be >= 0 and add up to at most --n {n}")
     splits = {"train": n - val - test, "val": val, "test": test}
 
@@ -181,6 +179,29 @@ def _checker(generator: str | None):
     return getattr(importlib.import_module(module), name)
 
 
+CONFIGS = {"chewing-gum": "generators.chewing_gum:ChewingGumConfig",  # generator name -> its config
+           "scene": "generators.scenes.config:SceneConfig"}
+
+
+def _config_checker(generator: str | None):
+    """generator name -> a function(config dict) that raises SavosError unless the stored config is
+    valid and already resolved (a value edited in dataset.json shows up here)."""
+    if generator not in CONFIGS:
+        return None
+    import importlib
+    from functools import partial
+
+    module, name = CONFIGS[generator].split(":")
+    return partial(_check_config, getattr(importlib.import_module(module), name))
+
+
+def _check_config(cls, stored: dict) -> None:
+    resolved = cls.from_dict(stored).to_dict()
+    for key in sorted(set(stored) | set(resolved)):
+        if stored.get(key) != resolved.get(key):
+            raise SavosError(f"config.{key} is {stored.get(key)!r}, which resolves to {resolved.get(key)!r}")
+
+
 @main.command("verify")
 @click.argument("root", type=click.Path(file_okay=False))
 @click.option("--workers", type=int, default=None, help="Processes [default: all cores].")
@@ -190,9 +211,11 @@ def verify(root, workers, as_json, quiet):
     """Check every shard, clip and invariant of a dataset; print statistics. Exit 1 on any problem."""
     from savos.data.dataset import read_info
     from savos.data.verify import format_report, verify_dataset
+    from savos.limits import cap_workers
 
     info = read_info(root)
-    report = verify_dataset(root, check=_checker(info.get("generator")), workers=workers, progress=not quiet)
+    report = verify_dataset(root, check=_checker(info.get("generator")), workers=cap_workers(workers),
+                            progress=not quiet, check_config=_config_checker(info.get("generator")))
     if as_json:
         click.echo(json.dumps(report, indent=1))
     else:
@@ -220,7 +243,12 @@ def preview(root, index, split, seed, out, fps, scale):
     """Write an animation of one clip of a dataset, or of a scene file (made in memory, nothing written):
     frame | visible labels | amodal contours | flow colour wheel."""
     from generators.preview import preview_frames, write_video
+    from savos.limits import check_count
+    from savos.outputs import check_writable_file
 
+    check_count(fps, "--fps", 1, 120)
+    check_count(scale, "--scale", 1, 32)
+    check_writable_file(out)
     if Path(root).is_file():
         from generators.scenes.gallery import preset_clip
 

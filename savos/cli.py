@@ -67,6 +67,7 @@ def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool
 def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resume: bool,
               quiet: bool) -> None:
     """Train on the dataset of RECIPE (YAML); works alone or under `torchrun --nproc_per_node N`."""
+    import shlex
     from pathlib import Path
 
     from savos.config import load_config
@@ -74,7 +75,9 @@ def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resu
 
     config = load_config(recipe, overrides)
     run_dir = run_dir or str(Path("runs") / Path(recipe).stem)
-    summary = train(config, run_dir, resume=resume, progress=not quiet)
+    sets = [a for o in overrides for a in ("--set", o)]
+    again = ["savos", "train", recipe, *sets, "--out", run_dir, "--resume"]
+    summary = train(config, run_dir, resume=resume, progress=not quiet, resume_command=shlex.join(again))
     if summary:
         click.echo(f"{summary['status']} at step {summary['step']}; best val loss "
                    f"{summary['best_val_loss']} at step {summary['best_step']}; run folder {run_dir}")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from test_metrics import scene
 
-from savos.data import open_dataset
+from savos.data import fingerprint, open_dataset
 from savos.data.writer import write_dataset
 from savos.errors import SavosError
 from savos.evaluation.baselines import run_baseline
@@ -50,7 +50,8 @@ def _perfect(data: Path, out: Path, split: str = "test") -> Path:
         predicted = np.zeros(clip.num_objects, bool)
         predicted[clip.target_ids()] = True
         write_prediction(out, clip.key, clip.amodal & predicted[None, :, None, None], predicted)
-    write_prediction_info(out, {"method": "oracle", "split": split, "num_clips": len(ds)})
+    write_prediction_info(out, {"method": "oracle", "split": split, "num_clips": len(ds),
+                                "dataset_id": fingerprint(data)})
     return out
 
 

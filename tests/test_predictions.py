@@ -18,6 +18,7 @@ from savos.evaluation.predictions import (
     write_prediction,
     write_prediction_info,
 )
+from savos.outputs import MANIFEST
 
 
 def _random_prediction(rng, shape):
@@ -112,7 +113,7 @@ def test_missing_pieces_are_one_line_errors(tmp_path):
     with pytest.raises(SavosError, match="not a finished prediction folder"):
         open_predictions(tmp_path)
     (tmp_path / "predictions.json").write_text("{oops")
-    with pytest.raises(SavosError, match="corrupt prediction description"):
+    with pytest.raises(SavosError, match="prediction description is not valid JSON"):
         open_predictions(tmp_path)
     (tmp_path / "predictions.json").write_text(json.dumps({"format": FORMAT, "format_version": 99}))
     with pytest.raises(SavosError, match="format version 99"):
@@ -120,14 +121,26 @@ def test_missing_pieces_are_one_line_errors(tmp_path):
 
 
 def test_create_prediction_dir(tmp_path):
-    out = create_prediction_dir(tmp_path / "a" / "b")
+    out = create_prediction_dir(tmp_path / "a" / "b", keys=["clip_000000"])
     assert out.is_dir()
     _one(out)
     with pytest.raises(SavosError, match="--overwrite"):
         create_prediction_dir(out)
     create_prediction_dir(out, overwrite=True)
-    assert list(out.iterdir()) == []
+    assert [p.name for p in out.iterdir()] == [MANIFEST]  # every file it wrote is gone; nothing else was
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(SavosError, match="not predictions"):
+    with pytest.raises(SavosError, match="holds notes.txt, which savos did not write"):
         create_prediction_dir(out, overwrite=True)
-    assert (out / "notes.txt").exists()
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_overwrite_never_deletes_files_savos_did_not_write(tmp_path):
+    """Issue 12: `--overwrite` on a folder of the user's own files (even *.npz, metrics_*, dot files)
+    refuses, names them, and deletes nothing."""
+    mine = {"my_arrays.npz": b"PK", ".env": b"SECRET=1", "metrics_notes.txt": b"notes"}
+    for name, data in mine.items():
+        (tmp_path / name).write_bytes(data)
+    for overwrite in (False, True):
+        with pytest.raises(SavosError, match=r"holds \.env, metrics_notes.txt, my_arrays.npz, which savos"):
+            create_prediction_dir(tmp_path, overwrite=overwrite)
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == mine

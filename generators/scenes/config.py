@@ -212,15 +212,9 @@ class SceneConfig:
 
 def load_scene(path: str | Path) -> SceneConfig:
     """Read a scene YAML file; every error is one line naming the file."""
-    import yaml
+    from savos.readers import read_yaml
 
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as e:
-        raise SavosError(f"{path}: cannot read the scene file ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise SavosError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
-    return SceneConfig.from_dict(data, str(path))
+    return SceneConfig.from_dict(read_yaml(path, "scene file"), str(path))
 
 
 def _build(cls: type, data: Any, section: str) -> Any:

@@ -31,14 +31,9 @@ class Level:
 
 
 def _read_yaml(path: Path) -> Any:
-    import yaml
+    from savos.readers import read_yaml
 
-    try:
-        return yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise SavosError(f"{path}: cannot read ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise SavosError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
+    return read_yaml(path, "curriculum or scene file")
 
 
 def merge(base: dict, overrides: dict) -> dict:

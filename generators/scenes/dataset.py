@@ -13,11 +13,12 @@ from savos.errors import SavosError
 
 def split_counts(n: int, val: int | None = None, test: int | None = None) -> dict[str, int]:
     """{"train", "val", "test"} clip counts; val and test default to 10 % of n each."""
-    if n < 1:
-        raise SavosError(f"--n must be >= 1, got {n}")
-    val = round(0.1 * n) if val is None else val
-    test = round(0.1 * n) if test is None else test
-    if val < 0 or test < 0 or val + test > n:
+    from savos.limits import MAX_CLIPS, check_count
+
+    check_count(n, "--n", 1, MAX_CLIPS)
+    val = round(0.1 * n) if val is None else check_count(val, "--val")
+    test = round(0.1 * n) if test is None else check_count(test, "--test")
+    if val + test > n:
         raise SavosError(f"--val {val} and --test {test} must be >= 0 and add up to at most --n {n}")
     return {"train": n - val - test, "val": val, "test": test}
 

@@ -15,7 +15,7 @@ Clip indices are global across splits (train first, then val, then test), so a c
 from __future__ import annotations
 
 import bisect
-import json
+import hashlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,30 +24,65 @@ from savos.data.clip import Clip, ClipError, clip_key
 from savos.data.codec import decode_clip
 from savos.data.shards import ShardError, ShardReader
 from savos.errors import SavosError
+from savos.readers import FileFormatError, need, read_json, safe_name
 
 SCHEMA = 1
 INFO_NAME = "dataset.json"
 
 
+_FIX = "regenerate the dataset with the savos-gen command that made it"
+
+
 def read_info(root: str | Path) -> dict[str, Any]:
-    """Parse ``root/dataset.json`` with one-line errors."""
+    """Parse and check ``root/dataset.json``: every split and shard name is one plain path component, every
+    count a non-negative integer, and the shards of each split add up to its count with consecutive
+    clip indices. Problems are one-line SavosErrors naming the file and the field."""
     path = Path(root) / INFO_NAME
     if not path.is_file():
         if not Path(root).exists():
             raise SavosError(f"{root}: no such dataset folder; make one with "
                              f"`savos-gen chewing-gum --out {root}`")
+        if not Path(root).is_dir():
+            raise SavosError(f"{root}: is a file, not a dataset folder")
         raise SavosError(f"{path}: missing; {root} is not a finished savos dataset "
                          "(re-run the savos-gen command that made it to finish it)")
-    try:
-        info = json.loads(path.read_text())
-        if info.get("schema") != SCHEMA:
-            raise SavosError(f"{path}: schema {info.get('schema')!r} is not supported (expected {SCHEMA})")
-        for split in info["splits"].values():
-            for s in split["shards"]:
-                int(s["count"]), int(s["first_index"]), str(s["sha256"]), str(s["name"])
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise SavosError(f"{path}: corrupt dataset description ({type(e).__name__}: {e})") from None
+    info = read_json(path, "dataset description", _FIX)
+    if not isinstance(info, dict):
+        raise FileFormatError(f"{path}: expected a mapping of fields, got {type(info).__name__}; {_FIX}")
+    if info.get("schema") != SCHEMA:
+        raise SavosError(f"{path}: schema {info.get('schema')!r} is not supported (expected {SCHEMA})")
+    splits = need(info, "splits", dict, path, _FIX)
+    if not splits:
+        raise FileFormatError(f"{path}: field 'splits' is empty; {_FIX}")
+    for split, sp in splits.items():
+        where = f"{path}: split {split!r}"
+        safe_name(split, path, "split", _FIX)
+        count = need(sp, "count", int, where, _FIX, minimum=0)
+        index = need(sp, "first_index", int, where, _FIX, minimum=0)
+        shards = need(sp, "shards", list, where, _FIX)
+        for j, s in enumerate(shards):
+            at = f"{where}: shard {j}"
+            safe_name(need(s, "name", str, at, _FIX), path, "shard", _FIX)
+            n = need(s, "count", int, at, _FIX, minimum=1)
+            if need(s, "first_index", int, at, _FIX, minimum=0) != index:
+                raise FileFormatError(f"{at}: first_index {s['first_index']} does not follow the shard "
+                                      f"before it (expected {index}); {_FIX}")
+            need(s, "sha256", str, at, _FIX)
+            index += n
+        if index - sp["first_index"] != count:
+            raise FileFormatError(f"{where}: its shards hold {index - sp['first_index']} clips but its "
+                                  f"count is {count}; {_FIX}")
     return info
+
+
+def fingerprint(root: str | Path) -> str:
+    """The identity of a dataset: the first 16 hex digits of the sha256 of its ``dataset.json`` (which
+    holds every shard's checksum, so it names the content). Outputs record it; readers compare it."""
+    path = Path(root) / INFO_NAME
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError as e:
+        raise SavosError(f"{path}: cannot read ({e.strerror})") from None
 
 
 class ClipDataset(Sequence):
@@ -76,11 +111,16 @@ class ClipDataset(Sequence):
     def _reader(self, j: int) -> ShardReader:
         if j not in self._readers:
             s = self._shards[j]
-            name = s["name"]
-            if "/" in name or "\\" in name or name.startswith("."):
-                raise ShardError(f"{self.root / INFO_NAME}: refusing unsafe shard name {name!r}")
             digest = s["sha256"] if self._verify else None
-            self._readers[j] = ShardReader(self.root / self.split / name, digest)
+            reader = ShardReader(self.root / self.split / s["name"], digest)
+            first, count = int(s["first_index"]), int(s["count"])
+            keys = reader.keys()
+            if keys != [clip_key(first + k) for k in range(count)]:
+                start = keys[0] if keys else "none"
+                raise ShardError(f"{reader.path}: holds {len(keys)} clips from {start}, but "
+                                 f"{self.root / INFO_NAME} lists {count} from {clip_key(first)}; "
+                                 "regenerate the dataset")
+            self._readers[j] = reader
         return self._readers[j]
 
     def locate(self, i: int) -> tuple[Path, str]:

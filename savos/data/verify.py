@@ -51,9 +51,11 @@ def _verify_shard(root: Path, info: dict, check: Check | None, item: tuple[str, 
                 continue
             meta = clip.meta
             for field, want in (("index", shard["first_index"] + j), ("split", split),
-                                ("seed", info.get("seed")), ("generator", info.get("generator"))):
+                                ("seed", info.get("seed")), ("generator", info.get("generator")),
+                                ("config", info.get("config"))):
                 if meta.get(field) != want:
-                    out["problems"].append(f"{where}: meta.{field} is {meta.get(field)!r}, expected {want!r}")
+                    got, exp = repr(meta.get(field))[:80], repr(want)[:80]
+                    out["problems"].append(f"{where}: meta.{field} is {got}, expected {exp} (dataset.json)")
             if check is not None:
                 out["problems"].extend(f"{where}: {p}" for p in check(clip))
             targets = clip.target_ids()
@@ -72,18 +74,46 @@ def _verify_shard(root: Path, info: dict, check: Check | None, item: tuple[str, 
     return out
 
 
+def _check_description(root: Path, info: dict, check_config: Callable[[dict], None] | None) -> list[str]:
+    """Problems of dataset.json itself that read_info lets pass: splits missing or changed against the
+    counts the writer recorded, clip indices that do not run across splits, an invalid config."""
+    path, problems = root / "dataset.json", []
+    recorded = info.get("split_counts")
+    if not isinstance(recorded, dict):
+        problems.append(f"{path}: field 'split_counts' (what the generator was asked for) is missing")
+    else:
+        counts = {k: v["count"] for k, v in info["splits"].items()}
+        for split in recorded.keys() | counts.keys():
+            if recorded.get(split) != counts.get(split):
+                problems.append(f"{path}: split {split!r} has {counts.get(split, 'no')} clips listed, but "
+                                f"{recorded.get(split, 'none')} were made")
+    first = 0  # clip indices run across the splits (dataset.json lists them sorted by name)
+    for split, sp in sorted(info["splits"].items(), key=lambda item: item[1]["first_index"]):
+        if sp["first_index"] != first:
+            problems.append(f"{path}: split {split!r} starts at clip {sp['first_index']}, expected {first}")
+        first = sp["first_index"] + sp["count"]
+    if check_config is not None:
+        try:
+            check_config(info.get("config"))
+        except SavosError as e:
+            problems.append(f"{path}: invalid generator config: {e}")
+    return problems
+
+
 def verify_dataset(root: str | Path, check: Check | None = None, workers: int | None = None,
-                   progress: bool = True) -> dict[str, Any]:
-    """Verify every shard of every split. Returns {"problems": [...], "stats": {...}}."""
+                   progress: bool = True, check_config: Callable[[dict], None] | None = None
+                   ) -> dict[str, Any]:
+    """Verify every shard of every split. Returns {"problems": [...], "stats": {...}}.
+
+    ``check_config`` (optional) raises SavosError unless the stored generator config is valid; every
+    clip's ``meta["config"]`` must also equal the stored config.
+    """
     from tqdm import tqdm
 
     root = Path(root)
     info = read_info(root)
     items = [(split, s) for split, sp in info["splits"].items() for s in sp["shards"]]
-    problems: list[str] = []
-    for split, sp in info["splits"].items():
-        if sum(s["count"] for s in sp["shards"]) != sp["count"]:
-            problems.append(f"{root}/dataset.json: split {split} shard counts do not add up to {sp['count']}")
+    problems: list[str] = _check_description(root, info, check_config)
     work = partial(_verify_shard, root, info, check)
     workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
     total = {"clips": 0, "bytes": 0, "hist": np.zeros(10, np.int64), "fully_visible": 0, "pairs": 0,

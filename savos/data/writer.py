@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,9 @@ from savos.data.dataset import INFO_NAME, SCHEMA, read_info
 from savos.data.memory import retain_freed_memory
 from savos.data.shards import sha256_file, write_shard
 from savos.errors import SavosError
+from savos.limits import cap_workers, check_count
+from savos.outputs import check_writable
+from savos.readers import FileFormatError, read_json
 
 PENDING_NAME = ".pending.json"
 # (global index, split) -> Clip; must be picklable. If it also has a method ``many(indices, split) ->
@@ -87,13 +89,13 @@ def _check_settings(root: Path, settings: dict[str, Any]) -> bool:
     pending = root / PENDING_NAME
     if pending.is_file():
         try:
-            previous = json.loads(pending.read_text())
-        except ValueError:
+            previous = read_json(pending, "record of an unfinished dataset")
+        except FileFormatError:
             previous = None
         if previous != settings:
             raise SavosError(f"{root}: holds an unfinished dataset made with other settings; choose "
                              "another --out or delete the folder")
-    elif root.exists() and any(root.iterdir()):
+    elif root.is_dir() and any(root.iterdir()):
         raise SavosError(f"{root}: folder exists and is not a savos dataset; choose another --out")
     return False
 
@@ -115,10 +117,15 @@ def write_dataset(
     ``description`` holds generator, version, seed, config, amodal_flow: everything that determines
     the bytes, and nothing that does not (no times, worker counts or paths).
     """
-    root = Path(root)
+    root = check_writable(root)
     i, n = shard
     if not (n >= 1 and 0 <= i < n):
         raise SavosError(f"--shard must be i/n with 0 <= i < n, got {i}/{n}")
+    check_count(shard_size, "shard size", 1, 100_000)
+    for split, count in splits.items():
+        check_count(count, f"split {split!r}: clip count")
+    check_count(sum(splits.values()), "the total number of clips", 1)
+    workers = cap_workers(workers)
     settings = {**description, "schema": SCHEMA, "shard_size": shard_size,
                 "split_counts": {k: int(v) for k, v in splits.items()}}
     settings = json.loads(json.dumps(settings))  # as it reads back from disk (tuples become lists)
@@ -150,7 +157,7 @@ def write_dataset(
     write_json_atomic(root / INFO_NAME, info, sort_keys=True)
     (root / PENDING_NAME).unlink(missing_ok=True)
     for split in splits:  # leftovers of killed runs; nobody is writing now that every shard exists
-        for tmp in (root / split).glob("*.tmp-*"):
+        for tmp in (root / split).glob("shard-*.tar.tmp-*"):
             tmp.unlink(missing_ok=True)
     return info
 
@@ -160,7 +167,7 @@ def _run(make_clip: MakeClip, root: Path, todo: list[ShardJob], digests: dict, w
     from tqdm import tqdm
 
     total = sum(job.count for job in todo)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    workers = max(1, min(workers or 1, len(todo)))
     work = partial(_make_shard, make_clip, root)
     bar = tqdm(total=total, unit="clip", disable=not progress or total == 0, file=sys.stderr,
                dynamic_ncols=True)

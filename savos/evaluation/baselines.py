@@ -108,13 +108,14 @@ BASELINES: dict[str, Callable] = {"convex": convex_baseline, "visible": visible_
 def run_baseline(name: str, data_root: str | Path, split: str, out_dir: str | Path, overwrite: bool = False,
                  progress: bool = True) -> Path:
     """Predict every clip of ``split`` of ``data_root`` with baseline ``name`` into ``out_dir``."""
-    from savos.data import open_dataset
+    from savos.data import fingerprint, open_dataset
 
     if name not in BASELINES:
         raise SavosError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")
     predict = BASELINES[name]
     ds = open_dataset(data_root, split)
-    out_dir = create_prediction_dir(out_dir, overwrite=overwrite)
+    keys = [ds.locate(i)[1] for i in range(len(ds))]
+    out_dir = create_prediction_dir(out_dir, overwrite=overwrite, keys=keys, command=f"savos baseline {name}")
     n_objects = 0
     for i in tqdm(range(len(ds)), desc=f"baseline {name}", unit="clip", disable=not progress):
         clip = ds[i]
@@ -123,5 +124,6 @@ def run_baseline(name: str, data_root: str | Path, split: str, out_dir: str | Pa
         n_objects += int(predicted.sum())
     write_prediction_info(out_dir, {
         "method": name, "source": None, "data_root": str(Path(data_root).resolve()), "split": split,
+        "dataset_id": fingerprint(data_root),
         "num_clips": len(ds), "num_objects": n_objects})
     return out_dir

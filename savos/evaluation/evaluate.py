@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import math
 from dataclasses import dataclass, field, fields
@@ -20,9 +21,11 @@ from tqdm import tqdm
 
 from savos import __version__
 from savos.atomic import write_bytes_atomic, write_json_atomic
+from savos.data import fingerprint
 from savos.errors import SavosError
 from savos.evaluation.metrics import PROTOCOLS, PairRecords, breakdowns, score_clip, summarize
-from savos.evaluation.predictions import Predictions, open_predictions
+from savos.evaluation.predictions import INFO_NAME, Predictions, open_predictions
+from savos.outputs import OwnedDir, check_writable
 
 NUMBERS = ["miou_full", "miou_occ", "metric1_full", "metric1_occ", "metric2_full", "metric2_occ",
            "pairs_full", "pairs_occ"]
@@ -40,11 +43,32 @@ class EvalResult:
     files: list[Path] = field(default_factory=list)
 
 
-def _check_keys(ds, preds: Predictions, data_root: Path, split: str) -> None:
-    where = f"split {split!r} of {data_root}"
+def provenance(preds: Predictions, data_root: Path, split: str) -> dict[str, str]:
+    """What a score depends on: the dataset's fingerprint, the split, the exact predictions.json. Metrics
+    files record it; cached metrics are reused only when it matches."""
+    info_bytes = (preds.root / INFO_NAME).read_bytes()
+    return {"dataset_id": fingerprint(data_root), "split": split,
+            "predictions_sha256": hashlib.sha256(info_bytes).hexdigest()}
+
+
+def check_same_dataset(preds: Predictions, data_root: Path, split: str) -> None:
+    """Refuse to score predictions against another dataset or split than they were made on."""
+    made_on = preds.info.get("dataset_id")
+    if made_on is None:
+        raise SavosError(f"{preds.root / INFO_NAME}: records no dataset_id, so it cannot be checked "
+                         "against the dataset; re-run the predictions with this savos")
+    if made_on != fingerprint(data_root):
+        raise SavosError(f"{preds.root}: predictions were made on dataset {preds.info.get('data_root')} "
+                         f"(id {made_on}), not on {data_root} (id {fingerprint(data_root)}); score them "
+                         "against the dataset they were made on")
     if preds.info.get("split") not in (None, split):
         raise SavosError(f"{preds.root}: predictions were made on split {preds.info['split']!r}, "
                          f"not {split!r}; pass the matching --split")
+
+
+def _check_keys(ds, preds: Predictions, data_root: Path, split: str) -> None:
+    where = f"split {split!r} of {data_root}"
+    check_same_dataset(preds, data_root, split)
     if len(preds) != len(ds):
         raise SavosError(f"{preds.root}: {len(preds)} clip predictions but {where} has {len(ds)} clips; "
                          "predict the same dataset and split")
@@ -70,7 +94,7 @@ def _check_clip(clip, amodal, predicted, preds: Predictions) -> None:
 def evaluate(pred_dir: str | Path, data_root: str | Path, split: str = "test", protocol: str = "savos",
              out_dir: str | Path | None = None, progress: bool = True, write: bool = True) -> EvalResult:
     """Score ``pred_dir`` against ``split`` of ``data_root``; write the metrics files unless write=False."""
-    from savos.data import open_dataset  # the data package is only needed here
+    from savos.data import open_dataset
 
     if protocol not in PROTOCOLS:
         raise SavosError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
@@ -78,6 +102,10 @@ def evaluate(pred_dir: str | Path, data_root: str | Path, split: str = "test", p
     preds = open_predictions(pred_dir)
     ds = open_dataset(data_root, split)
     _check_keys(ds, preds, data_root, split)
+    out = Path(out_dir) if out_dir is not None else pred_dir
+    if write:
+        check_writable(out)
+        OwnedDir(out, "savos eval").refuse_collisions(result_names(protocol))
     parts = []
     for i in tqdm(range(len(ds)), desc=f"eval {protocol}", unit="clip", disable=not progress):
         clip = ds[i]
@@ -94,14 +122,21 @@ def evaluate(pred_dir: str | Path, data_root: str | Path, split: str = "test", p
         summary={**summarize(records, protocol), "num_clips": len(ds)}, by_bucket=by_bucket, by_type=by_type,
         records=records,
         meta={"predictions": str(pred_dir), "data_root": str(data_root), "split": split,
-              "source": preds.info.get("source"), "created_by": f"savos {__version__}"})
+              "source": preds.info.get("source"), "created_by": f"savos {__version__}",
+              "fingerprint": provenance(preds, data_root, split)})
     if write:
-        result.files = write_results(result, Path(out_dir) if out_dir is not None else pred_dir)
+        result.files = write_results(result, out)
     return result
 
 
+def result_names(protocol: str) -> list[str]:
+    return [f"metrics_{protocol}.json", f"metrics_{protocol}.csv", f"pairs_{protocol}.csv.gz"]
+
+
 def write_results(result: EvalResult, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = OwnedDir(out_dir, "savos eval")
+    folder.refuse_collisions(result_names(result.protocol))
+    folder.claim(result_names(result.protocol))
     p = result.protocol
     doc = {"protocol": p, "method": result.method, **result.meta, "summary": result.summary,
            "by_bucket": result.by_bucket, "by_type": result.by_type}

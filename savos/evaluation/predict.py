@@ -12,22 +12,26 @@ settings), and the same command skips the clips already written.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from savos.atomic import write_json_atomic
 from savos.config import config_from_dict
-from savos.data import open_dataset
-from savos.errors import SavosError
+from savos.data import fingerprint, open_dataset
+from savos.data.shards import sha256_file
 from savos.evaluation.predictions import (
     INFO_NAME,
+    claim,
     create_prediction_dir,
     write_prediction,
     write_prediction_info,
 )
+from savos.limits import MAX_BATCH, check_count
+from savos.outputs import check_writable
+from savos.readers import FileFormatError, read_json
 from savos.tracks import collate, crop_track, make_tracks, paste_back
 from savos.training.checkpoint import find_checkpoint, load_checkpoint
 from savos.training.distributed import pick_device
@@ -72,26 +76,31 @@ def predict_clip(model: torch.nn.Module, method_name: str, clip, patch: int, enl
 
 def predict(run_dir: str | Path, data_root: str | Path, split: str, out_dir: str | Path, batch: int = 16,
             device: str = "auto", overwrite: bool = False, progress: bool = True) -> Path:
-    """Write predictions for every clip of ``split`` of ``data_root`` into ``out_dir``; returns out_dir."""
-    if batch < 1:
-        raise SavosError(f"--batch must be >= 1, got {batch}")
+    """Write predictions for every clip of ``split`` of ``data_root`` into ``out_dir``; returns out_dir.
+
+    The output records where it came from (run, checkpoint and its sha256, dataset fingerprint, split);
+    an interrupted run with the same settings resumes, skipping the clips already written.
+    """
+    check_count(batch, "--batch", 1, MAX_BATCH)
+    out_dir = check_writable(out_dir)
+    clips = open_dataset(data_root, split)
     dev = pick_device(device)
     model, config, ckpt_path, step = load_run(run_dir, dev)
-    clips = open_dataset(data_root, split)
-    out_dir = Path(out_dir)
     settings = {"method": config.method, "source": str(Path(ckpt_path).resolve()), "step": step,
-                "data_root": str(Path(data_root).resolve()), "split": split}
+                "checkpoint_sha256": sha256_file(Path(ckpt_path)),
+                "data_root": str(Path(data_root).resolve()), "dataset_id": fingerprint(data_root),
+                "split": split}
     pending = out_dir / PENDING_NAME
-    resuming = (not overwrite and not (out_dir / INFO_NAME).exists() and pending.is_file()
-                and json.loads(pending.read_text()) == settings)
+    resuming = not overwrite and not (out_dir / INFO_NAME).exists() and _pending(pending) == settings
+    keys = [clips.locate(i)[1] for i in range(len(clips))]
     if not resuming:
-        create_prediction_dir(out_dir, overwrite=overwrite)
-        pending.write_text(json.dumps(settings))
+        create_prediction_dir(out_dir, overwrite=overwrite, keys=keys, command="savos predict")
+        claim(out_dir, [PENDING_NAME], "savos predict")
+        write_json_atomic(pending, settings)
 
     n_objects = 0
     for i in tqdm(range(len(clips)), desc="predict", unit="clip", disable=not progress, dynamic_ncols=True):
-        key = clips.locate(i)[1]
-        if resuming and (out_dir / f"{key}.npz").is_file():
+        if resuming and (out_dir / f"{keys[i]}.npz").is_file():
             n_objects += len(clips[i].target_ids())
             continue
         clip = clips[i]
@@ -104,3 +113,13 @@ def predict(run_dir: str | Path, data_root: str | Path, split: str, out_dir: str
                                     "threshold": THRESHOLD})
     pending.unlink(missing_ok=True)
     return out_dir
+
+
+def _pending(path: Path) -> dict | None:
+    """The settings of an interrupted run in this folder, or None (none, or unreadable: start afresh)."""
+    if not path.is_file():
+        return None
+    try:
+        return read_json(path, "record of an interrupted prediction run")
+    except FileFormatError:
+        return None

@@ -21,7 +21,7 @@ import json
 import re
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,14 @@ import numpy as np
 from savos import __version__
 from savos.atomic import write_bytes_atomic
 from savos.errors import SavosError
+from savos.outputs import OwnedDir, check_writable, describe
+from savos.readers import FileFormatError, need, read_json
 
 FORMAT = "savos-predictions"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: dataset_id recorded and checked
 INFO_NAME = "predictions.json"
 SUFFIX = ".npz"
+MAX_FILE_BYTES = 1 << 31  # a bound on one clip's file, checked before reading it
 _KEY_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
@@ -44,29 +47,37 @@ def _check_key(key: str) -> None:
         raise SavosError(f"invalid clip key {key!r} for a prediction file (letters, digits, _ . - only)")
 
 
-def create_prediction_dir(pred_dir: str | Path, overwrite: bool = False) -> Path:
-    """Make ``pred_dir`` ready for writing: create it, or refuse (or, with overwrite, clear) earlier ones.
+def create_prediction_dir(pred_dir: str | Path, overwrite: bool = False, keys: Iterable[str] = (),
+                          command: str = "savos") -> Path:
+    """Make ``pred_dir`` ready for writing the predictions of clips ``keys``.
 
-    Only files this format writes (``*.npz``, ``predictions.json``, ``metrics_*``/``pairs_*`` written by
-    `savos eval`) are removed; a folder holding anything else is refused.
+    Ownership (savos.outputs): files that savos commands wrote there are listed in the folder's
+    manifest. Those are replaced only with ``overwrite``; a folder holding anything savos did not write
+    is refused, naming what is there, with or without ``overwrite`` (nothing of the user's is deleted).
+    The names about to be written (``<key>.npz``, predictions.json) are claimed before writing.
     """
-    pred_dir = Path(pred_dir)
-    if pred_dir.exists() and not pred_dir.is_dir():
-        raise SavosError(f"{pred_dir}: exists and is not a folder; choose another --out")
+    pred_dir = check_writable(pred_dir)
+    folder = OwnedDir(pred_dir, command)
+    foreign = folder.foreign()
+    if foreign:
+        raise SavosError(f"--out {pred_dir}: holds {describe(foreign)}, which savos did not write; savos "
+                         "deletes only its own files: choose an empty or new --out folder")
+    existing = [n for n in folder.owned() if (pred_dir / n).exists()]
+    if existing and not overwrite:
+        raise SavosError(f"--out {pred_dir}: already holds savos outputs ({describe(existing)}); pass "
+                         "--overwrite to replace them or choose another --out folder")
+    folder.remove(folder.owned())
     pred_dir.mkdir(parents=True, exist_ok=True)
-    ours = [p for p in pred_dir.iterdir()
-            if p.is_file() and (p.suffix == SUFFIX or p.name == INFO_NAME or p.name.startswith(".")
-                                or p.name.startswith(("metrics_", "pairs_")))]
-    others = [p for p in pred_dir.iterdir() if p not in ours]
-    if others:
-        raise SavosError(f"{pred_dir}: holds {others[0].name} and {len(others) - 1} more files that are not "
-                         "predictions; choose an empty or new --out folder")
-    if ours and not overwrite:
-        raise SavosError(f"{pred_dir}: already holds predictions; pass --overwrite to replace them "
-                         "or choose another --out folder")
-    for p in ours:
-        p.unlink()
+    keys = list(keys)
+    for key in keys:
+        _check_key(key)
+    folder.claim([INFO_NAME, *(f"{k}{SUFFIX}" for k in keys)])
     return pred_dir
+
+
+def claim(pred_dir: str | Path, names: Iterable[str], command: str = "savos") -> None:
+    """Claim extra files a command writes into a prediction folder (its pending record, metrics)."""
+    OwnedDir(pred_dir, command).claim(names)
 
 
 def write_prediction(pred_dir: str | Path, key: str, amodal: np.ndarray, predicted: np.ndarray) -> Path:
@@ -119,16 +130,18 @@ class Predictions:
         if not path.is_file():
             raise SavosError(f"{path}: missing; {self.root} is not a finished prediction folder "
                              "(re-run the `savos predict` or `savos baseline` command that made it)")
-        try:
-            self.info: dict[str, Any] = json.loads(path.read_text())
-            if self.info.get("format") != FORMAT:
-                raise ValueError(f"format is {self.info.get('format')!r}, not {FORMAT!r}")
-        except (ValueError, AttributeError) as e:
-            raise SavosError(f"{path}: corrupt prediction description ({e}); re-run the command "
-                             "that made it") from None
-        if self.info.get("format_version") != FORMAT_VERSION:
+        fix = "re-run the `savos predict` or `savos baseline` command that made it"
+        self.info: dict[str, Any] = read_json(path, "prediction description", fix)
+        if need(self.info, "format", str, path, fix) != FORMAT:
+            raise FileFormatError(f"{path}: format is {self.info['format']!r}, not {FORMAT!r}; {fix}")
+        if need(self.info, "format_version", int, path, fix) != FORMAT_VERSION:
             raise SavosError(f"{path}: format version {self.info.get('format_version')!r} is not supported "
                              f"(expected {FORMAT_VERSION}); re-run the predictions with this savos")
+        need(self.info, "method", str, path, fix)
+        for key in ("split", "data_root", "dataset_id"):
+            need(self.info, key, str, path, fix, optional=True)
+        need(self.info, "num_clips", int, path, fix, minimum=0, optional=True)
+        need(self.info, "num_objects", int, path, fix, minimum=0, optional=True)
         self._keys = sorted(p.name[: -len(SUFFIX)] for p in self.root.glob(f"*{SUFFIX}")
                             if not p.name.startswith("."))
         n = self.info.get("num_clips")
@@ -153,9 +166,13 @@ class Predictions:
             raise SavosError(f"{path}: missing prediction for clip {key}; re-run the predictions "
                              "for this dataset and split")
         try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise ValueError(f"{path.stat().st_size} bytes is more than any prediction file")
             with np.load(path, allow_pickle=False) as z:
                 bits, shape, predicted = z["amodal_bits"], z["shape"], z["predicted"]
             shape = tuple(int(s) for s in shape)
+            if len(shape) != 4 or min(shape) < 0 or np.prod(np.array(shape, dtype=np.float64)) > 8 * 2**34:
+                raise ValueError(f"shape {shape} is not a plausible (T, K, H, W)")
             n = int(np.prod(shape))
             if len(shape) != 4 or bits.dtype != np.uint8 or bits.shape != ((n + 7) // 8,):
                 raise ValueError(f"amodal_bits {bits.dtype} {bits.shape} do not fit shape {shape}")

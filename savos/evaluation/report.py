@@ -14,7 +14,7 @@ it records). A prediction folder made by ``savos predict`` names its run, whose 
 
 from __future__ import annotations
 
-import json
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,11 @@ import numpy as np
 
 from savos.atomic import write_bytes_atomic
 from savos.errors import SavosError
+from savos.outputs import OwnedDir, check_writable
+from savos.readers import need, read_json
+from savos.training.summary import SUMMARY, read_summary
+
+REPORT_FILES = ["index.md", "results.md", "iou_vs_occlusion.png", "training_curves.png", "clips"]
 
 
 @dataclass
@@ -34,10 +39,12 @@ class Entry:
 
 
 def _classify(paths: list[Path]) -> list[Entry]:
+    from savos.evaluation.predictions import open_predictions
+
     entries: list[Entry] = []
     for p in paths:
         if (p / "predictions.json").is_file():
-            info = json.loads((p / "predictions.json").read_text())
+            info = open_predictions(p).info
             run_name = info.get("run")  # recorded by `savos predict`; baselines have none
             run = Path(run_name) if run_name and (Path(run_name) / "config.yaml").is_file() else None
             entries.append(Entry(str(info.get("method", p.name)), p, run))
@@ -54,16 +61,36 @@ def _classify(paths: list[Path]) -> list[Entry]:
 
 
 def _score(e: Entry, protocol: str, data_root: str | None, split: str) -> None:
-    from savos.evaluation.evaluate import evaluate
+    """Load the entry's metrics, scoring it first unless cached metrics of exactly these predictions on
+    exactly this dataset and split exist (their recorded fingerprint matches)."""
+    from savos.evaluation.evaluate import evaluate, provenance
+    from savos.evaluation.predictions import open_predictions
 
+    preds = open_predictions(e.pred_dir)
+    root = data_root or preds.info.get("data_root")
+    if not root:
+        raise SavosError(f"{e.pred_dir}: not scored yet and no data root recorded; pass --data")
+    split = preds.info.get("split", split)
     path = e.pred_dir / f"metrics_{protocol}.json"
-    if not path.is_file():
-        info = json.loads((e.pred_dir / "predictions.json").read_text())
-        root = data_root or info.get("data_root")
-        if not root:
-            raise SavosError(f"{e.pred_dir}: not scored yet and no data root recorded; pass --data")
-        evaluate(e.pred_dir, root, info.get("split", split), protocol, progress=False)
-    e.metrics = json.loads(path.read_text())
+    if path.is_file():
+        cached = read_json(path, "metrics file", "delete it; `savos eval` writes it again")
+        if isinstance(cached, dict) and cached.get("fingerprint") == provenance(preds, Path(root), split):
+            e.metrics = _checked_metrics(cached, path)
+            return
+    result = evaluate(e.pred_dir, root, split, protocol, progress=False)
+    e.metrics = _checked_metrics(read_json(path, "metrics file"), path)
+    assert e.metrics["fingerprint"] == result.meta["fingerprint"]
+
+
+def _checked_metrics(doc: dict, path: Path) -> dict:
+    fix = "delete it; `savos eval` writes it again"
+    summary = need(doc, "summary", dict, path, fix)
+    for key in ("miou_full", "miou_occ", "metric2_full", "metric2_occ"):
+        need(summary, key, (float, type(None)), f"{path}: summary", fix)
+    need(summary, "pairs_occ", int, f"{path}: summary", fix, minimum=0)
+    for row in need(doc, "by_bucket", list, path, fix):
+        need(row, "bucket", str, f"{path}: by_bucket", fix)
+    return doc
 
 
 def _table(entries: list[Entry], protocol: str) -> str:
@@ -102,8 +129,16 @@ def _plot_buckets(entries: list[Entry], out: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    _save_figure(fig, out)
+
+
+def _save_figure(fig, out: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
+    write_bytes_atomic(out, buf.getvalue())
 
 
 def _train_scalars(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
@@ -120,9 +155,8 @@ def _train_scalars(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
                 curves[tag] = ([e.step for e in ev], [e.value for e in ev])
     except Exception:  # a run without readable events still has its validation history
         pass
-    metrics = run_dir / "metrics.json"
-    if metrics.is_file():
-        hist = json.loads(metrics.read_text()).get("history") or []
+    if (run_dir / SUMMARY).is_file():
+        hist = read_summary(run_dir)["history"]
         if hist and "loss_total" in hist[0]:
             curves["val/total"] = ([h["step"] for h in hist], [h["loss_total"] for h in hist])
     return curves
@@ -149,8 +183,7 @@ def _plot_curves(entries: list[Entry], out: Path) -> bool:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    _save_figure(fig, out)
     return True
 
 
@@ -186,8 +219,9 @@ def _clip_gifs(entries: list[Entry], data_root: str, split: str, out_dir: Path, 
             for j, (name, _) in enumerate(panels):
                 draw.text((j * w + 2, 1), name[:24], fill=(255, 255, 255))
             frames.append(im)
-        path = out_dir / f"{clip.key}.gif"
-        frames[0].save(path, save_all=True, append_images=frames[1:], duration=150, loop=0)
+        buf = io.BytesIO()
+        frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=150, loop=0)
+        path = write_bytes_atomic(out_dir / f"{clip.key}.gif", buf.getvalue())
         paths.append(path)
     return paths
 
@@ -197,15 +231,17 @@ def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str
     """Write the report folder; returns the path of its index.md."""
     if not inputs:
         raise SavosError("give at least one prediction or run folder")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_writable(out_dir)
+    folder = OwnedDir(out, "savos report")
+    folder.refuse_collisions(REPORT_FILES)
     entries = _classify([Path(p) for p in inputs])
     for e in entries:
         if e.pred_dir is not None:
             _score(e, protocol, data_root, split)
+    folder.claim(REPORT_FILES)
     lines = ["# savos report", ""]
     table = _table(entries, protocol)
-    (out / "results.md").write_text(table)
+    write_bytes_atomic(out / "results.md", table.encode())
     lines += ["## Results", "", table, "[results.md](results.md)", ""]
     if any(e.metrics for e in entries):
         _plot_buckets(entries, out / "iou_vs_occlusion.png")

@@ -46,12 +46,9 @@ class Source:
 
 
 def _yaml(path: Path) -> Any:
-    import yaml
+    from savos.readers import read_yaml
 
-    try:
-        return yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise SavosError(f"{path}: cannot read the generator config ({' '.join(str(e).split())})") from None
+    return read_yaml(path, "generator config")
 
 
 def _maker(data: Any, path: Path):
@@ -96,6 +93,20 @@ def resolve(root: str, val_root: str, seed: int) -> Source:
         return Source("stream", tuple(m(seed) for m, _ in makers), val_root or f"data/{path.stem}-val",
                       makers[-1][0](seed), makers[-1][1](seed))
     return Source("missing", (), val_root)
+
+
+def fingerprint(source: Source, dataset_fingerprint) -> str:
+    """The identity of what a run trains on (checked on --resume): a dataset's fingerprint
+    (``savos.data.fingerprint``), the levels' joined, or for a stream the sha256 of its generators'
+    descriptions (same config, same clips)."""
+    import hashlib
+    import json
+
+    if source.kind == "stream":
+        text = json.dumps([m.config.to_dict() for m in source.levels], sort_keys=True)
+        return "stream-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    ids = [dataset_fingerprint(root) for root in source.levels]
+    return ids[0] if len(ids) == 1 else "levels-" + hashlib.sha256("-".join(ids).encode()).hexdigest()[:16]
 
 
 def prepare_val(source: Source, split: str, clips: int, progress: bool = True) -> None:
@@ -143,14 +154,16 @@ def sync_levels(d, starts: list[int]) -> None:
         starts.append(step)
 
 
-def step_loader(data: SourceBatches, first: int, steps: int, workers: int, pin_memory: bool):
+def step_loader(data: SourceBatches, first: int, steps: int, workers: int, pin_memory: bool,
+                worker_init_fn=None):
     """(step, batch) for steps first..steps-1 through a DataLoader; a fresh one whenever a level begins
     (``data.starts`` grew while the caller trained on the last step yielded: prefetched batches of the
     old level are dropped)."""
     while first < steps:
         levels = len(data.starts)
         batches = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(first, steps),
-                                              num_workers=workers, pin_memory=pin_memory)
+                                              num_workers=workers, pin_memory=pin_memory,
+                                              worker_init_fn=worker_init_fn)
         step = first
         for step, batch in zip(range(first, steps), batches, strict=False):
             yield step, batch  # the caller trains, validates and may begin the next level
@@ -172,6 +185,8 @@ class SourceBatches(torch.utils.data.Dataset):
         self.batch_size, self.seed, self.rank, self.world = batch_size, seed, rank, world
         self.disk = [StepBatches(root, split, patch, enlarge, window, batch_size, seed, rank, world)
                      for root in source.levels] if source.kind != "stream" else None
+        # training clips available (the smallest level; a stream never runs out)
+        self.num_clips = min(len(b.clips) for b in self.disk) if self.disk else 2**62
 
     def level(self, step: int) -> int:
         return bisect.bisect_right(self.starts, step) - 1

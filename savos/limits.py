@@ -1,0 +1,39 @@
+"""Sanity bounds on sizes a user can ask for, checked before anything is allocated.
+
+Each bound is far above any sensible use and far below what would exhaust a machine: an absurd value
+(``--n 99999999999999999999``, ``--set data.patch=100000``) costs one line, not a killed process.
+"""
+
+from __future__ import annotations
+
+import os
+
+from savos.errors import SavosError
+
+MAX_CLIPS = 10_000_000  # clips in one dataset (~0.5 TB at the default size)
+MAX_CLIP_PIXELS = 2**25  # frames x height x width of one clip (e.g. 2048 frames of 128x128)
+MAX_PATCH = 512  # crop side in pixels
+MAX_BATCH = 4096  # tracks per step or per forward pass
+MAX_WORKERS = 256  # worker processes asked for; then capped at the machine's cores
+
+
+def check_count(value: int, name: str, low: int = 0, high: int = MAX_CLIPS) -> int:
+    """``value`` if low <= value <= high, else a one-line SavosError naming ``name`` (a flag or key)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SavosError(f"{name} must be an integer in [{low}, {high:,}], got {value!r}")
+    return value
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def cap_workers(requested: int | None, name: str = "--workers") -> int:
+    """Worker processes to use: ``None`` = every core; at least 1, at most the machine's cores."""
+    if requested is None:
+        return cpu_count()
+    check_count(requested, name, 1, MAX_WORKERS)
+    return min(requested, cpu_count())
