@@ -4,12 +4,13 @@ Objects are listed back to front: the targets, the moving occluders, then the st
 square, border). Time s runs from the middle of the clip (s = t - (T - 1) / 2).
 
 - ``gum``: the Chewing-Gum sweep planner (generators/scene.py), as ``savos-gen chewing-gum`` uses it.
-- ``sweep``: the same pattern for any family and motion, planned loosely (the rendered scene is
-  measured exactly afterwards and rejected if it misses the occlusion range or the guarantee): target
-  i + 1 slides across target i (a stack of cards), the first occluder across the last target, each
-  further occluder across a random target from the other side. A slider's path passes at
-  ``sweep_offset`` x the pair's mean size from the centre of the one it crosses and is 2.0-2.8 of that
-  mean size long, so what it hides at the start it shows at the end.
+- ``sweep``: the same pattern for any family and motion: target i + 1 slides across target i (a stack
+  of cards), the first occluder across the last target, each further occluder across a random target
+  from the other side (0.5 mean sizes farther out). Each slide is planned from the two shapes
+  (sweeps.py): its path passes at ``sweep_offset`` x the pair's mean size from the centre of the one
+  it crosses, overlaps it at both ends (by at least max(0.2, 2 x the least occlusion rate) mean sizes)
+  and is long enough that what it hides at the start it shows at the end. The rendered scene is then
+  measured exactly and rejected if it misses the occlusion range or the guarantee.
 - ``path``: one target travelling on a square path around the frame centre at ``targets.motion.speed``
   (the original code's geometry); occluders sweep it as above.
 
