@@ -135,3 +135,43 @@ def test_curriculum_advances_on_plateau_and_resumes(curriculum_yaml, tmp_path, m
     train(config, tmp_path / "resumed", stop_after=2, progress=False)
     again = train(config, tmp_path / "resumed", resume=True, progress=False)
     assert again["history"] == full["history"]
+
+
+def _ddp_levels_worker(rank: int, world: int, port: int, config_dict: dict, out: str) -> None:
+    """Train under DDP, recording each rank's curriculum level starts after every validation."""
+    import os
+
+    from savos.config import config_from_dict
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    os.chdir(out)
+    torch.set_num_threads(1)
+    original = sources.sync_levels
+
+    def record(d, starts):
+        original(d, starts)
+        with open(Path(out) / f"levels-{rank}.jsonl", "a") as f:
+            f.write(json.dumps(starts) + "\n")
+
+    sources.sync_levels = record
+    train(config_from_dict(config_dict), Path(out) / "run", progress=False)
+
+
+def test_ddp_ranks_share_plateau_levels(curriculum_yaml, tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    from savos.config import config_to_dict
+
+    config = load_config(TINY, [f"data.root={curriculum_yaml}", "train.threads=1", "data.val_clips=1",
+                                "data.window=4", "data.plateau=1", "train.val_every=1", "train.lr=1e-30",
+                                "train.steps=4", "train.batch_size=1"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.start_processes(_ddp_levels_worker, args=(2, port, config_to_dict(config), str(tmp_path)), nprocs=2,
+                       join=True, start_method="spawn")
+    logs = [(tmp_path / f"levels-{r}.jsonl").read_text().splitlines() for r in range(2)]
+    assert logs[0] == logs[1] and json.loads(logs[0][-1]) == [0, 2]  # rank 1 learned rank 0's decision
