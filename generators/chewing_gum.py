@@ -62,7 +62,8 @@ GENERATOR = "chewing-gum"
 def scene_options(cfg: ChewingGumConfig) -> dict:
     """The config fields that ``sample_scene`` takes, as keyword arguments."""
     names = ("height", "width", "frames", "num_targets", "num_occluders", "vertices", "radius",
-             "radius_jitter", "speed", "rotation", "acceleration", "sweep_offset")
+             "radius_jitter", "speed", "rotation", "acceleration", "sweep_offset", "arms", "arm_length",
+             "arm_width", "occluder_scale")
     return {n: getattr(cfg, n) for n in names}
 
 

@@ -77,6 +77,11 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
     from savos.limits import MAX_CLIPS, check_count
 
     options = _load_yaml(config_file) if config_file else {}
+    if config_file:  # the file alone first, so that its errors name it
+        try:
+            ChewingGumConfig.from_dict(options)
+        except SavosError as e:
+            raise SavosError(f"{config_file}: {e}") from None
     flags = {"height": height, "width": width, "frames": frames, "num_targets": targets,
              "num_occluders": occluders, "amodal_flow": amodal_flow}
     options.update({k: v for k, v in flags.items() if v is not None})
@@ -166,8 +171,10 @@ def _report(out: str, shard: str, n: int, info: dict | None) -> None:
                    f"check it with `savos-gen verify {out}`")
 
 
-# generator name -> its clip checker
-CHECKS = {"chewing-gum": "generators.check:check_clip", "scene": "generators.scenes.check:check_clip"}
+CHECKS = {"chewing-gum": "generators.check:check_clip",  # generator name -> its clip checker
+          "scene": "generators.scenes.check:check_clip",
+          **{f"import-{d}": "savos.data.importers.check:check_imported"
+             for d in ("fishbowl", "kins-video-car", "video")}}
 
 
 def _checker(generator: str | None):
@@ -227,7 +234,8 @@ def verify(root, workers, as_json, quiet):
         hidden = f" ({more} not shown)" if more > 0 else ""
         click.echo(f"FAILED: {len(report['problems'])} problem(s){hidden}", err=True)
         sys.exit(1)
-    click.echo("OK: every check passed")
+    if not as_json:  # stdout stays one JSON document
+        click.echo("OK: every check passed")
 
 
 @main.command("preview")
@@ -239,7 +247,9 @@ def verify(root, workers, as_json, quiet):
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .gif or .mp4.")
 @click.option("--fps", type=int, default=8, show_default=True)
 @click.option("--scale", type=int, default=4, show_default=True, help="Pixel upscaling factor.")
-def preview(root, index, split, seed, out, fps, scale):
+@click.option("--pred", "pred_dir", type=click.Path(file_okay=False), default=None,
+              help="Prediction folder (savos predict): draw its amodal masks instead of the clip's.")
+def preview(root, index, split, seed, out, fps, scale, pred_dir):
     """Write an animation of one clip of a dataset, or of a scene file (made in memory, nothing written):
     frame | visible labels | amodal contours | flow colour wheel."""
     from generators.preview import preview_frames, write_video
@@ -254,6 +264,8 @@ def preview(root, index, split, seed, out, fps, scale):
 
         if index < 0:
             raise SavosError(f"--clip {index}: a clip index is >= 0")
+        if pred_dir is not None:
+            raise SavosError("--pred: draws predictions of a dataset's clip; a scene file has none")
         clip = preset_clip(root, seed, index)
     else:
         from savos.data import open_dataset
@@ -262,7 +274,15 @@ def preview(root, index, split, seed, out, fps, scale):
         if not 0 <= index < len(ds):
             raise SavosError(f"--clip {index}: split {split!r} of {root} has clips 0..{len(ds) - 1}")
         clip = ds[index]
-    path = write_video(preview_frames(clip, scale=scale), out, fps=fps)
+    amodal = None
+    if pred_dir is not None:
+        from savos.evaluation.predictions import open_predictions
+
+        amodal, _ = open_predictions(pred_dir).load(clip.key)
+        if amodal.shape != clip.amodal.shape:
+            raise SavosError(f"{pred_dir}: prediction of {clip.key} is {amodal.shape}, the clip "
+                             f"{clip.amodal.shape}; predict the same dataset and split")
+    path = write_video(preview_frames(clip, scale=scale, amodal=amodal), out, fps=fps)
     click.echo(f"wrote {path}")
 
 
@@ -286,6 +306,10 @@ def gallery(scenes, out, seed, scale):
     for path in make_gallery(files, out, seed=seed, scale=scale):
         click.echo(f"wrote {path}")
 
+
+from generators.import_cli import import_group  # noqa: E402 (the `import` commands live there)
+
+main.add_command(import_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

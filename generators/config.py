@@ -40,7 +40,14 @@ _SCHEMA: dict[str, tuple[str, float, float]] = {
     "min_color_distance": ("float", 0.0, 150.0),
     "amodal_flow": ("bool", 0, 1),
     "max_attempts": ("int", 1, 100_000),
+    "arms": ("int2", 0, 8),
+    "arm_length": ("float2", 0.0, 4.0),
+    "arm_width": ("float2", 0.5, 50.0),
+    "occluder_scale": ("float", 0.2, 5.0),
 }
+# Options added after the first release: recorded (to_dict, so meta and dataset.json) only when they
+# differ from their default, so a default config's clips keep their bytes.
+_LATER = ("arms", "arm_length", "arm_width", "occluder_scale")
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,12 @@ class ChewingGumConfig:
             (background included).
         amodal_flow: compute and store ``amodal_flow_fwd`` (T-1, K, H, W, 2).
         max_attempts: scenes sampled per clip before giving up (rejections are rare).
+        arms: (min, max) thin radial spikes added to each target polygon (generators/arms.py; 0 = none): a
+            part whose presence behind an occluder nothing visible in that frame gives away.
+        arm_length: (min, max) how far an arm reaches beyond the node circle, fraction of the radius.
+        arm_width: (min, max) arm width, pixels.
+        occluder_scale: the radius of each occluder (role "occluder") is ``radius`` times this: a large
+            occluder hides a target's side up to a long edge, with nothing of the target beyond it.
     """
 
     height: int = 64
@@ -90,6 +103,10 @@ class ChewingGumConfig:
     min_color_distance: float = 80.0
     amodal_flow: bool = True
     max_attempts: int = 200
+    arms: tuple[int, int] = (0, 0)
+    arm_length: tuple[float, float] = (0.5, 1.0)
+    arm_width: tuple[float, float] = (2.0, 3.0)
+    occluder_scale: float = 1.0
 
     def __post_init__(self) -> None:
         for name, (kind, low, high) in _SCHEMA.items():
@@ -112,7 +129,9 @@ class ChewingGumConfig:
 
     @functools.cached_property
     def _items(self) -> tuple[tuple[str, Any], ...]:
-        return tuple((name, getattr(self, name)) for name in _SCHEMA)
+        defaults = ChewingGumConfig.__dataclass_fields__
+        return tuple((name, getattr(self, name)) for name in _SCHEMA
+                     if name not in _LATER or getattr(self, name) != defaults[name].default)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ChewingGumConfig:

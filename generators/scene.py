@@ -3,7 +3,9 @@ normal outcome rather than luck (paper §4: "The occluded object never shows its
 is shown in at least one frame.").
 
 Objects are listed back to front (object k has depth rank k): the targets, then the occluders. Every
-polygon moves rigidly: its centre on a smooth (quadratic) path, with a constant spin.
+polygon moves rigidly: its centre on a smooth (quadratic) path, with a constant spin. Options off by
+default: targets may get arms (arms.py), occluders a larger radius (``occluder_scale``); the planning
+below uses the actual outlines, arms included.
 
 Sweeps. Each object j >= 1 sweeps one target k behind it: target k+1 sweeps target k and the first
 occluder sweeps the last target (a stack, like cards sliding over each other, all sliding along one
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generators.arms import add_arms
 from generators.geometry import apply_affine, pad_polygons, rigid_maps, star_polygon
 
 
@@ -134,13 +137,19 @@ def _sweep(rng: np.random.Generator, outline_k: np.ndarray, outline_j: np.ndarra
 def sample_scene(rng: np.random.Generator, *, height: int, width: int, frames: int, num_targets: int,
                  num_occluders: int, vertices: tuple[int, int], radius: tuple[float, float],
                  radius_jitter: float, speed: tuple[float, float], rotation: tuple[float, float],
-                 acceleration: float, sweep_offset: tuple[float, float]) -> Scene | None:
+                 acceleration: float, sweep_offset: tuple[float, float], arms: tuple[int, int] = (0, 0),
+                 arm_length: tuple[float, float] = (0.5, 1.0),
+                 arm_width: tuple[float, float] = (2.0, 3.0), occluder_scale: float = 1.0) -> Scene | None:
     """Draw shapes and motions (module docstring); None if the sweeps were infeasible. Lengths in
     pixels, ``rotation`` in degrees per frame, ``speed`` in pixels per frame (see ChewingGumConfig)."""
     T, K = frames, num_targets + num_occluders
     counts = rng.integers(vertices[0], vertices[1] + 1, size=K)
     radii = rng.uniform(*radius, size=K)
+    radii[num_targets:] *= occluder_scale
     canonical = [star_polygon(rng, counts[k], radii[k], radius_jitter) for k in range(K)]
+    if arms[1] > 0:  # no draws at all without arms: default scenes keep their bytes
+        canonical[:num_targets] = [add_arms(rng, c, radii[k], arms, arm_length, arm_width)
+                                   for k, c in enumerate(canonical[:num_targets])]
     spin = np.deg2rad(rng.uniform(*rotation, size=K)) * _SIGNS[rng.integers(0, 2, size=K)]  # random sign
     angle = rng.uniform(0.0, 2.0 * np.pi, size=K) + spin * np.arange(T)[:, None]  # (T, K)
 

@@ -25,7 +25,8 @@ def main() -> None:
 @click.argument("pred_dir", type=click.Path(file_okay=False))
 @click.argument("data", type=click.Path(file_okay=False))
 @click.option("--split", default="test", show_default=True, help="Dataset split the predictions cover.")
-@click.option("--protocol", type=click.Choice(["savos", "eoras"]), default="savos", show_default=True,
+@click.option("--protocol", type=click.Choice(["savos", "eoras", "savos-kins"]), default="savos",
+              show_default=True,
               help="Scoring protocol (docs/metrics.md); numbers under different protocols differ.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for metrics_<protocol>.{json,csv} [default: PRED_DIR].")
@@ -41,7 +42,7 @@ def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str |
 
 
 @main.command("baseline")
-@click.argument("name", type=click.Choice(["convex", "visible"]))
+@click.argument("name", type=click.Choice(["convex", "circle", "visible"]))
 @click.argument("data", type=click.Path(file_okay=False))
 @click.option("--split", default="test", show_default=True, help="Dataset split to predict.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
@@ -49,7 +50,7 @@ def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str |
 @click.option("--overwrite", is_flag=True, help="Replace predictions already in --out.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool, quiet: bool) -> None:
-    """Predict amodal masks of DATA with a non-learned baseline: convex hull or visible mask."""
+    """Predict amodal masks of DATA with a non-learned baseline: convex hull, circle or visible mask."""
     from savos.evaluation.baselines import run_baseline
 
     path = run_baseline(name, data, split, out_dir, overwrite=overwrite, progress=not quiet)
@@ -109,7 +110,8 @@ def predict_cmd(run_dir: str, data: str, split: str, out_dir: str, batch: int, d
 @click.option("--data", default=None, type=click.Path(file_okay=False),
               help="Dataset to score unscored predictions on [default: the one they record].")
 @click.option("--split", default="test", show_default=True)
-@click.option("--protocol", type=click.Choice(["savos", "eoras"]), default="savos", show_default=True)
+@click.option("--protocol", type=click.Choice(["savos", "eoras", "savos-kins"]), default="savos",
+              show_default=True)
 @click.option("--clips", type=int, default=3, show_default=True, help="Clips to animate as GIFs.")
 def report_cmd(inputs: tuple[str, ...], out_dir: str, data: str | None, split: str, protocol: str,
                clips: int) -> None:

@@ -19,13 +19,18 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from generators.chewing_gum import ChewingGumConfig, generate_clip
 from generators.cli import main as gen_main
 from savos.cli import main as savos_main
 from savos.config import load_config
+from savos.data import read_info
 from savos.data.writer import write_dataset
+from savos.errors import SavosError
 from savos.evaluation.baselines import run_baseline
+from savos.evaluation.predictions import open_predictions
 from savos.training.train import train
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
@@ -456,3 +461,66 @@ def test_bad_input_is_one_line_and_changes_nothing(world, tmp_path, build, monke
     assert "weights_only=False" not in result.stderr
     for p, digest in before.items():
         assert _digest(p) == digest, f"{p} was changed"
+
+
+# ---- property tests: whatever bytes a description file holds, its reader answers in one line ----------
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False)
+                     | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                   max_size=4),
+                     max_leaves=12)
+
+
+def _mutations(doc: dict) -> st.SearchStrategy:
+    """Documents that differ from a good ``doc`` in one field, at any depth, by any JSON value."""
+    def paths(x, prefix=()):
+        yield prefix
+        if isinstance(x, dict):
+            for k, v in x.items():
+                yield from paths(v, (*prefix, k))
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                yield from paths(v, (*prefix, i))
+
+    def put(path, value):
+        new = json.loads(json.dumps(doc))
+        node = new
+        for part in path[:-1]:
+            node = node[part]
+        if path:
+            node[path[-1]] = value
+            return new
+        return value
+
+    return st.builds(put, st.sampled_from(list(paths(doc))), _JSON)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_dataset_description_is_read_or_refused_in_one_line(world, tmp_path_factory, data):
+    good = json.loads((world.data / "dataset.json").read_text())
+    root = tmp_path_factory.mktemp("prop")
+    shutil.copytree(world.data, root / "d")
+    doc = data.draw(st.one_of(_mutations(good), st.binary(max_size=64)))
+    path = root / "d" / "dataset.json"
+    path.write_bytes(doc if isinstance(doc, bytes) else json.dumps(doc).encode())
+    try:
+        read_info(root / "d")
+    except SavosError as e:
+        assert "\n" not in str(e) and "dataset.json" in str(e)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_prediction_description_is_read_or_refused_in_one_line(world, tmp_path_factory, data):
+    good = json.loads((world.pred / "predictions.json").read_text())
+    root = tmp_path_factory.mktemp("prop") / "p"
+    shutil.copytree(world.pred, root)
+    doc = data.draw(st.one_of(_mutations(good), st.binary(max_size=64)))
+    (root / "predictions.json").write_bytes(doc if isinstance(doc, bytes) else json.dumps(doc).encode())
+    try:
+        open_predictions(root)
+    except SavosError as e:
+        assert "\n" not in str(e) and "predictions.json" in str(e)

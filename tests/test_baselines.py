@@ -12,7 +12,17 @@ from hypothesis import strategies as st
 from skimage.morphology import convex_hull_image
 from test_metrics import scene
 
-from savos.evaluation.baselines import BASELINES, convex_baseline, convex_hull_mask, visible_baseline
+from savos.data.clip import Clip
+from savos.evaluation.baselines import (
+    BASELINES,
+    circle_baseline,
+    circle_mask,
+    convex_baseline,
+    convex_hull_mask,
+    fit_circle,
+    free_contour,
+    visible_baseline,
+)
 from savos.evaluation.metrics import score_clip, summarize
 
 H, W = 24, 28
@@ -98,4 +108,64 @@ def test_convex_fills_a_gap_exactly_and_visible_completes_nothing():
 
 
 def test_baselines_dict():
-    assert set(BASELINES) == {"convex", "visible"}
+    assert set(BASELINES) == {"convex", "circle", "visible"}
+
+
+def test_fit_circle_is_exact_on_a_circle_and_refuses_degenerate_points():
+    a = np.linspace(0.0, 1.5, 9)  # a quarter of the circle is enough
+    cx, cy, r = fit_circle(3.5 + 6.0 * np.cos(a), -2.0 + 6.0 * np.sin(a))
+    assert (cx, cy, r) == pytest.approx((3.5, -2.0, 6.0), abs=1e-9)
+    assert fit_circle(np.array([0.0, 1.0]), np.array([0.0, 1.0])) is None
+    assert fit_circle(np.arange(5.0), 2.0 * np.arange(5.0)) is None  # collinear
+
+
+def _cut_disk(cx=12.3, cy=13.6, R=8.0, cut=16):
+    """A disk of radius R (pixel centres within R of (cx, cy)) in 28 x 28, the columns >= cut covered."""
+    ys, xs = np.mgrid[0:28, 0:28]
+    disk = (xs - cx) ** 2 + (ys - cy) ** 2 <= R * R
+    bar = xs >= cut
+    return disk, bar
+
+
+def test_circle_completes_a_disk_with_a_known_cut():
+    disk, bar = _cut_disk()
+    own = disk & ~bar
+    contour = free_contour(own, bar)
+    assert contour.any() and not (contour & ~own).any()
+    assert not contour[:, 15].any()  # the pixels next to the bar are where the occluder cuts the outline
+    rows, cols = np.nonzero(contour)
+    cx, cy, r = fit_circle(cols.astype(float), rows.astype(float))
+    assert abs(cx - 12.3) < 0.2 and abs(cy - 13.6) < 0.2 and abs(r + 0.5 - 8.0) < 0.25  # centres ~0.5 in
+    pred = circle_mask(own, bar)
+    assert np.array_equal(pred & ~bar, own)  # the visible mask is kept, nothing spills elsewhere
+    hidden = disk & bar
+    iou = (pred & hidden).sum() / (pred & bar | hidden).sum()
+    assert iou > 0.9
+    convex = convex_hull_mask(own)
+    assert (convex & hidden).sum() == 0  # the hull of a cut disk ends at the cut: it completes nothing
+
+
+def test_circle_falls_back_to_the_visible_mask():
+    own = np.zeros((6, 6), bool)
+    own[2, 1:4] = True  # a row: collinear contour
+    assert np.array_equal(circle_mask(own, np.zeros((6, 6), bool)), own)
+    assert not circle_mask(np.zeros((6, 6), bool), own).any()
+    framed = np.ones((6, 6), bool)  # touches the frame's edge everywhere: no free contour
+    assert np.array_equal(circle_mask(framed, np.zeros((6, 6), bool)), framed)
+
+
+def test_circle_baseline_scores_a_cut_disk_clip():
+    T = 4
+    disks, bars = zip(*[_cut_disk(cx=10.0 + t, cut=16) for t in range(T)], strict=True)
+    amodal = np.stack([np.stack(disks), np.stack(bars)], axis=1)
+    visible = np.where(amodal[:, 1], 2, np.where(amodal[:, 0], 1, 0)).astype(np.uint8)
+    objects = [{"role": "target", "shape": "disk"}, {"role": "occluder", "shape": "rect"}]
+    meta = {"generator": "hand", "version": "0", "config": {}, "seed": 0, "split": "test", "index": 0,
+            "objects": objects}
+    flow = np.zeros((T - 1, 28, 28, 2), np.float32)
+    clip = Clip(np.zeros((T, 28, 28, 3), np.uint8), visible, amodal, flow, flow.copy(), None, meta)
+    pred, predicted = circle_baseline(clip)
+    assert predicted.tolist() == [True, False] and not pred[:, 1].any()
+    circle = summarize(score_clip(clip, pred, "savos"), "savos")
+    convex = summarize(score_clip(clip, convex_baseline(clip)[0], "savos"), "savos")
+    assert circle["pairs_occ"] == 2 and circle["miou_occ"] > 0.75 and convex["miou_occ"] < 0.01

@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -442,3 +443,41 @@ def test_compose_visible_is_the_front_most_object(seed):
     for k in sorted(range(K), key=lambda k: depth[k]):
         want[amodal[:, k]] = k + 1
     assert np.array_equal(compose_visible(amodal, depth), want)
+
+
+# --- options added later: arms, occluder_scale, and the gum-hard config ------------------------------
+
+def test_default_clips_keep_their_bytes():
+    """The masks of three default clips, pinned before the arms / occluder_scale options existed: new
+    options must not draw from the clip's generator, nor enter meta, unless they are set. (Masks only:
+    a last-bit difference of sin/cos between machines can change meta's floats, not centre samples.)"""
+    import hashlib
+
+    h = hashlib.sha256()
+    for i in range(3):
+        c = generate_clip(DEFAULT, 0, i, "train")
+        h.update(c.amodal.tobytes())
+        h.update(c.visible.tobytes())
+    assert h.hexdigest() == "bfde79242b90f6c2de01cc4f1a9a943bbf91cdf5a10d64355d5ddd7770c467a5"
+    assert not {"arms", "arm_length", "arm_width", "occluder_scale"} & set(DEFAULT.to_dict())
+    armed = ChewingGumConfig(arms=(1, 2), occluder_scale=1.5)
+    assert armed.to_dict()["arms"] == [1, 2] and ChewingGumConfig.from_dict(armed.to_dict()) == armed
+
+
+def test_gum_hard_config_makes_checked_clips_with_arms_and_big_occluders():
+    import yaml
+
+    from generators.config import ChewingGumConfig as Cfg
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = Cfg.from_dict(yaml.safe_load((root / "recipes/data/gum-hard.yaml").read_text()))
+    assert cfg.arms[1] > 0 and cfg.occluder_scale > 1.0
+    for clip in generate_clips(cfg, 0, [0, 1], "train"):
+        assert check_clip(clip) == []
+        objs = clip.meta["objects"]
+        for o in objs:
+            assert o["coverage"] == 1.0 if o["role"] == "target" else "coverage" not in o
+        target, occluder = objs[0], objs[-1]
+        assert occluder["radius"] >= cfg.radius[0] * cfg.occluder_scale - 1e-9
+        reach = np.hypot(*np.asarray(target["canonical"]).T).max()
+        assert reach > target["radius"] * (1 + cfg.radius_jitter)  # an arm sticks out of the body

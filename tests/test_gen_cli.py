@@ -44,6 +44,11 @@ def test_generate_then_verify(tiny):
     assert clip.meta["config"] == info["config"] and clip.meta["index"] == 4
     result = _run(["verify", str(tiny), "--workers", "1", "-q"])
     assert "OK" in result.output and "occlusion rate" in result.output
+    assert "inside hull of visible" in result.output and "visible at t+-1" in result.output
+    report = json.loads(_run(["verify", str(tiny), "--workers", "1", "-q", "--json"]).output)
+    g = report["stats"]["guessability"]
+    assert g["object_frames"] == 2 * 16 * 6 and 0.0 < g["all"]["hull_share"] < 1.0
+    assert g["all"]["reach_share"]["1"] <= g["all"]["reach_share"]["2"] <= g["all"]["reach_share"]["any"]
 
 
 def test_parallel_and_sharded_cli_runs_match(tiny, tmp_path):
@@ -111,6 +116,10 @@ def test_user_errors_are_one_line(tiny, tmp_path):
     bad_yaml.write_text("height: 64\nwobble: 3\n")
     r = _run(["chewing-gum", "--n", "4", "--out", str(tmp_path / "x"), "--config", str(bad_yaml)], code=2)
     assert "wobble" in r.output and r.output.count("\n") == 1 and "Traceback" not in r.output
+    assert str(bad_yaml) in r.output
+    bad_yaml.write_text("arms: [2, 1]\n")  # a later option: checked like the others
+    r = _run(["chewing-gum", "--n", "4", "--out", str(tmp_path / "x"), "--config", str(bad_yaml)], code=2)
+    assert r.output.startswith(f"error: {bad_yaml}: ") and "arms" in r.output and r.output.count("\n") == 1
     r = _run(["chewing-gum", *TINY, "--out", str(tiny), "--seed", "7"], code=2)
     assert "other settings" in r.output
     r = _run(["verify", str(tmp_path / "missing")], code=2)

@@ -1,5 +1,6 @@
 """Check a whole dataset folder: checksums, member layout, every clip's contract, and (through a
-generator-specific ``check``) the generator's own guarantees; gather statistics on the way."""
+generator-specific ``check``) the generator's own guarantees; gather statistics on the way: occlusion
+rates, coverage, and how guessable the hidden parts are from one frame (guessability.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 from savos.data.clip import Clip, clip_key
 from savos.data.codec import decode_clip
 from savos.data.dataset import read_info
+from savos.data.guessability import clip_guessability, format_summary, summarize
 from savos.data.shards import ShardReader, sha256_file
 from savos.errors import SavosError
 
@@ -27,7 +29,7 @@ def _verify_shard(root: Path, info: dict, check: Check | None, item: tuple[str, 
     split, shard = item
     path = root / split / shard["name"]
     out: dict[str, Any] = {"problems": [], "clips": 0, "bytes": 0, "hist": np.zeros(10, np.int64),
-                           "fully_visible": 0, "pairs": 0, "coverage": []}
+                           "fully_visible": 0, "pairs": 0, "coverage": [], "guess": []}
     if not path.is_file():
         out["problems"].append(f"{path}: missing")
         return out
@@ -60,7 +62,8 @@ def _verify_shard(root: Path, info: dict, check: Check | None, item: tuple[str, 
                 out["problems"].extend(f"{where}: {p}" for p in check(clip))
             targets = clip.target_ids()
             rate = clip.occlusion_rate()[:, targets]  # (T, targets)
-            present = clip.amodal[:, targets].any(axis=(2, 3))
+            # statistics of pairs with amodal truth only (imported data is partly annotated)
+            present = clip.amodal[:, targets].any(axis=(2, 3)) & clip.amodal_known[:, targets]
             out["hist"] += np.histogram(np.clip(rate[present], 0, 1), bins=BINS)[0]
             out["pairs"] += int(present.sum())
             out["fully_visible"] += int((rate[present] == 0).sum())
@@ -68,6 +71,9 @@ def _verify_shard(root: Path, info: dict, check: Check | None, item: tuple[str, 
                 cov = (meta.get("objects") or [{}] * clip.num_objects)[k].get("coverage")
                 if cov is not None:
                     out["coverage"].append(float(cov))
+            guess = clip_guessability(clip)
+            guess.reach = None  # the per-pixel map is not needed for the statistics
+            out["guess"].append(guess)
             out["clips"] += 1
     except SavosError as e:
         out["problems"].append(str(e))
@@ -117,7 +123,7 @@ def verify_dataset(root: str | Path, check: Check | None = None, workers: int | 
     work = partial(_verify_shard, root, info, check)
     workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
     total = {"clips": 0, "bytes": 0, "hist": np.zeros(10, np.int64), "fully_visible": 0, "pairs": 0,
-             "coverage": []}
+             "coverage": [], "guess": []}
     with tqdm(total=sum(s["count"] for _, s in items), unit="clip", disable=not progress,
               file=sys.stderr, dynamic_ncols=True) as bar:
         if workers == 1:
@@ -143,6 +149,7 @@ def verify_dataset(root: str | Path, check: Check | None = None, workers: int | 
                            for a, b, c in zip(BINS[:-1], BINS[1:], total["hist"], strict=True)},
         "coverage_min": None if cov is None else float(cov.min()),
         "coverage_mean": None if cov is None else float(cov.mean()),
+        "guessability": summarize(total["guess"]),
     }
     return {"problems": problems, "stats": stats}
 
@@ -153,6 +160,7 @@ def _merge(total: dict, problems: list[str], r: dict) -> None:
         total[k] += r[k]
     total["hist"] += r["hist"]
     total["coverage"].extend(r["coverage"])
+    total["guess"].extend(r["guess"])
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -167,4 +175,5 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append("occlusion rate of target object-frames:")
     for label, c in s["occlusion_hist"].items():
         lines.append(f"  {label}  {c:7d}  {100 * c / n:5.1f}%  {'#' * round(40 * c / n)}")
+    lines += format_summary(s["guessability"])
     return "\n".join(lines)

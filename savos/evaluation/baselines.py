@@ -1,4 +1,4 @@
-"""Non-learned baselines, written in the prediction format (`savos baseline {convex,visible}`).
+"""Non-learned baselines, written in the prediction format (`savos baseline {convex,circle,visible}`).
 
 - ``visible``: the object's visible mask itself (a lower bound: nothing is completed).
 - ``convex``: per frame, the convex hull of the object's visible mask (the paper's "Convex" row). The
@@ -10,7 +10,12 @@
   (centres +-0.5 px along each axis), which adds pixels whose centres lie outside the hull of the
   centres; with ``offset_coordinates=False`` (the hull of the centres, as here) it warns and returns
   an empty image when the centres are collinear (a visible mask one pixel thick).
-Frames where the object is not visible get an empty mask. Only target objects are predicted.
+- ``circle``: per frame, a least-squares circle fitted to the object's visible contour pixels that touch
+  no other object (nor the frame's edge); its disk is predicted inside the other objects' visible
+  region, plus the own visible mask. The per-frame "objects are round" prior made explicit: where it
+  scores high, most of a hidden part can be guessed from one frame.
+Frames where the object is not visible get an empty mask (circle: its visible mask, also empty). Only
+target objects are predicted.
 """
 
 from __future__ import annotations
@@ -21,60 +26,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from savos.data.hull import convex_hull_mask, convex_hull_points  # noqa: F401 (re-exported)
 from savos.errors import SavosError
 from savos.evaluation.predictions import create_prediction_dir, write_prediction, write_prediction_info
-
-
-def _cross(o: tuple[int, int], a: tuple[int, int], b: tuple[int, int]) -> int:
-    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-
-def convex_hull_points(points: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Andrew's monotone chain: the hull's vertices, counter-clockwise (in x-right, y-up terms),
-    without collinear points; 1 or 2 vertices for degenerate inputs."""
-    pts = sorted(set(points))
-    if len(pts) <= 2:
-        return pts
-    lower: list[tuple[int, int]] = []
-    for p in pts:
-        while len(lower) >= 2 and _cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    upper: list[tuple[int, int]] = []
-    for p in reversed(pts):
-        while len(upper) >= 2 and _cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return lower[:-1] + upper[:-1]  # collinear points give the two ends
-
-
-def convex_hull_mask(mask: np.ndarray) -> np.ndarray:
-    """bool (H, W) -> bool (H, W): centre-sampled rasterisation of the hull of the set pixels' centres."""
-    assert mask.ndim == 2, mask.shape
-    out = np.zeros(mask.shape, bool)
-    rows = np.flatnonzero(mask.any(axis=1))
-    if len(rows) == 0:
-        return out
-    sub = mask[rows]
-    left = sub.argmax(axis=1)
-    right = mask.shape[1] - 1 - sub[:, ::-1].argmax(axis=1)
-    # The hull of all set centres is the hull of each row's leftmost and rightmost ones. Points are (x, y).
-    pts = [(int(c), int(r)) for r, c in zip(rows, left, strict=True)]
-    pts += [(int(c), int(r)) for r, c in zip(rows, right, strict=True)]
-    hull = convex_hull_points(pts)
-    xs, ys = np.array([p[0] for p in hull]), np.array([p[1] for p in hull])
-    x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-    qx = np.arange(x0, x1 + 1, dtype=np.int64)[None, :]  # (1, w) pixel centres' x
-    qy = np.arange(y0, y1 + 1, dtype=np.int64)[:, None]  # (h, 1) pixel centres' y
-    if len(hull) <= 2:  # a point or a segment: the centres on it (the box already bounds the segment)
-        (ax, ay), (bx, by) = hull[0], hull[-1]
-        inside = (bx - ax) * (qy - ay) - (by - ay) * (qx - ax) == 0
-    else:
-        inside = np.ones((y1 - y0 + 1, x1 - x0 + 1), bool)
-        for (ax, ay), (bx, by) in zip(hull, hull[1:] + hull[:1], strict=True):
-            inside &= (bx - ax) * (qy - ay) - (by - ay) * (qx - ax) >= 0  # left of (or on) every edge
-    out[y0:y1 + 1, x0:x1 + 1] = inside
-    return out
 
 
 def _targets(clip) -> np.ndarray:
@@ -102,7 +56,68 @@ def convex_baseline(clip) -> tuple[np.ndarray, np.ndarray]:
     return amodal, predicted
 
 
-BASELINES: dict[str, Callable] = {"convex": convex_baseline, "visible": visible_baseline}
+def free_contour(own: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """bool (H, W): the contour pixels of ``own`` (pixels of it with a 4-neighbour outside it) that touch
+    neither another object (no 8-neighbour in ``others``) nor the frame's edge (where the mask is cut)."""
+    H, W = own.shape
+    pad = np.pad(own, 1)
+    inner = pad[:-2, 1:-1] & pad[2:, 1:-1] & pad[1:-1, :-2] & pad[1:-1, 2:]  # all 4 neighbours set
+    near = np.pad(others, 1)
+    touch = np.zeros((H, W), bool)
+    for dr in (0, 1, 2):
+        for dc in (0, 1, 2):
+            touch |= near[dr:dr + H, dc:dc + W]
+    edge = np.zeros((H, W), bool)
+    edge[[0, -1], :] = edge[:, [0, -1]] = True
+    return own & ~inner & ~touch & ~edge
+
+
+def fit_circle(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:
+    """Least-squares (algebraic, Kasa) circle through points x, y (P,): minimises
+    sum (x^2 + y^2 + D x + E y + F)^2 -> (cx, cy, r), or None for fewer than 3 or collinear points."""
+    if len(x) < 3:
+        return None
+    a = np.stack([x, y, np.ones_like(x)], axis=-1).astype(np.float64)
+    if np.linalg.matrix_rank(a) < 3:
+        return None
+    (d, e, f), *_ = np.linalg.lstsq(a, -(x * x + y * y).astype(np.float64), rcond=None)
+    cx, cy = -d / 2.0, -e / 2.0
+    r2 = cx * cx + cy * cy - f
+    if not r2 > 0:
+        return None
+    return float(cx), float(cy), float(np.sqrt(r2))
+
+
+def circle_mask(own: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """bool (H, W): own visible mask, plus the disk of the circle fitted to its free contour
+    (``free_contour``) inside the other objects' visible region. The contour pixels' centres lie half a
+    pixel inside the shape's outline on average, so the disk takes the centres within r + 0.5."""
+    rows, cols = np.nonzero(free_contour(own, others))
+    circle = fit_circle(cols.astype(np.float64), rows.astype(np.float64))
+    if circle is None:
+        return own.copy()
+    cx, cy, r = circle
+    H, W = own.shape
+    ys, xs = np.mgrid[0:H, 0:W]
+    disk = (xs - cx) ** 2 + (ys - cy) ** 2 <= (r + 0.5) ** 2
+    return own | (disk & others)
+
+
+def circle_baseline(clip) -> tuple[np.ndarray, np.ndarray]:
+    """-> (amodal bool (T, K, H, W), predicted bool (K,)): per frame, each target's visible mask plus
+    the disk of a least-squares circle fitted to its visible contour pixels that touch no other object,
+    predicted only inside the other objects' visible region (the per-frame shape prior made explicit)."""
+    predicted = _targets(clip)
+    amodal = np.zeros(clip.amodal.shape, bool)
+    for k in np.flatnonzero(predicted):
+        for t in range(clip.num_frames):
+            own = clip.visible[t] == k + 1
+            amodal[t, k] = circle_mask(own, (clip.visible[t] != 0) & ~own)
+    return amodal, predicted
+
+
+BASELINES: dict[str, Callable] = {"convex": convex_baseline, "visible": visible_baseline,
+                                  "circle": circle_baseline}
 
 
 def run_baseline(name: str, data_root: str | Path, split: str, out_dir: str | Path, overwrite: bool = False,
