@@ -266,3 +266,18 @@ def test_preview_and_gallery_of_scene_files(tmp_path):
     assert result.exit_code == 0 and out.is_file(), result.output
     result = runner.invoke(main, ["gallery", "--scenes", str(tmp_path / "g"), "--out", str(tmp_path / "h")])
     assert result.exit_code == 2 and "no *.yaml" in result.output
+
+
+@pytest.mark.parametrize("command", ["scene", "curriculum", "preview"])
+@pytest.mark.parametrize("content", [None, b"\xff\xfe", b"[1, 2]", b"targets: {count: 3}"])
+def test_bad_input_files_are_one_line(tmp_path, command, content):
+    path = tmp_path / "in.yaml"
+    if content is not None:
+        path.write_bytes(content)
+    args = {"scene": ["scene", str(path), "--n", "2", "--out", str(tmp_path / "o")],
+            "curriculum": ["curriculum", str(path), "--n", "2", "--out", str(tmp_path / "o")],
+            "preview": ["preview", str(path), "--out", str(tmp_path / "o.gif")]}[command]
+    result = CliRunner().invoke(main, args)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and str(path) in lines[0], result.output
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o.gif").exists()
