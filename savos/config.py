@@ -13,34 +13,47 @@ arguments.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from savos.errors import note
+from savos.limits import MAX_BATCH, MAX_CLIPS, MAX_PATCH, MAX_WORKERS
 from savos.models.configs import MODEL_CONFIGS
-from savos.schema import ConfigError, FieldError, check, section_from_dict
+from savos.readers import FileFormatError, read_yaml
+from savos.schema import ConfigError, FieldError, check, check_range, section_from_dict
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    root: str = "data/gum"  # dataset folder made by `savos-gen`; relative paths are relative to the cwd
+    # A dataset folder made by `savos-gen`, a curriculum folder (`savos-gen curriculum`), or a generator
+    # config streamed on the fly (a scene, chewing-gum or curriculum YAML; savos/training/sources.py).
+    # Relative paths are relative to the cwd.
+    root: str = "data/gum"
     train_split: str = "train"
     val_split: str = "val"
     patch: int = 64  # crop side P in pixels
     enlarge: float = 1.5  # crop box = box of the visible mask enlarged by this factor
     window: int = 16  # training window length in frames (validation and prediction use whole tracks)
     val_clips: int = 32  # first clips of the val split used for validation (all their target tracks)
-    workers: int = 0  # DataLoader processes making training batches (0 = main process; capped at the cores)
+    workers: int = 0  # DataLoader worker processes preparing training batches (0 = in the main process)
+    # Validation dataset; empty = root (a dataset), the last level (a curriculum folder), or
+    # data/<stem>-val (a YAML: generated once, data.val_clips clips, if missing).
+    val_root: str = ""
+    level_steps: tuple[int, ...] = ()  # curriculum: steps per level (last level to the end); empty = equal
+    plateau: int = 0  # curriculum: advance after this many validations without a better val loss (0 = off)
 
     def __post_init__(self):
-        check(self.patch >= 8, "patch", f"must be >= 8, got {self.patch}")
+        check_range(self.patch, "patch", 8, MAX_PATCH)
         check(self.enlarge >= 1.0, "enlarge", f"must be >= 1, got {self.enlarge}")
-        check(self.window >= 2, "window", f"must be >= 2 frames, got {self.window}")
-        check(self.val_clips >= 0, "val_clips", f"must be >= 0, got {self.val_clips}")
-        check(self.workers >= 0, "workers", f"must be >= 0, got {self.workers}")
+        check_range(self.window, "window", 2, 1000, " frames")
+        check_range(self.val_clips, "val_clips", 0, MAX_CLIPS)
+        check_range(self.workers, "workers", 0, MAX_WORKERS, " (at most the machine's cores are used)")
+        check_range(self.plateau, "plateau", 0, 1_000_000, " validations")
+        for i, s in enumerate(self.level_steps):
+            check_range(s, f"level_steps[{i}]", 0, 10**9, " steps")
 
 
 @dataclass(frozen=True)
@@ -73,12 +86,18 @@ class TrainConfig:
     threads: int = 2  # torch CPU threads per process (0 = leave torch's default)
     max_minutes: float = 0.0  # stop cleanly (saving last.pt) after this many minutes; 0 = no limit
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = cuda if available
+    # Divergence (docs/reliability.md): stop with status "diverged" when the running mean of the training
+    # loss exceeds diverge_factor x its mean over the first steps, or when the validation loss is no
+    # lower than at step 0 once diverge_after of the run is done. 0 turns a check off. Neither looks
+    # before step MIN_DIVERGE_STEPS (savos.training.health).
+    diverge_factor: float = 3.0
+    diverge_after: float = 0.25
 
     def __post_init__(self):
         check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
-        check(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")
-        check(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
-        check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        check_range(self.steps, "steps", 1, 10**9)
+        check_range(self.batch_size, "batch_size", 1, MAX_BATCH)
+        check(0 < self.lr <= 1, "lr", f"must be in (0, 1] (Adam; typical 1e-4 to 1e-3), got {self.lr}")
         check(0 <= self.warmup <= self.steps, "warmup", f"must be in [0, steps], got {self.warmup}")
         check(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", f"must be in [0, 1], got {self.min_lr_ratio}")
         check(self.decay_every >= 1, "decay_every", f"must be >= 1, got {self.decay_every}")
@@ -86,8 +105,11 @@ class TrainConfig:
         check(self.grad_clip >= 0, "grad_clip", f"must be >= 0, got {self.grad_clip}")
         check(self.val_every >= 1, "val_every", f"must be >= 1, got {self.val_every}")
         check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
-        check(self.images >= 0, "images", f"must be >= 0, got {self.images}")
-        check(self.threads >= 0, "threads", f"must be >= 0, got {self.threads}")
+        check_range(self.images, "images", 0, 64)
+        check(self.diverge_factor == 0 or self.diverge_factor > 1, "diverge_factor",
+              f"must be 0 (off) or > 1, got {self.diverge_factor}")
+        check(0 <= self.diverge_after <= 1, "diverge_after", f"must be in [0, 1], got {self.diverge_after}")
+        check_range(self.threads, "threads", 0, 1024)
         check(self.max_minutes >= 0, "max_minutes", f"must be >= 0, got {self.max_minutes}")
 
 
@@ -164,26 +186,19 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict[s
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read a recipe YAML, apply ``--set`` overrides, validate. Raises ConfigError (one line)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such recipe file")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
+        raw = read_yaml(path, "recipe file")
+    except FileFormatError as e:
+        raise ConfigError(str(e)) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of sections, got {type(raw).__name__}")
+    train = raw.get("train")
+    recipe_steps = train.get("steps") if isinstance(train, dict) else None  # before the overrides
     origins = apply_overrides(raw, overrides)
-    recipe_steps = _recipe_steps(path)
     _scale_warmup(raw, origins, recipe_steps)
     return config_from_dict(raw, str(path), origins)
-
-
-def _recipe_steps(path: Path) -> Any:
-    raw = yaml.safe_load(path.read_text()) or {}
-    train = raw.get("train") if isinstance(raw, dict) else None
-    return train.get("steps") if isinstance(train, dict) else None
 
 
 def _scale_warmup(raw: dict, origins: dict[str, str], recipe_steps: Any) -> None:
@@ -199,8 +214,8 @@ def _scale_warmup(raw: dict, origins: dict[str, str], recipe_steps: Any) -> None
         return
     base = recipe_steps if isinstance(recipe_steps, int) and recipe_steps >= warmup else warmup
     train["warmup"] = min(steps, warmup * steps // base)
-    print(f"note: {origins['train.steps']}: train.warmup {warmup} -> {train['warmup']} "
-          f"(scaled by {steps}/{base}; --set train.warmup=N to choose)", file=sys.stderr)
+    note(f"{origins['train.steps']}: train.warmup {warmup} -> {train['warmup']} "
+         f"(scaled by {steps}/{base}; --set train.warmup=N to choose)")
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
@@ -223,5 +238,7 @@ def dump_config(config: Config, path: str | Path | None = None) -> str:
     """The resolved config as YAML text; also written to ``path`` if given."""
     text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
     if path is not None:
-        Path(path).write_text(text)
+        from savos.atomic import write_bytes_atomic
+
+        write_bytes_atomic(path, text.encode())
     return text

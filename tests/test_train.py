@@ -4,6 +4,7 @@ stops, and DDP (2 gloo processes) against one process on the concatenated batch.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import socket
@@ -13,10 +14,8 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-from toy import make_toy
 
 from savos.config import TrainConfig, config_from_dict, config_to_dict, load_config
-from savos.data.writer import write_dataset
 from savos.errors import SavosError
 from savos.training import distributed
 from savos.training.checkpoint import load_checkpoint
@@ -24,16 +23,6 @@ from savos.training.methods import METHODS
 from savos.training.train import StepBatches, lr_at, train, train_step
 
 TINY = Path(__file__).parent.parent / "recipes" / "gum-tiny.yaml"
-
-
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory) -> Path:
-    """A dataset of toy clips (5 frames, 12 x 16): a square sliding under a bar."""
-    root = tmp_path_factory.mktemp("data") / "toy"
-    write_dataset(root, make_toy, {"train": 6, "val": 2, "test": 2},
-                  {"generator": "toy", "version": "0", "seed": 0, "config": {}, "amodal_flow": True},
-                  shard_size=4, workers=1, progress=False)
-    return root
 
 
 def tiny_config(root: Path, *overrides: str):
@@ -123,9 +112,11 @@ def test_non_finite_loss_stops_without_saving(toy_root, tmp_path, monkeypatch):
     with pytest.raises(SavosError) as e:
         train(tiny_config(toy_root, "train.val_every=2"), run, progress=False)
     msg = str(e.value)
-    assert msg.startswith("step 3: training loss is nan; stopped without saving") and "\n" not in msg
+    assert msg.startswith("step 3: training diverged: loss is nan; stopped") and "\n" not in msg
     assert str(run / "last.pt") in msg
     assert load_checkpoint(run / "last.pt")["step"] == 2  # the good checkpoint is intact
+    summary = json.loads((run / "metrics.json").read_text())
+    assert summary["status"] == "diverged" and summary["message"] == msg
 
 
 def test_time_budget_stops_cleanly(toy_root, tmp_path):
