@@ -1,9 +1,10 @@
 """Generation throughput: videos/s, MB/video and peak RSS of `savos-gen chewing-gum`.
 
 Runs the real CLI in a subprocess (so start-up, pool, encoding and writing are all counted) at the
-default size and at 128x128x32 frames.
+default size, at 128x128x32 frames, and with recipes/data/gum-hard.yaml (one target with arms behind a
+large occluder: more scenes are drawn per accepted clip).
 
-    python benchmarks/gen_throughput.py [--n 5000] [--big-n 500] [--workers N]
+    python benchmarks/gen_throughput.py [--n 5000] [--big-n 500] [--hard-n 2000] [--workers N]
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--big-n", type=int, default=500)
+    ap.add_argument("--hard-n", type=int, default=2000)
     ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args()
     print(f"cores: {os.cpu_count()}")
     big = ["--height", "128", "--width", "128", "--frames", "32"]
-    for label, n, extra in (("default size", args.n, []), ("128x128x32", args.big_n, big)):
+    hard = ["--config", str(Path(__file__).resolve().parents[1] / "recipes" / "data" / "gum-hard.yaml")]
+    for label, n, extra in (("default size", args.n, []), ("128x128x32", args.big_n, big),
+                            ("gum-hard", args.hard_n, hard)):
         r = run(n, extra, args.workers)
         print(f"{label:>14}: {r['n']} videos in {r['seconds']:.2f} s = {r['videos_per_s']:.0f} videos/s, "
               f"{r['mb_per_video'] * 1000:.1f} kB/video, peak RSS {r['peak_rss_mb']:.0f} MB")

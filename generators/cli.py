@@ -108,7 +108,9 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
                    f"check it with `savos-gen verify {out}`")
 
 
-CHECKS = {"chewing-gum": "generators.check:check_clip"}  # generator name -> its clip checker
+CHECKS = {"chewing-gum": "generators.check:check_clip",  # generator name -> its clip checker
+          **{f"import-{d}": "savos.data.importers.check:check_imported"
+             for d in ("fishbowl", "kins-video-car", "video")}}
 
 
 def _checker(generator: str | None):
@@ -178,7 +180,9 @@ def verify(root, workers, as_json, quiet):
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .gif or .mp4.")
 @click.option("--fps", type=int, default=8, show_default=True)
 @click.option("--scale", type=int, default=4, show_default=True, help="Pixel upscaling factor.")
-def preview(root, index, split, out, fps, scale):
+@click.option("--pred", "pred_dir", type=click.Path(file_okay=False), default=None,
+              help="Prediction folder (savos predict): draw its amodal masks instead of the clip's.")
+def preview(root, index, split, out, fps, scale, pred_dir):
     """Write an animation of one clip: frame | visible labels | amodal contours | flow colour wheel."""
     from generators.preview import preview_frames, write_video
     from savos.data import open_dataset
@@ -191,9 +195,22 @@ def preview(root, index, split, out, fps, scale):
     ds = open_dataset(root, split)
     if not 0 <= index < len(ds):
         raise SavosError(f"--clip {index}: split {split!r} of {root} has clips 0..{len(ds) - 1}")
-    path = write_video(preview_frames(ds[index], scale=scale), out, fps=fps)
+    clip = ds[index]
+    amodal = None
+    if pred_dir is not None:
+        from savos.evaluation.predictions import open_predictions
+
+        amodal, _ = open_predictions(pred_dir).load(clip.key)
+        if amodal.shape != clip.amodal.shape:
+            raise SavosError(f"{pred_dir}: prediction of {clip.key} is {amodal.shape}, the clip "
+                             f"{clip.amodal.shape}; predict the same dataset and split")
+    path = write_video(preview_frames(clip, scale=scale, amodal=amodal), out, fps=fps)
     click.echo(f"wrote {path}")
 
+
+from generators.import_cli import import_group  # noqa: E402 (the `import` commands live there)
+
+main.add_command(import_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

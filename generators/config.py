@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from savos.errors import SavosError
+from savos.limits import MAX_CLIP_PIXELS
 
 # name -> (kind, low, high): the allowed closed range. Kinds: "int", "float", "bool", and pairs
 # "int2" / "float2" (min, max) with low <= min <= max <= high.
@@ -110,6 +111,10 @@ class ChewingGumConfig:
     def __post_init__(self) -> None:
         for name, (kind, low, high) in _SCHEMA.items():
             object.__setattr__(self, name, _checked(name, getattr(self, name), kind, low, high))
+        pixels = self.frames * self.height * self.width
+        if pixels > MAX_CLIP_PIXELS:
+            raise SavosError(f"chewing-gum config: frames x height x width = {pixels:,} pixels per clip is "
+                             f"more than {MAX_CLIP_PIXELS:,}; make the clips smaller")
         if self.max_occlusion <= self.min_occlusion:
             raise SavosError(f"chewing-gum config: max_occlusion must be greater than min_occlusion "
                              f"({self.min_occlusion}), got {self.max_occlusion}")

@@ -14,9 +14,11 @@ from savos.errors import SavosError
 from savos.evaluation.viz import PALETTE, color_wheel, contours, flow_to_rgb, label_colors
 
 
-def preview_frames(clip: Clip, scale: int = 4) -> list[np.ndarray]:
-    """One (H*scale, 4*W*scale, 3) uint8 image per frame."""
+def preview_frames(clip: Clip, scale: int = 4, amodal: np.ndarray | None = None) -> list[np.ndarray]:
+    """One (H*scale, 4*W*scale, 3) uint8 image per frame; contours of ``amodal`` bool (T, K, H, W)
+    (e.g. a prediction) instead of the clip's when given."""
     T, K, H, W = clip.amodal.shape
+    amodal = clip.amodal if amodal is None else amodal
     labels = label_colors(clip.visible)
     flows = np.concatenate([clip.flow_fwd, clip.flow_fwd[-1:] * 0], axis=0)  # last frame: no flow
     max_mag = max(float(np.hypot(flows[..., 0], flows[..., 1]).max(initial=0.0)), 1e-6)
@@ -25,7 +27,7 @@ def preview_frames(clip: Clip, scale: int = 4) -> list[np.ndarray]:
     for t in range(T):
         outline = clip.rgb[t].copy() // 2 + 64
         for k in range(K):
-            outline[contours(clip.amodal[t, k])] = PALETTE[k % (len(PALETTE) - 1) + 1]
+            outline[contours(amodal[t, k])] = PALETTE[k % (len(PALETTE) - 1) + 1]
         flow_img = flow_to_rgb(flows[t], max_mag)
         flow_img[: wheel.shape[0], : wheel.shape[1]] = wheel
         row = np.concatenate([clip.rgb[t], labels[t], outline, flow_img], axis=1)
@@ -41,13 +43,26 @@ def write_video(frames: list[np.ndarray], out: str | Path, fps: int = 8) -> Path
         raise SavosError(f"{out}: preview must end in .gif or .mp4")
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".gif":
+        import io
+
         from PIL import Image
 
+        from savos.atomic import write_bytes_atomic
+
         imgs = [Image.fromarray(f) for f in frames]
-        imgs[0].save(out, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
-        return out
+        buf = io.BytesIO()
+        imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=int(1000 / fps),
+                     loop=0)
+        return write_bytes_atomic(out, buf.getvalue())
+    import os
+
     from moviepy import ImageSequenceClip
 
-    ImageSequenceClip(list(frames), fps=fps).write_videofile(str(out), codec="libx264", logger=None,
-                                                             audio=False)
+    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{suffix}")  # ffmpeg picks the format by suffix
+    try:
+        ImageSequenceClip(list(frames), fps=fps).write_videofile(str(tmp), codec="libx264", logger=None,
+                                                                 audio=False)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out

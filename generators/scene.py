@@ -3,7 +3,9 @@ normal outcome rather than luck (paper §4: "The occluded object never shows its
 is shown in at least one frame.").
 
 Objects are listed back to front (object k has depth rank k): the targets, then the occluders. Every
-polygon moves rigidly: its centre on a smooth (quadratic) path, with a constant spin.
+polygon moves rigidly: its centre on a smooth (quadratic) path, with a constant spin. Options off by
+default: targets may get arms (arms.py), occluders a larger radius (``occluder_scale``); the planning
+below uses the actual outlines, arms included.
 
 Sweeps. Each object j >= 1 sweeps one target k behind it: target k+1 sweeps target k and the first
 occluder sweeps the last target (a stack, like cards sliding over each other, all sliding along one

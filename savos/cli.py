@@ -25,7 +25,8 @@ def main() -> None:
 @click.argument("pred_dir", type=click.Path(file_okay=False))
 @click.argument("data", type=click.Path(file_okay=False))
 @click.option("--split", default="test", show_default=True, help="Dataset split the predictions cover.")
-@click.option("--protocol", type=click.Choice(["savos", "eoras"]), default="savos", show_default=True,
+@click.option("--protocol", type=click.Choice(["savos", "eoras", "savos-kins"]), default="savos",
+              show_default=True,
               help="Scoring protocol (docs/metrics.md); numbers under different protocols differ.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for metrics_<protocol>.{json,csv} [default: PRED_DIR].")
@@ -67,6 +68,7 @@ def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool
 def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resume: bool,
               quiet: bool) -> None:
     """Train on the dataset of RECIPE (YAML); works alone or under `torchrun --nproc_per_node N`."""
+    import shlex
     from pathlib import Path
 
     from savos.config import load_config
@@ -74,7 +76,9 @@ def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resu
 
     config = load_config(recipe, overrides)
     run_dir = run_dir or str(Path("runs") / Path(recipe).stem)
-    summary = train(config, run_dir, resume=resume, progress=not quiet)
+    sets = [a for o in overrides for a in ("--set", o)]
+    again = ["savos", "train", recipe, *sets, "--out", run_dir, "--resume"]
+    summary = train(config, run_dir, resume=resume, progress=not quiet, resume_command=shlex.join(again))
     if summary:
         click.echo(f"{summary['status']} at step {summary['step']}; best val loss "
                    f"{summary['best_val_loss']} at step {summary['best_step']}; run folder {run_dir}")
@@ -106,7 +110,8 @@ def predict_cmd(run_dir: str, data: str, split: str, out_dir: str, batch: int, d
 @click.option("--data", default=None, type=click.Path(file_okay=False),
               help="Dataset to score unscored predictions on [default: the one they record].")
 @click.option("--split", default="test", show_default=True)
-@click.option("--protocol", type=click.Choice(["savos", "eoras"]), default="savos", show_default=True)
+@click.option("--protocol", type=click.Choice(["savos", "eoras", "savos-kins"]), default="savos",
+              show_default=True)
 @click.option("--clips", type=int, default=3, show_default=True, help="Clips to animate as GIFs.")
 def report_cmd(inputs: tuple[str, ...], out_dir: str, data: str | None, split: str, protocol: str,
                clips: int) -> None:

@@ -33,7 +33,8 @@ def os_error_line(e: OSError) -> str:
 
 
 class ErrorGroup(click.Group):
-    """A click group that turns SavosError into ``error: <message>`` on stderr and exit code 2, an
+    """A click group that turns SavosError or a bad option value into ``error: <message>`` on stderr and
+    exit code 2, an
     OSError (disk full, read-only folder, ...) into ``error: <path>: <what happened>`` and exit 2, memory
     exhaustion into one line and exit 2, and Ctrl-C into exit code 130; never a traceback. Anything else
     is a bug and keeps its traceback."""
@@ -45,7 +46,11 @@ class ErrorGroup(click.Group):
             return super().invoke(ctx)
         except SavosError as e:
             click.echo(f"error: {e}", err=True)
-            sys.exit(2)
+            sys.exit(getattr(e, "exit_code", 2))
+        except click.ClickException as e:  # a bad option or argument of a command: one line, not usage
+            where = e.ctx.command_path if getattr(e, "ctx", None) else ctx.command_path
+            click.echo(f"error: {' '.join(e.format_message().split())} (see `{where} --help`)", err=True)
+            sys.exit(e.exit_code)
         except OSError as e:
             click.echo(f"error: {os_error_line(e)}", err=True)
             sys.exit(2)

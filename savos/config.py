@@ -20,8 +20,10 @@ from typing import Any, Literal
 
 import yaml
 
+from savos.limits import MAX_BATCH, MAX_CLIPS, MAX_PATCH, MAX_WORKERS
 from savos.models.configs import MODEL_CONFIGS
-from savos.schema import ConfigError, FieldError, check, section_from_dict
+from savos.readers import FileFormatError, read_yaml
+from savos.schema import ConfigError, FieldError, check, check_range, section_from_dict
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,11 @@ class DataConfig:
     workers: int = 0  # DataLoader processes making training batches (0 = main process; capped at the cores)
 
     def __post_init__(self):
-        check(self.patch >= 8, "patch", f"must be >= 8, got {self.patch}")
+        check_range(self.patch, "patch", 8, MAX_PATCH)
         check(self.enlarge >= 1.0, "enlarge", f"must be >= 1, got {self.enlarge}")
-        check(self.window >= 2, "window", f"must be >= 2 frames, got {self.window}")
-        check(self.val_clips >= 0, "val_clips", f"must be >= 0, got {self.val_clips}")
-        check(self.workers >= 0, "workers", f"must be >= 0, got {self.workers}")
+        check_range(self.window, "window", 2, 1000, " frames")
+        check_range(self.val_clips, "val_clips", 0, MAX_CLIPS)
+        check_range(self.workers, "workers", 0, MAX_WORKERS, " (at most the machine's cores are used)")
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,18 @@ class TrainConfig:
     threads: int = 2  # torch CPU threads per process (0 = leave torch's default)
     max_minutes: float = 0.0  # stop cleanly (saving last.pt) after this many minutes; 0 = no limit
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = cuda if available
+    # Divergence (docs/reliability.md): stop with status "diverged" when the running mean of the training
+    # loss exceeds diverge_factor x its mean over the first steps, or when the validation loss is no
+    # lower than at step 0 once diverge_after of the run is done. 0 turns a check off. Neither looks
+    # before step MIN_DIVERGE_STEPS (savos.training.health).
+    diverge_factor: float = 3.0
+    diverge_after: float = 0.25
 
     def __post_init__(self):
         check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
-        check(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")
-        check(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
-        check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        check_range(self.steps, "steps", 1, 10**9)
+        check_range(self.batch_size, "batch_size", 1, MAX_BATCH)
+        check(0 < self.lr <= 1, "lr", f"must be in (0, 1] (Adam; typical 1e-4 to 1e-3), got {self.lr}")
         check(0 <= self.warmup <= self.steps, "warmup", f"must be in [0, steps], got {self.warmup}")
         check(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", f"must be in [0, 1], got {self.min_lr_ratio}")
         check(self.decay_every >= 1, "decay_every", f"must be >= 1, got {self.decay_every}")
@@ -86,8 +94,11 @@ class TrainConfig:
         check(self.grad_clip >= 0, "grad_clip", f"must be >= 0, got {self.grad_clip}")
         check(self.val_every >= 1, "val_every", f"must be >= 1, got {self.val_every}")
         check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
-        check(self.images >= 0, "images", f"must be >= 0, got {self.images}")
-        check(self.threads >= 0, "threads", f"must be >= 0, got {self.threads}")
+        check_range(self.images, "images", 0, 64)
+        check(self.diverge_factor == 0 or self.diverge_factor > 1, "diverge_factor",
+              f"must be 0 (off) or > 1, got {self.diverge_factor}")
+        check(0 <= self.diverge_after <= 1, "diverge_after", f"must be in [0, 1], got {self.diverge_after}")
+        check_range(self.threads, "threads", 0, 1024)
         check(self.max_minutes >= 0, "max_minutes", f"must be >= 0, got {self.max_minutes}")
 
 
@@ -164,12 +175,10 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict[s
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read a recipe YAML, apply ``--set`` overrides, validate. Raises ConfigError (one line)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such recipe file")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
+        raw = read_yaml(path, "recipe file")
+    except FileFormatError as e:
+        raise ConfigError(str(e)) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -223,5 +232,7 @@ def dump_config(config: Config, path: str | Path | None = None) -> str:
     """The resolved config as YAML text; also written to ``path`` if given."""
     text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
     if path is not None:
-        Path(path).write_text(text)
+        from savos.atomic import write_bytes_atomic
+
+        write_bytes_atomic(path, text.encode())
     return text

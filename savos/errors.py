@@ -7,3 +7,10 @@ do; the CLI prints it as one line and exits non-zero. Anything else is a bug and
 
 class SavosError(Exception):
     """An error caused by the user's input (file, option, config, data)."""
+
+
+def note(message: str) -> None:
+    """Tell the user something that is not an error (``note: ...`` on stderr, one line)."""
+    import sys
+
+    print(f"note: {message}", file=sys.stderr, flush=True)

@@ -33,6 +33,11 @@ def check(cond: bool, key: str, msg: str) -> None:
         raise FieldError(key, msg)
 
 
+def check_range(value: float, key: str, low: float, high: float, note: str = "") -> None:
+    """For ``__post_init__``: ``low <= value <= high`` (NaN fails), else FieldError naming the range."""
+    check(low <= value <= high, key, f"must be in [{low:,}, {high:,}]{note}, got {value}")
+
+
 def _type_name(tp: Any) -> str:
     if typing.get_origin(tp) is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))

@@ -95,6 +95,11 @@ def test_baselines_write_the_prediction_format(data, tmp_path):
         run_baseline("visible", data, "test", out, progress=False)
     run_baseline("convex", data, "test", out, overwrite=True, progress=False)
     assert open_predictions(out).info["method"] == "convex"
+    circle = run_baseline("circle", data, "test", tmp_path / "circle", progress=False)
+    amodal, predicted = open_predictions(circle).load("clip_000002")
+    own, others = clip.visible == 1, clip.visible > 1
+    assert predicted.tolist() == [True, True, False] and open_predictions(circle).info["method"] == "circle"
+    assert np.array_equal(amodal[:, 0] & ~others, own)  # own visible kept, completed only behind others
 
 
 def test_mismatches_are_one_line_errors(data, tmp_path):

@@ -86,6 +86,9 @@ def test_amodal_flow_gives_the_motion_of_the_vertices():
     assert np.array_equal(want.reach, got.reach)
     assert np.allclose(object_maps(sliding_clip(with_flow=False), 0),
                        object_maps(sliding_clip(with_vertices=False), 0))
+    degenerate = sliding_clip()  # two vertices fit no affine map: the amodal flow is used instead
+    degenerate.meta["objects"][0]["vertices"] = [v[:2] for v in degenerate.meta["objects"][0]["vertices"]]
+    assert np.array_equal(clip_guessability(degenerate).reach, want.reach)
     none = clip_guessability(sliding_clip(with_vertices=False, with_flow=False))
     assert none.reach is None and none.within is None and none.in_hull.tolist() == want.in_hull.tolist()
     s = summarize([none])

@@ -4,6 +4,7 @@ stops, and DDP (2 gloo processes) against one process on the concatenated batch.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import socket
@@ -123,9 +124,11 @@ def test_non_finite_loss_stops_without_saving(toy_root, tmp_path, monkeypatch):
     with pytest.raises(SavosError) as e:
         train(tiny_config(toy_root, "train.val_every=2"), run, progress=False)
     msg = str(e.value)
-    assert msg.startswith("step 3: training loss is nan; stopped without saving") and "\n" not in msg
+    assert msg.startswith("step 3: training diverged: loss is nan; stopped") and "\n" not in msg
     assert str(run / "last.pt") in msg
     assert load_checkpoint(run / "last.pt")["step"] == 2  # the good checkpoint is intact
+    summary = json.loads((run / "metrics.json").read_text())
+    assert summary["status"] == "diverged" and summary["message"] == msg
 
 
 def test_time_budget_stops_cleanly(toy_root, tmp_path):

@@ -10,6 +10,9 @@ Conventions (fixed here, tested in tests/test_clip.py; see docs/dataset-card.md)
   mask is set.
 - Occlusion rate of object k at t: ``1 - |visible == k| / |amodal[t, k - 1]|`` (0 where the amodal mask
   is empty).
+- Real (imported) data, marked by ``meta["source"]``: only part of ``amodal`` may be truth
+  (``amodal_known``), and things that are not annotated (a dropped fish, a pedestrian) may hide an
+  object, so only ``visible == k`` inside ``amodal[:, k - 1]`` is required there, not opacity.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class Clip:
         amodal_flow_fwd: float32 (T-1, K, H, W, 2) or None, motion t -> t+1 of every amodal pixel of
             each object (occluded parts too); 0 outside ``amodal[t, k]``.
         meta: JSON-able dict: generator, version, config, seed, split, index, objects (see the card).
+        amodal_known: bool (T, K), True where ``amodal[t, k]`` is ground truth (None in the constructor:
+            all True, as for every synthetic clip). Only scoring reads it; training never reads amodal.
     """
 
     rgb: np.ndarray
@@ -51,6 +56,11 @@ class Clip:
     flow_bwd: np.ndarray
     amodal_flow_fwd: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    amodal_known: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.amodal_known is None and getattr(self.amodal, "ndim", 0) == 4:
+            self.amodal_known = np.ones(self.amodal.shape[:2], bool)
 
     @property
     def num_frames(self) -> int:
@@ -131,6 +141,10 @@ def validate_clip(clip: Clip) -> None:
         f = clip.amodal_flow_fwd
         _check(f.dtype == np.float32 and f.shape == (T - 1, K, H, W, 2),
                lambda: f"amodal_flow_fwd must be float32 {(T - 1, K, H, W, 2)}, got {f.dtype} {f.shape}")
+    known = clip.amodal_known
+    _check(isinstance(known, np.ndarray) and known.dtype == np.bool_ and known.shape == (T, K),
+           lambda: f"amodal_known must be bool {(T, K)}, got {getattr(known, 'dtype', type(known))} "
+                   f"{getattr(known, 'shape', '')}")
     # Opacity: visible == 0 exactly where no amodal mask is set; visible == k only inside amodal k.
     # Fast path: every labelled pixel lies in its own object's mask, and there are as many labelled
     # pixels as covered ones; only a failing clip pays for the checks below, which name the problem.
@@ -138,9 +152,13 @@ def validate_clip(clip: Clip) -> None:
     frame = labelled // (H * W)
     obj = v.reshape(-1).take(labelled).astype(np.intp) - 1
     own = (frame * K + obj) * (H * W) + (labelled - frame * (H * W))
-    any_amodal = a.any(axis=1)
-    if a.reshape(-1).take(own).all() and len(labelled) == np.count_nonzero(any_amodal):
+    inside = a.reshape(-1).take(own).all()
+    if inside and clip.meta.get("source") is not None:  # real data: unannotated things may hide objects
         return
-    _check(np.array_equal(v > 0, any_amodal), "visible must be 0 exactly where no amodal mask is set")
+    any_amodal = a.any(axis=1)
+    if inside and len(labelled) == np.count_nonzero(any_amodal):
+        return
+    if clip.meta.get("source") is None:
+        _check(np.array_equal(v > 0, any_amodal), "visible must be 0 exactly where no amodal mask is set")
     for k in range(K):
         _check(not np.any((v == k + 1) & ~a[:, k]), f"visible names object {k + 1} outside its amodal mask")

@@ -6,12 +6,15 @@ Members of clip ``<key>`` (WebDataset style, one group per clip):
 |-------------------------------|-----------------------------------------------------------------------|
 | ``<key>.header.json``         | schema, T, K, H, W, dtypes and encodings of the array members         |
 | ``<key>.meta.json.zst``       | ``clip.meta`` exactly, as JSON (sorted keys, orjson), zstd            |
-| ``<key>.rgb.zst``             | uint8 (T, H, W, 3), C order, zstd                                     |
+| ``<key>.rgb.zst``             | uint8 (T, H, W, 3), C order, zstd; header ``rgb_encoding`` "delta-t": |
+|                               | frame t stored as rgb[t] - rgb[t-1] mod 256 (imported real videos)    |
 | ``<key>.visible.zst``         | (T, H, W) in ``visible_dtype``, zstd                                  |
 | ``<key>.amodal.zst``          | bool (T, K, H, W) bit-packed (np.packbits, big bit order), zstd       |
 | ``<key>.flow_fwd.zst``        | sparse flow (below), zstd                                             |
 | ``<key>.flow_bwd.zst``        | same                                                                  |
 | ``<key>.amodal_flow_fwd.zst`` | same, (T-1, K, H, W, 2); absent when the dataset stores no amodal flow |
+| ``<key>.amodal_known.zst``    | bool (T, K) bit-packed, zstd; absent when all True (synthetic data), so |
+|                               | datasets written before it existed read as all known                  |
 
 Sparse flow: the bit-packed map of pixels whose flow is not (0, 0) (``ceil(N / 8)`` bytes for N pixels),
 followed by the flow of those pixels in C order, quantised ``q = round(flow * 64)`` and delta-coded
@@ -39,6 +42,8 @@ ZSTD_LEVEL = 1  # level 3 costs 50% more time for <1% smaller clips (benchmarks/
 
 _ARRAYS = ("rgb", "visible", "amodal", "flow_fwd", "flow_bwd", "amodal_flow_fwd")
 MEMBER_SUFFIXES = ("header.json", "meta.json.zst") + tuple(f"{a}.zst" for a in _ARRAYS)
+REQUIRED_SUFFIXES = MEMBER_SUFFIXES[:-1]  # amodal_flow_fwd is optional
+OPTIONAL_SUFFIXES = ("amodal_known.zst",)  # after the flows, so synthetic shards keep their bytes
 
 # One compressor per process: zstandard objects are not thread-safe but are cheap to reuse.
 _compressor: zstandard.ZstdCompressor | None = None
@@ -113,23 +118,34 @@ def encode_clip(clip: Clip, *, validate: bool = True) -> list[tuple[str, bytes]]
         flows["amodal_flow_fwd"] = clip.amodal_flow_fwd
     coded = {name: quantize_flow(f) for name, f in flows.items()}
     flow_dtypes = tuple((name, dt) for name, (_, dt) in coded.items())
+    # Real videos (meta "source") have a static background full of sensor/codec noise that zstd cannot
+    # compress; their frame differences compress ~7x better (benchmarks/import_throughput.py). Flat
+    # generated frames gain nothing, so they keep the raw encoding (and their bytes).
+    delta = clip.meta.get("source") is not None
+    rgb = np.diff(clip.rgb, axis=0, prepend=np.zeros_like(clip.rgb[:1])) if delta else clip.rgb  # mod 256
     members = [
-        ("header.json", _header(T, K, H, W, clip.visible.dtype, flow_dtypes)),
+        ("header.json", _header(T, K, H, W, clip.visible.dtype, flow_dtypes, delta)),
         ("meta.json.zst", zc.compress(_dump_meta(clip.meta))),
-        ("rgb.zst", zc.compress(np.ascontiguousarray(clip.rgb))),  # arrays are buffers: no copy
+        ("rgb.zst", zc.compress(np.ascontiguousarray(rgb))),  # arrays are buffers: no copy
         ("visible.zst", zc.compress(np.ascontiguousarray(clip.visible))),
         ("amodal.zst", zc.compress(np.packbits(clip.amodal, axis=None))),
     ]
     for name, (d, _) in coded.items():
         members.append((f"{name}.zst", zc.compress(d)))
+    known = clip.amodal_known
+    if known is not None and not known.all():
+        members.append(("amodal_known.zst", zc.compress(np.packbits(known, axis=None))))
     return members
 
 
 @functools.lru_cache(maxsize=64)
-def _header(T: int, K: int, H: int, W: int, visible_dtype: np.dtype, flow_dtypes: tuple) -> bytes:
+def _header(T: int, K: int, H: int, W: int, visible_dtype: np.dtype, flow_dtypes: tuple,
+            rgb_delta: bool = False) -> bytes:
     """The header member (the same few bytes for every clip of a dataset, so made once)."""
     header = {"schema": SCHEMA, "T": T, "K": K, "H": H, "W": W, "visible_dtype": visible_dtype.name,
               "flow_quantum": FLOW_QUANTUM, "flow_dtype": dict(flow_dtypes)}
+    if rgb_delta:
+        header["rgb_encoding"] = "delta-t"
     return json.dumps(header, sort_keys=True).encode()
 
 
@@ -153,7 +169,7 @@ def _array(raw: bytes, dtype: str, shape: tuple[int, ...], what: str) -> np.ndar
 
 def decode_clip(members: dict[str, bytes]) -> Clip:
     """Inverse of encode_clip; ``members`` maps member suffix -> bytes. Raises ClipError."""
-    for need in MEMBER_SUFFIXES[:-1]:
+    for need in REQUIRED_SUFFIXES:
         if need not in members:
             raise ClipError(f"member '{need}' is missing")
     try:
@@ -164,9 +180,14 @@ def decode_clip(members: dict[str, bytes]) -> Clip:
             raise ClipError(f"schema {header['schema']} is not supported (this savos reads {SCHEMA})")
         flow_dtype = header["flow_dtype"]
         visible_dtype = header["visible_dtype"]
+        rgb_encoding = header.get("rgb_encoding", "raw")
+        if rgb_encoding not in ("raw", "delta-t"):
+            raise ClipError(f"rgb_encoding {rgb_encoding!r} is not supported (this savos reads raw, delta-t)")
     except (ValueError, KeyError, TypeError, zstandard.ZstdError, orjson.JSONDecodeError) as e:
         raise ClipError(f"bad header or meta ({e})") from None
     rgb = _array(members["rgb.zst"], "uint8", (T, H, W, 3), "rgb")
+    if rgb_encoding == "delta-t":
+        rgb = np.cumsum(rgb, axis=0, dtype=np.uint8)  # sums mod 256 undo the differences
     visible = _array(members["visible.zst"], visible_dtype, (T, H, W), "visible")
     packed = _array(members["amodal.zst"], "uint8", ((T * K * H * W + 7) // 8,), "amodal")
     amodal = np.unpackbits(packed, count=T * K * H * W).astype(bool).reshape(T, K, H, W)
@@ -184,7 +205,12 @@ def decode_clip(members: dict[str, bytes]) -> Clip:
                 flows[name] = dequantize_flow(raw, flow_dtype[name], shape)
             except (ClipError, ValueError) as e:
                 raise ClipError(f"{name}: {e}") from None
+    known = None
+    if "amodal_known.zst" in members:
+        bits = _array(members["amodal_known.zst"], "uint8", ((T * K + 7) // 8,), "amodal_known")
+        known = np.unpackbits(bits, count=T * K).astype(bool).reshape(T, K)
     clip = Clip(rgb=rgb, visible=visible, amodal=amodal, flow_fwd=flows.get("flow_fwd"),
-                flow_bwd=flows.get("flow_bwd"), amodal_flow_fwd=flows.get("amodal_flow_fwd"), meta=meta)
+                flow_bwd=flows.get("flow_bwd"), amodal_flow_fwd=flows.get("amodal_flow_fwd"), meta=meta,
+                amodal_known=known)
     clip.validate()
     return clip

@@ -93,7 +93,9 @@ def object_maps(clip: Clip, k: int) -> np.ndarray | None:
     if vertices:
         v = np.asarray(vertices, np.float64)
         if v.ndim == 3 and v.shape[0] == T and v.shape[2] == 2:
-            return _fit_affine(v[0], v)
+            maps = _fit_affine(v[0], v)
+            if np.isfinite(maps).all():  # else (fewer than 3 or collinear vertices) try the flow
+                return maps
     if clip.amodal_flow_fwd is None:
         return None
     maps = np.empty((T, 2, 3))

@@ -14,27 +14,27 @@ from __future__ import annotations
 import numpy as np
 
 
-def _cross(o: tuple[int, int], a: tuple[int, int], b: tuple[int, int]) -> int:
-    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-
 def convex_hull_points(points: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Andrew's monotone chain: the hull's vertices, counter-clockwise (in x-right, y-up terms),
     without collinear points; 1 or 2 vertices for degenerate inputs."""
     pts = sorted(set(points))
     if len(pts) <= 2:
         return pts
-    lower: list[tuple[int, int]] = []
+    return _chain(pts)[:-1] + _chain(pts[::-1])[:-1]  # collinear points give the two ends
+
+
+def _chain(pts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """One half of the monotone chain: keep only left turns (cross product > 0), inlined for speed."""
+    out: list[tuple[int, int]] = []
     for p in pts:
-        while len(lower) >= 2 and _cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    upper: list[tuple[int, int]] = []
-    for p in reversed(pts):
-        while len(upper) >= 2 and _cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return lower[:-1] + upper[:-1]  # collinear points give the two ends
+        px, py = p
+        while len(out) >= 2:
+            (ox, oy), (ax, ay) = out[-2], out[-1]
+            if (ax - ox) * (py - oy) - (ay - oy) * (px - ox) > 0:
+                break
+            out.pop()
+        out.append(p)
+    return out
 
 
 def convex_hull_mask(mask: np.ndarray) -> np.ndarray:

@@ -79,6 +79,9 @@ def write_shard(path: Path, groups: Iterable[tuple[str, list[tuple[str, bytes]]]
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # a full disk: name the shard, leave no partial file
+        tmp.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror, str(path)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

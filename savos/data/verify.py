@@ -62,7 +62,8 @@ def _verify_shard(root: Path, info: dict, check: Check | None, item: tuple[str, 
                 out["problems"].extend(f"{where}: {p}" for p in check(clip))
             targets = clip.target_ids()
             rate = clip.occlusion_rate()[:, targets]  # (T, targets)
-            present = clip.amodal[:, targets].any(axis=(2, 3))
+            # statistics of pairs with amodal truth only (imported data is partly annotated)
+            present = clip.amodal[:, targets].any(axis=(2, 3)) & clip.amodal_known[:, targets]
             out["hist"] += np.histogram(np.clip(rate[present], 0, 1), bins=BINS)[0]
             out["pairs"] += int(present.sum())
             out["fully_visible"] += int((rate[present] == 0).sum())

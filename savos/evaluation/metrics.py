@@ -1,8 +1,9 @@
 """Amodal mIoU under named scoring protocols (pure numpy, one clip at a time).
 
 A protocol turns one clip's prediction into per-pair records, one per (target object, frame) where the
-ground-truth amodal mask is not empty: occlusion rate, object type, full and occluded IoU, and whether
-the pair is selected by the protocol. Summaries and breakdowns are computed from the records, so they
+ground-truth amodal mask is known (``clip.amodal_known``: real data is partly annotated) and not
+empty: occlusion rate, object type, full and occluded IoU, and whether the pair is selected by the
+protocol. Summaries and breakdowns are computed from the records, so they
 can be re-aggregated (report, notebooks) without re-scoring. Protocols (docs/metrics.md has the details
 and the sources; numbers under different protocols are not comparable):
 
@@ -19,6 +20,10 @@ and the sources; numbers under different protocols are not comparable):
   occluded IoU of (pred - V_k) against (A_k - V_k); IoU = I / (U + 1e-6) computed in float32 like the
   reference (torch) scorer, and occluded values exactly equal to 1.0 are dropped. Pairs: every frame
   where the object is at least partly visible; no occlusion-rate filter. Headline: the mean over pairs.
+- ``savos-kins``, the savos protocol's KINS variant: tracker objects were matched to KINS instances by
+  visible IoU >= 0.5 when the data was imported (unmatched pairs are not known), the occluded region is
+  the other objects' predicted (tracker) visible masks, which is what ``visible`` holds, and occluded
+  IoU values exactly 1 (nothing hidden, nothing predicted there) are dropped.
 """
 
 from __future__ import annotations
@@ -75,7 +80,7 @@ def empty_records() -> PairRecords:
 
 def object_types(meta: dict[str, Any], num_objects: int) -> list[str]:
     objs = meta.get("objects") or [{}] * num_objects
-    return [str(o.get("type") or o.get("shape") or "unknown") for o in objs]
+    return [str(o.get("type") or o.get("category") or o.get("shape") or "unknown") for o in objs]
 
 
 def _binarize(pred: np.ndarray) -> np.ndarray:
@@ -108,6 +113,11 @@ def _savos_object(p, v, o, a):
     return iou_full, iou_occ, selected, np.ones(len(p), bool)
 
 
+def _savos_kins_object(p, v, o, a):
+    iou_full, iou_occ, selected, _ = _savos_object(p, v, o, a)
+    return iou_full, iou_occ, selected, iou_occ != 1.0
+
+
 def _eoras_iou(i: np.ndarray, u: np.ndarray) -> np.ndarray:
     # float32 like the reference; in float64 an IoU would never be exactly 1 and nothing would drop.
     return (i.astype(np.float32) / (u.astype(np.float32) + EORAS_EPS)).astype(np.float64)
@@ -131,6 +141,7 @@ class Protocol:
 PROTOCOLS: dict[str, Protocol] = {
     "savos": Protocol(_savos_object, headline="metric1"),
     "eoras": Protocol(_eoras_object, headline="metric2"),
+    "savos-kins": Protocol(_savos_kins_object, headline="metric1"),
 }
 
 
@@ -141,7 +152,8 @@ def get_protocol(name: str) -> Protocol:
 
 
 def score_arrays(pred: np.ndarray, visible: np.ndarray, amodal: np.ndarray, targets: list[int],
-                 protocol: str = "savos", types: list[str] | None = None, key: str = "") -> PairRecords:
+                 protocol: str = "savos", types: list[str] | None = None, key: str = "",
+                 known: np.ndarray | None = None) -> PairRecords:
     """Per-pair records of one clip.
 
     Args:
@@ -150,6 +162,7 @@ def score_arrays(pred: np.ndarray, visible: np.ndarray, amodal: np.ndarray, targ
         amodal: bool (T, K, H, W), ground truth.
         targets: 0-based indices of the objects to score.
         types: K type names (default "unknown"); key: the clip key stored in the records.
+        known: bool (T, K), pairs whose amodal truth exists (default all); only those are scored.
     """
     assert pred.ndim == 4 and pred.shape == amodal.shape, (pred.shape, amodal.shape)
     assert visible.shape == amodal.shape[:1] + amodal.shape[2:], (visible.shape, amodal.shape)
@@ -166,6 +179,8 @@ def score_arrays(pred: np.ndarray, visible: np.ndarray, amodal: np.ndarray, targ
         iou_full, iou_occ, selected, occ_valid = score_object(pred[:, k], v, o, a)
         vis, amo = _counts(v), _counts(a)
         has = amo > 0  # occlusion rate (and the pair) only defined where the amodal mask is set
+        if known is not None:
+            has &= known[:, k]
         amo1 = np.maximum(amo, 1)
         frames = np.flatnonzero(has)
         n = len(frames)
@@ -181,7 +196,7 @@ def score_arrays(pred: np.ndarray, visible: np.ndarray, amodal: np.ndarray, targ
 def score_clip(clip, pred: np.ndarray, protocol: str = "savos") -> PairRecords:
     """Per-pair records of a Clip's target objects; pred (T, K, H, W) as in score_arrays."""
     return score_arrays(pred, clip.visible, clip.amodal, clip.target_ids(), protocol,
-                        object_types(clip.meta, clip.num_objects), clip.key)
+                        object_types(clip.meta, clip.num_objects), clip.key, clip.amodal_known)
 
 
 def aggregate(values: np.ndarray, clip: np.ndarray, frame: np.ndarray) -> dict[str, float]:

@@ -29,9 +29,10 @@ class SaVosModelConfig:
     def __post_init__(self):
         for key in ("enc_widths", "completer_widths", "motion_widths"):
             w = getattr(self, key)
-            check(len(w) >= 1 and min(w) >= 1, key, f"must be a non-empty list of ints >= 1, got {list(w)}")
-        check(self.feat >= 1, "feat", f"must be >= 1, got {self.feat}")
-        check(self.hidden >= 1, "hidden", f"must be >= 1, got {self.hidden}")
+            check(1 <= len(w) <= 8 and 1 <= min(w) and max(w) <= 4096, key,
+                  f"must be a list of 1 to 8 ints in [1, 4096], got {list(w)}")
+        check(1 <= self.feat <= 8192, "feat", f"must be in [1, 8192], got {self.feat}")
+        check(1 <= self.hidden <= 8192, "hidden", f"must be in [1, 8192], got {self.hidden}")
         check(self.flow_scale > 0, "flow_scale", f"must be > 0, got {self.flow_scale}")
 
 
@@ -47,8 +48,8 @@ class ImageSSLConfig:
     ignore_others: bool = True  # no loss inside the real other objects' visible masks
 
     def __post_init__(self):
-        check(len(self.widths) >= 1 and min(self.widths) >= 1, "widths",
-              f"must be a non-empty list of ints >= 1, got {list(self.widths)}")
+        check(1 <= len(self.widths) <= 8 and 1 <= min(self.widths) and max(self.widths) <= 4096, "widths",
+              f"must be a list of 1 to 8 ints in [1, 4096], got {list(self.widths)}")
         check(0 <= self.front_prob <= 1, "front_prob", f"must be in [0, 1], got {self.front_prob}")
         check(self.occluder_weight >= 0, "occluder_weight", f"must be >= 0, got {self.occluder_weight}")
         check(0 <= self.max_offset <= 1, "max_offset", f"must be in [0, 1], got {self.max_offset}")
@@ -62,8 +63,8 @@ class OracleUNetConfig:
     use_rgb: bool = True  # rgb crop as input (blacked out under the other objects' visible masks)
 
     def __post_init__(self):
-        check(len(self.widths) >= 1 and min(self.widths) >= 1, "widths",
-              f"must be a non-empty list of ints >= 1, got {list(self.widths)}")
+        check(1 <= len(self.widths) <= 8 and 1 <= min(self.widths) and max(self.widths) <= 4096, "widths",
+              f"must be a list of 1 to 8 ints in [1, 4096], got {list(self.widths)}")
 
 
 MODEL_CONFIGS: dict[str, type] = {

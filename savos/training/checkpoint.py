@@ -9,13 +9,14 @@ of step s a pure function of (seed, s, rank), so these are all that resuming nee
 
 from __future__ import annotations
 
-import os
+import io
 import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from savos.atomic import write_bytes_atomic
 from savos.errors import SavosError
 
 FORMAT = "savos-checkpoint"
@@ -24,15 +25,11 @@ LAST, BEST = "last.pt", "best.pt"
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` to ``path`` via a temporary file and os.replace: a crash leaves the old file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """Write ``state`` to ``path`` atomically (savos.atomic): a crash or a full disk leaves the old file,
+    and the error is a plain OSError naming the path."""
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **state}, buf)
+    return write_bytes_atomic(path, buf.getvalue())
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -42,9 +39,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise SavosError(f"{path}: no such checkpoint")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as e:
-        msg = " ".join(str(e).split())[:200]
-        raise SavosError(f"{path}: not a readable savos checkpoint ({type(e).__name__}: {msg})") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
+        # torch's own message suggests weights_only=False, which would let the file run code: we quote
+        # only the unpickler's finding, never that advice.
+        msg = " ".join(str(e).split())
+        detail = msg.split("trusted source.", 1)[-1].split("WeightsUnpickler error:", 1)[-1]
+        detail = detail.split("Check the documentation")[0].strip()
+        detail = detail.split(". ")[0].rstrip(".")  # its first sentence: the finding, not the advice
+        if "global" in detail.lower():
+            raise SavosError(f"{path}: refused: the file holds objects other than tensors and numbers "
+                             f"({detail[:120]}), which a savos checkpoint never does; use a checkpoint "
+                             "written by `savos train`") from None
+        raise SavosError(f"{path}: not a readable savos checkpoint ({type(e).__name__}: {detail[:160]}); "
+                         "use a checkpoint written by `savos train`") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise SavosError(f"{path}: not a savos checkpoint")
     if ckpt.get("version") != VERSION:

@@ -18,10 +18,7 @@ the amodal crops is logged for information only (it never picks a checkpoint).
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -34,12 +31,23 @@ from tqdm import tqdm
 
 from savos.atomic import write_json_atomic
 from savos.config import Config, TrainConfig, config_to_dict, dump_config
-from savos.data import open_dataset
-from savos.errors import SavosError
+from savos.data import fingerprint, open_dataset
+from savos.errors import SavosError, note
+from savos.limits import cpu_count
+from savos.outputs import OwnedDir, check_writable
 from savos.tracks import TrackBatch, collate, crop_track, make_tracks
 from savos.training import distributed
 from savos.training.checkpoint import BEST, LAST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from savos.training.health import (
+    DivergedError,
+    InterruptedRun,
+    InterruptFlag,
+    LossWatch,
+    ignore_sigint,
+    val_diverged,
+)
 from savos.training.methods import METHODS, Method
+from savos.training.summary import SUMMARY, read_summary
 
 # Config keys that may differ on --resume: they change speed, logging or where data lives, not the numbers.
 RESUME_MAY_CHANGE = {"train.max_minutes", "train.device", "train.threads", "train.log_every", "train.images",
@@ -182,20 +190,21 @@ class NonFiniteError(SavosError):
 
 
 def train_step(ddp: torch.nn.Module, method: Method, optimizer: torch.optim.Optimizer, batch: TrackBatch,
-               config: Config, lr: float, d: distributed.Dist, flag: bool = False):
+               config: Config, lr: float, d: distributed.Dist, flags: tuple[bool, ...] = ()):
     """One optimizer step on this process's batch. ``ddp`` is the DDP-wrapped module (or the bare one on
-    a single process). -> ({loss name: mean over processes}, gradient norm, any process set ``flag``).
+    a single process). -> ({loss name: mean over processes}, gradient norm, per flag: any process set it).
 
-    One small all-reduce carries the losses (for logging), the non-finite check (a NaN on any process
-    reaches all of them, so all stop together, before touching the weights) and ``flag`` (rank 0's
-    time-budget decision). The gradients are averaged by DDP in backward, once.
+    One small all-reduce carries the losses (for logging and the divergence check), the non-finite check
+    (a NaN on any process reaches all of them, so all stop together, before touching the weights) and
+    ``flags`` (rank 0's time-budget and validation decisions, any process's Ctrl-C). The gradients are
+    averaged by DDP in backward, once.
     """
     for group in optimizer.param_groups:
         group["lr"] = lr
     losses, _ = method.step(ddp, batch, config.loss)
     names = sorted(losses)
-    flag_t = torch.tensor(float(flag), device=d.device)
-    stats = torch.stack([losses[k].detach().float() for k in names] + [flag_t])
+    flag_t = torch.tensor([float(f) for f in flags], device=d.device)
+    stats = torch.cat([torch.stack([losses[k].detach().float() for k in names]), flag_t])
     stats = distributed.all_reduce_sum(stats, d).cpu()
     mean = {k: float(stats[i]) / d.world for i, k in enumerate(names)}
     if not math.isfinite(mean["total"]):
@@ -208,19 +217,25 @@ def train_step(ddp: torch.nn.Module, method: Method, optimizer: torch.optim.Opti
         raise NonFiniteError(f"gradient norm is {grad_norm}")
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return mean, grad_norm, bool(stats[-1] > 0)
+    return mean, grad_norm, tuple(bool(v > 0) for v in stats[len(names):])
+
+
+RUN_FILES = ["config.yaml", LAST, BEST, SUMMARY]
 
 
 def _check_run_dir(run_dir: Path, resume: bool, config: Config) -> dict[str, Any] | None:
+    """Check the run folder before any work; -> the checkpoint to resume from (or None)."""
     root = Path(config.data.root)
     if not (root / "dataset.json").is_file():
         frames = f" --frames {config.data.window}" if config.data.window > 16 else ""  # generator default 16
         raise SavosError(f"{config.source or 'recipe'}: data.root: no dataset at {root}; make one with "
                          f"`savos-gen chewing-gum --out {root}{frames}` or pass --set data.root=DIR")
+    check_writable(run_dir)
     if not resume:
         if (run_dir / LAST).exists():
             raise SavosError(f"{run_dir}: already holds a run ({LAST}); pass --resume to continue it "
                              "or choose another --out")
+        OwnedDir(run_dir, "savos train").refuse_collisions(RUN_FILES)
         return None
     if not (run_dir / LAST).is_file():
         raise SavosError(f"{run_dir / LAST}: nothing to resume; drop --resume to start a new run")
@@ -244,120 +259,190 @@ def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def train(config: Config, run_dir: str | Path, resume: bool = False, *, stop_after: int | None = None,
-          progress: bool = True) -> dict[str, Any]:
+          progress: bool = True, resume_command: str | None = None) -> dict[str, Any]:
     """Train ``config`` into ``run_dir`` (config.yaml, TensorBoard events, last.pt, best.pt, metrics.json).
 
     ``resume``: continue from ``run_dir/last.pt``. ``stop_after``: stop after that many steps in total,
-    saving last.pt, as an interrupted run would (tests). Returns the content of metrics.json.
+    saving last.pt, as an interrupted run would (tests). ``resume_command``: the command line that
+    continues this run, printed when Ctrl-C stops it. Returns the content of metrics.json. A diverged run
+    raises DivergedError after writing metrics.json with ``"status": "diverged"``.
     """
     d = distributed.setup(config.train.device)
     try:
-        return _train(config, Path(run_dir), resume, stop_after, progress, d)
+        return _train(config, Path(run_dir), resume, stop_after, progress, d, resume_command)
     finally:
         distributed.cleanup(d)
 
 
+def _notes(config: Config, train_clips: int, workers: int) -> None:
+    if config.train.batch_size > train_clips:
+        note(f"train.batch_size {config.train.batch_size} is more than the {train_clips} clips of split "
+             f"{config.data.train_split!r}: clips repeat within a batch")
+    if workers < config.data.workers:
+        note(f"data.workers {config.data.workers} is more than this machine's {cpu_count()} cores; using "
+             f"{workers}")
+
+
 def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, progress: bool,
-           d: distributed.Dist) -> dict[str, Any]:
+           d: distributed.Dist, resume_command: str | None) -> dict[str, Any]:
     tc, method = config.train, METHODS[config.method]
     if tc.threads:
         torch.set_num_threads(tc.threads)
     if d.device.type == "cuda":  # TF32 convolutions and matmuls: ~2x faster, masks do not need fp32 mantissas
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     ckpt = _check_run_dir(run_dir, resume, config)
+    data_id = fingerprint(config.data.root)
+    if ckpt is not None and ckpt.get("dataset_id") not in (None, data_id):
+        raise SavosError(f"{run_dir / LAST}: the run trained on dataset {ckpt['dataset_id']}, but "
+                         f"{config.data.root} is {data_id}; resume with the same data (data.root may move, "
+                         "not change)")
     if tc.device == "auto" and d.device.type == "cpu" and d.is_main:
-        print("note: train.device is auto and no CUDA GPU is available: training on the CPU", file=sys.stderr)
+        note("train.device is auto and no CUDA GPU is available: training on the CPU")
 
     torch.manual_seed(tc.seed)
     model = method.build(config).to(d.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
-    start, best_loss, best_step, history = 0, math.inf, -1, []
+    start, best_loss, best_step, history, val0 = 0, math.inf, -1, [], None
+    watch = LossWatch(tc.diverge_factor)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         start, best_loss, best_step = ckpt["step"], ckpt["best_val_loss"], ckpt["best_step"]
         history = list(ckpt["history"])
+        val0 = ckpt.get("val_loss_at_start")
+        if "loss_watch" in ckpt:
+            watch.load_state_dict(ckpt["loss_watch"])
         set_rng_state(ckpt["rng"])
     ddp = DDP(model, device_ids=[d.device] if d.device.type == "cuda" else None) if d.enabled else model
 
-    writer = None
+    data = StepBatches(config.data.root, config.data.train_split, config.data.patch, config.data.enlarge,
+                       config.data.window, tc.batch_size, tc.seed, d.rank, d.world)
+    workers = min(config.data.workers, cpu_count())
+    writer, folder = None, OwnedDir(run_dir, "savos train")
     if d.is_main:
         from torch.utils.tensorboard import SummaryWriter
 
-        run_dir.mkdir(parents=True, exist_ok=True)
+        _notes(config, len(data.clips), workers)
+        folder.claim(RUN_FILES)
+        folder.remove_stale_temps()  # .last.pt.tmp-PID and the like, left by killed runs
         dump_config(config, run_dir / "config.yaml")
+        before = set(folder.entries())
         writer = SummaryWriter(str(run_dir), purge_step=start if resume else None)
+        folder.claim(sorted(set(folder.entries()) - before))  # the new TensorBoard event file
+        if start == 0 and tc.diverge_after > 0:
+            val0 = validate(model, method, config, d.device)[0].get("loss_total")
+            if val0 is None:
+                note(f"split {config.data.val_split!r} of {config.data.root} gives no validation tracks "
+                     "(empty, or data.val_clips is 0): no validation, no best.pt, no divergence check on it")
 
-    data = StepBatches(config.data.root, config.data.train_split, config.data.patch, config.data.enlarge,
-                       config.data.window, tc.batch_size, tc.seed, d.rank, d.world)
     loader = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(start, tc.steps),
-                                         num_workers=min(config.data.workers, os.cpu_count() or 1),
-                                         pin_memory=d.device.type == "cuda")
+                                         num_workers=workers, pin_memory=d.device.type == "cuda",
+                                         worker_init_fn=ignore_sigint if workers else None)
     bar = tqdm(total=tc.steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
                disable=not (progress and d.is_main))
     t_start = time.monotonic()
 
-    def save(step: int, status: str) -> dict[str, Any]:
-        """Validate, then write last.pt (and best.pt if the val loss improved) and metrics.json. Rank 0."""
+    def summary(status: str, step: int, message: str | None = None) -> dict[str, Any]:
+        out = {"status": status, "step": step, "steps": tc.steps, "best_step": best_step,
+               "best_val_loss": best_loss if best_step >= 0 else None,
+               "last": history[-1] if history else None, "val_loss_at_start": val0,
+               "history": history, "world_size": d.world,
+               "dataset": {"root": config.data.root, "id": data_id},
+               "seconds_this_session": round(time.monotonic() - t_start, 1)}
+        if message:
+            out["message"] = message
+        return out
+
+    def save(step: int, status: str, check: bool = True) -> dict[str, Any]:
+        """Validate (unless ``check`` is False), then write last.pt (and best.pt if the val loss
+        improved) and metrics.json. Rank 0. -> the summary (status "diverged", and no checkpoint
+        written, when the validation says so)."""
         nonlocal best_loss, best_step
-        metrics, image = validate(model, method, config, d.device)
-        improved = False
+        metrics, image = validate(model, method, config, d.device) if check else ({}, None)
+        improved, diverged = False, None
         if metrics:
             history.append({"step": step, **metrics})
             for k, v in metrics.items():
                 writer.add_scalar(f"val/{k}", v, step)
             if image is not None:
                 writer.add_image("val/visible-prediction-truth", image[None], step)
-            improved = metrics["loss_total"] < best_loss
+            diverged = val_diverged(step, tc.steps, tc.diverge_after, metrics["loss_total"], val0)
+            improved = metrics["loss_total"] < best_loss and diverged is None
             if improved:
                 best_loss, best_step = metrics["loss_total"], step
-        state = {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "config": config_to_dict(config), "rng": rng_state(), "history": history,
-                 "best_val_loss": best_loss, "best_step": best_step}
-        if improved:
-            save_checkpoint(run_dir / BEST, state)
-        save_checkpoint(run_dir / LAST, state)
-        summary = {"status": status, "step": step, "steps": tc.steps, "best_step": best_step,
-                   "best_val_loss": best_loss if best_step >= 0 else None,
-                   "last": history[-1] if history else None,
-                   "history": history, "world_size": d.world,
-                   "seconds_this_session": round(time.monotonic() - t_start, 1)}
-        write_json_atomic(run_dir / "metrics.json", summary)
+        if diverged is None:
+            state = {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "config": config_to_dict(config), "rng": rng_state(), "history": history,
+                     "best_val_loss": best_loss, "best_step": best_step, "dataset_id": data_id,
+                     "val_loss_at_start": val0, "loss_watch": watch.state_dict()}
+            if improved:
+                save_checkpoint(run_dir / BEST, state)
+            save_checkpoint(run_dir / LAST, state)
+        out = summary(status if diverged is None else "diverged", step, diverged)
+        write_json_atomic(run_dir / SUMMARY, out)
         writer.flush()
-        return summary
+        return out
 
-    summary: dict[str, Any] = {}
+    def fail(step: int, why: str) -> None:
+        """Divergence: metrics.json says so (rank 0); every process stops with one line."""
+        last = run_dir / LAST
+        kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was saved"
+        message = (f"step {step}: training diverged: {why}; stopped ({kept}); try a lower train.lr or "
+                   "train.grad_clip")
+        if d.is_main:
+            write_json_atomic(run_dir / SUMMARY, summary("diverged", step, message))
+        raise DivergedError(message)
+
+    out: dict[str, Any] = {}
+    diverged_at_val = False
     try:
-        for step, batch in zip(range(start, tc.steps), loader, strict=False):
-            lr = lr_at(step, tc)
-            over = d.is_main and tc.max_minutes > 0 and time.monotonic() - t_start > 60 * tc.max_minutes
-            try:
-                mean, grad_norm, over = train_step(ddp, method, optimizer, batch.to(d.device), config, lr, d,
-                                                   flag=over)
-            except NonFiniteError as e:
-                last = run_dir / LAST
-                saved = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was saved"
-                raise SavosError(f"step {step}: training {e}; stopped without saving ({saved}); try a lower "
-                                 "train.lr or train.grad_clip") from None
-            bar.set_postfix(loss=f"{mean['total']:.4f}", lr=f"{lr:.2e}", refresh=False)
-            bar.update(1)
-            if writer is not None and (step % tc.log_every == 0 or step + 1 == tc.steps):
-                for k, v in mean.items():
-                    writer.add_scalar(f"train/{k}", v, step + 1)
-                writer.add_scalar("train/lr", lr, step + 1)
-                writer.add_scalar("train/grad_norm", grad_norm, step + 1)
-            done = step + 1
-            stop = "time budget" if over else "stop_after" if stop_after == done else None
-            if stop or done % tc.val_every == 0 or done == tc.steps:
-                status = "finished" if done == tc.steps else f"stopped: {stop}" if stop else "running"
-                if d.is_main:
-                    summary = save(done, status)
-                if stop:
-                    break
-        if d.is_main and not summary and (run_dir / "metrics.json").is_file():  # nothing left to train
-            summary = json.loads((run_dir / "metrics.json").read_text())
+        with InterruptFlag() as interrupt:
+            for step, batch in zip(range(start, tc.steps), loader, strict=False):
+                lr = lr_at(step, tc)
+                over = d.is_main and tc.max_minutes > 0 and time.monotonic() - t_start > 60 * tc.max_minutes
+                try:
+                    mean, grad_norm, (over, stop_bad, ctrl_c) = train_step(
+                        ddp, method, optimizer, batch.to(d.device), config, lr, d,
+                        flags=(over, diverged_at_val, interrupt.raised))
+                except NonFiniteError as e:
+                    fail(step, str(e))
+                if stop_bad:
+                    fail(step, out.get("message") or "rank 0's validation loss did not improve")
+                why = watch.update(step, mean["total"])
+                if why:
+                    fail(step + 1, why)
+                bar.set_postfix(loss=f"{mean['total']:.4f}", lr=f"{lr:.2e}", refresh=False)
+                bar.update(1)
+                if writer is not None and (step % tc.log_every == 0 or step + 1 == tc.steps):
+                    for k, v in mean.items():
+                        writer.add_scalar(f"train/{k}", v, step + 1)
+                    writer.add_scalar("train/lr", lr, step + 1)
+                    writer.add_scalar("train/grad_norm", grad_norm, step + 1)
+                done = step + 1
+                if ctrl_c:
+                    if d.is_main:
+                        out = save(done, "interrupted", check=False)
+                    hint = f"; resume with: {resume_command}" if resume_command else ""
+                    raise InterruptedRun(f"interrupted at step {done}; saved {run_dir / LAST}{hint}")
+                stop = "time budget" if over else "stop_after" if stop_after == done else None
+                if stop or done % tc.val_every == 0 or done == tc.steps:
+                    status = "finished" if done == tc.steps else f"stopped: {stop}" if stop else "running"
+                    if d.is_main:
+                        out = save(done, status)
+                        if out["status"] == "diverged":
+                            if not d.enabled:
+                                raise DivergedError(f"step {done}: training diverged: {out['message']}; "
+                                                    "stopped (the last good checkpoint is kept); try a "
+                                                    "lower train.lr or train.grad_clip")
+                            diverged_at_val = True  # the other processes learn it at the next step
+                    if stop:
+                        break
+        if diverged_at_val:  # at the last step: no next step told the other processes
+            raise DivergedError(f"training diverged: {out['message']}; try a lower train.lr")
+        if d.is_main and not out and (run_dir / SUMMARY).is_file():  # nothing left to train
+            out = read_summary(run_dir)
     finally:
         bar.close()
         if writer is not None:
             writer.close()
-    return summary
+    return out

@@ -1,0 +1,85 @@
+"""Decoding frames: mp4 (any ffmpeg-readable video, through imageio-ffmpeg's bundled ffmpeg) and
+folders of PNG/JPEG frames. Every failure is a SavosError naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from savos.errors import SavosError
+
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def read_video(path: str | Path) -> np.ndarray:
+    """All frames of a video file as uint8 (T, H, W, 3) RGB. Raises SavosError if the file is missing,
+    not a video, truncated to no frames, or its frames do not have the size its header says."""
+    import imageio_ffmpeg
+
+    path = Path(path)
+    if not path.is_file():
+        raise SavosError(f"{path}: video file is missing")
+    try:
+        reader = imageio_ffmpeg.read_frames(str(path))
+        info = next(reader)
+        W, H = (int(x) for x in info["size"])
+        frames = []
+        for raw in reader:
+            if len(raw) != H * W * 3:
+                raise SavosError(f"{path}: truncated frame {len(frames)} ({len(raw)} bytes, expected "
+                                 f"{H * W * 3}); re-download or re-encode the video")
+            frames.append(np.frombuffer(raw, np.uint8).reshape(H, W, 3))
+    except SavosError:
+        raise
+    except (OSError, RuntimeError, StopIteration, KeyError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SavosError(f"{path}: cannot decode video ({first}); is it a complete mp4?") from None
+    if not frames:
+        raise SavosError(f"{path}: video has no frames (empty or truncated)")
+    return np.stack(frames)
+
+
+def frame_files(folder: str | Path) -> list[Path]:
+    """The image files of a frame folder, in name order (zero-padded names sort by time)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SavosError(f"{folder}: frame folder is missing")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
+    if not files:
+        raise SavosError(f"{folder}: no .png/.jpg frames in this folder")
+    return files
+
+
+def read_image(path: Path, mode: str = "RGB") -> np.ndarray:
+    """One image as uint8 (H, W, 3) (mode "RGB") or its raw indices/values (H, W) (mode "P" or "L")."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            if mode == "RGB":
+                return np.asarray(im.convert("RGB"))
+            if im.mode == "P" or im.mode == "L":
+                return np.asarray(im)
+            if im.mode in ("I", "I;16"):
+                return np.asarray(im).astype(np.int64)
+            raise SavosError(f"{path}: mask image has mode {im.mode}; expected an indexed (P) or "
+                             "grey (L) PNG whose values are instance ids")
+    except FileNotFoundError:
+        raise SavosError(f"{path}: image file is missing") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise SavosError(f"{path}: cannot read image ({e})") from None
+
+
+def read_frames(source: str | Path) -> np.ndarray:
+    """uint8 (T, H, W, 3) from a video file or a folder of frames (all frames the same size)."""
+    source = Path(source)
+    if source.is_dir():
+        files = frame_files(source)
+        frames = [read_image(p) for p in files]
+        for p, f in zip(files, frames, strict=True):
+            if f.shape != frames[0].shape:
+                raise SavosError(f"{p}: frame size {f.shape[1]}x{f.shape[0]} differs from the first "
+                                 f"frame's {frames[0].shape[1]}x{frames[0].shape[0]}")
+        return np.stack(frames)
+    return read_video(source)
