@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from savos.errors import SavosError
-from savos.models.configs import ImageSSLConfig, OracleUNetConfig, SaVosModelConfig
+from savos.models.configs import ImageSSLConfig, OracleUNetConfig, SaVosModelConfig, check_patch
 from savos.models.savos import build_savos
 from savos.training.deocclusion import build_image_ssl, image_ssl_predict, image_ssl_step
 from savos.training.losses import savos_loss
@@ -37,19 +36,20 @@ if TYPE_CHECKING:
 class Method:
     model_config: type  # dataclass of the recipe's `model` section
     build: Callable[[Config], nn.Module]
-    # (module, batch, loss config) -> ({"total": scalar, ...}, amodal probabilities (B, T, 1, P, P))
+    # (module, batch, loss config) -> ({"total": scalar, ...}, amodal probabilities (B, T, 1, Ph, Pw))
     step: Callable[[nn.Module, TrackBatch, LossConfig], tuple[dict[str, torch.Tensor], torch.Tensor]]
-    # (module, batch) -> amodal probabilities (B, T, 1, P, P)
+    # (module, batch) -> amodal probabilities (B, T, 1, Ph, Pw)
     predict: Callable[[nn.Module, TrackBatch], torch.Tensor]
+    # trains on the ground truth ``batch.amodal`` (an oracle): the trainer refuses a training split
+    # without any known amodal pair (``savos.training.oracle.check_truth``)
+    needs_truth: bool = False
 
 
 def build_savos_model(config: Config) -> nn.Module:
-    m, patch = config.model, config.data.patch
+    m = config.model
     levels = max(len(m.enc_widths), len(m.completer_widths), len(m.motion_widths))
-    if patch % 2**levels:
-        raise SavosError(f"{config.source or 'recipe'}: data.patch: {patch} must be divisible by "
-                         f"2^{levels} (the deepest of model.*_widths has {levels} stride-2 levels)")
-    return build_savos(patch=patch, **asdict(m))
+    check_patch(config.data.patch, levels, "the deepest of model.*_widths", config.source)
+    return build_savos(patch=config.data.patch, **asdict(m))
 
 
 def savos_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> tuple[dict[str, Any], torch.Tensor]:
@@ -67,6 +67,8 @@ METHODS: dict[str, Method] = {
     "savos": Method(SaVosModelConfig, build_savos_model, savos_step, savos_predict),
     # Learned baselines of Table 1 (savos/training/deocclusion.py, savos/training/oracle.py).
     "image-ssl": Method(ImageSSLConfig, build_image_ssl, image_ssl_step, image_ssl_predict),
-    "oracle-unet": Method(OracleUNetConfig, build_oracle_unet, oracle_unet_step, oracle_unet_predict),
-    "oracle-savos": Method(SaVosModelConfig, build_savos_model, oracle_savos_step, savos_predict),
+    "oracle-unet": Method(OracleUNetConfig, build_oracle_unet, oracle_unet_step, oracle_unet_predict,
+                          needs_truth=True),
+    "oracle-savos": Method(SaVosModelConfig, build_savos_model, oracle_savos_step, savos_predict,
+                           needs_truth=True),
 }
