@@ -32,9 +32,10 @@ CONV_MEMORY_LEVEL = 3  # the ConvGRU lives at P / 2^3
 class VectorMemory(nn.Module):
     """The paper's flat state: Linear(flatten(x_t)) -> f_t (feat,), LSTM -> h_t (hidden,)."""
 
-    def __init__(self, in_ch: int, size: tuple[int, int], feat: int, hidden: int):
+    def __init__(self, in_ch: int, size: int | tuple[int, int], feat: int, hidden: int):
         super().__init__()
-        self.fc = nn.Linear(in_ch * size[0] * size[1], feat)  # size: the encoder map's (Sh, Sw)
+        sh, sw = (size, size) if isinstance(size, int) else size  # the encoder map's S or (Sh, Sw)
+        self.fc = nn.Linear(in_ch * sh * sw, feat)
         self.lstm = nn.LSTM(feat, hidden, num_layers=1, batch_first=True)
 
     def forward(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
