@@ -211,6 +211,7 @@ def mask_panel(vis: np.ndarray, mask: np.ndarray, own: np.ndarray, known: bool =
         return big
     im = Image.fromarray(big)
     draw = ImageDraw.Draw(im)
+    draw.fontmode = "1"  # no anti-aliasing: the words stay NO_TRUTH_COLOR exactly
     for i, word in enumerate(("no amodal", "truth")):  # two short lines fit narrow clips
         draw.text((2, 2 + 11 * i), word, fill=NO_TRUTH_COLOR)
     return np.asarray(im)
