@@ -1,6 +1,6 @@
 """Object tracks: per-object Ph x Pw crops that follow the visible mask, and their exact inverse.
 
-Patch size: ``patch`` is an int P (square P x P, as every recipe had) or a pair (Ph, Pw): height, width
+Patch size: ``patch`` is an int P (square P x P) or a pair (Ph, Pw): height, width
 (the paper's 64 x 128 for FISHBOWL and KINS-Video-Car). ``patch_hw`` normalises it.
 
 Geometry (frame and patch share the pixel-centre convention: pixel (r, c) has its centre at x=c, y=r):

@@ -75,8 +75,8 @@ class StepBatches(torch.utils.data.Dataset):
     the same batches, ranks never share data, and the data of a step does not depend on the world size.
     """
 
-    def __init__(self, root: str, split: str, patch: int, enlarge: float, window: int, batch_size: int,
-                 seed: int, rank: int = 0, world: int = 1):
+    def __init__(self, root: str, split: str, patch: int | tuple[int, int], enlarge: float, window: int,
+                 batch_size: int, seed: int, rank: int = 0, world: int = 1):
         self.clips = open_dataset(root, split)
         if len(self.clips) == 0:
             raise SavosError(f"{root}: split {split!r} has no clips to train on")
