@@ -47,7 +47,8 @@ def test_every_recipe_runs_three_steps_on_cpu(recipe, request, tmp_path):
     data = request.getfixturevalue("gum16" if config.data.window <= 16 else "gum32")
     run = tmp_path / "run"
     args = ["train", str(recipe), "--out", str(run), "-q", "--set", "train.steps=3",
-            "--set", f"data.root={data}", "--set", "train.batch_size=2", "--set", "data.val_clips=1",
+            "--set", f"data.root={data}", "--set", f"data.val_root={data}", "--set", "train.batch_size=2",
+            "--set", "data.val_clips=1",
             "--set", "data.workers=0", "--set", "train.threads=1", "--set", "train.max_minutes=0"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
