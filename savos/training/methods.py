@@ -5,6 +5,9 @@ nn.Module), a training step (module, batch, loss config -> losses with key "tota
 probabilities used for logging and validation IoU) and a prediction function (module, batch -> amodal
 probabilities). A baseline (e.g. "image-ssl", "oracle-unet", "oracle-savos") slots in as one more entry
 of ``METHODS``; nothing else in the trainer or predictor changes.
+
+A ``supervised`` method (an oracle) reads ``batch.amodal``, and only where ``batch.known``; the trainer
+refuses a training split without any known amodal pair for it (``savos.training.oracle.check_truth``).
 """
 
 from __future__ import annotations
@@ -36,13 +39,12 @@ if TYPE_CHECKING:
 class Method:
     model_config: type  # dataclass of the recipe's `model` section
     build: Callable[[Config], nn.Module]
-    # (module, batch, loss config) -> ({"total": scalar, ...}, amodal probabilities (B, T, 1, Ph, Pw))
+    # (module, batch, loss config) -> ({"total": scalar, ...}, amodal probabilities (B, T, 1, P, P))
     step: Callable[[nn.Module, TrackBatch, LossConfig], tuple[dict[str, torch.Tensor], torch.Tensor]]
-    # (module, batch) -> amodal probabilities (B, T, 1, Ph, Pw)
+    # (module, batch) -> amodal probabilities (B, T, 1, P, P)
     predict: Callable[[nn.Module, TrackBatch], torch.Tensor]
-    # trains on the ground truth ``batch.amodal`` (an oracle): the trainer refuses a training split
-    # without any known amodal pair (``savos.training.oracle.check_truth``)
-    needs_truth: bool = False
+    # The step reads the ground truth (batch.amodal): an oracle. `savos adapt` refuses such a method.
+    supervised: bool = False
 
 
 def build_savos_model(config: Config) -> nn.Module:
@@ -68,7 +70,7 @@ METHODS: dict[str, Method] = {
     # Learned baselines of Table 1 (savos/training/deocclusion.py, savos/training/oracle.py).
     "image-ssl": Method(ImageSSLConfig, build_image_ssl, image_ssl_step, image_ssl_predict),
     "oracle-unet": Method(OracleUNetConfig, build_oracle_unet, oracle_unet_step, oracle_unet_predict,
-                          needs_truth=True),
+                          supervised=True),
     "oracle-savos": Method(SaVosModelConfig, build_savos_model, oracle_savos_step, savos_predict,
-                           needs_truth=True),
+                           supervised=True),
 }

@@ -335,7 +335,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
     data = sources.SourceBatches(source, starts, config.data.train_split, config.data.patch,
                                  config.data.enlarge, config.data.window, tc.batch_size, tc.seed, d.rank,
                                  d.world)
-    if method.needs_truth and data.disk is not None:  # streamed (synthetic) clips are all known
+    if method.supervised and data.disk is not None:  # streamed (synthetic) clips are all known
         for root, level in zip(source.levels, data.disk, strict=True):
             check_truth(level.clips, f"{root}: split {config.data.train_split!r}", config.method)
     val_config = dataclasses.replace(config, data=dataclasses.replace(config.data, root=source.val_root))
