@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from savos.errors import SavosError
+from savos.models.memory import ConvGRUMemory
 from savos.models.savos import SaVos, SaVosOutput, build_savos, masked_mean_flow
 from savos.tracks import TrackBatch
 from savos.training.losses import savos_loss, supervised_loss
@@ -215,7 +216,8 @@ def test_conv_memory_moves_its_state_by_the_flow_in_state_pixels_on_non_square_p
     torch.manual_seed(0)
     m = build_savos(patch=WIDE, memory="conv", **THREE)  # state at (Ph/8, Pw/8) = (2, 4)
     seen = {}
-    hook = m.memory.register_forward_pre_hook(lambda mod, args: seen.__setitem__("shift", args[1].clone()))
+    gru = next(mod for mod in m.modules() if isinstance(mod, ConvGRUMemory))  # gets shifts in state px
+    hook = gru.register_forward_pre_hook(lambda mod, args: seen.__setitem__("shift", args[1].clone()))
     try:
         m(moving_squares(B=1, T=3, v=(1.0, 0.5), size=WIDE))
     finally:
