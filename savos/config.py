@@ -13,13 +13,13 @@ arguments.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from savos.errors import note
 from savos.limits import MAX_BATCH, MAX_CLIPS, MAX_PATCH, MAX_WORKERS
 from savos.models.configs import MODEL_CONFIGS
 from savos.readers import FileFormatError, read_yaml
@@ -196,16 +196,11 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of sections, got {type(raw).__name__}")
+    train = raw.get("train")
+    recipe_steps = train.get("steps") if isinstance(train, dict) else None  # before the overrides
     origins = apply_overrides(raw, overrides)
-    recipe_steps = _recipe_steps(path)
     _scale_warmup(raw, origins, recipe_steps)
     return config_from_dict(raw, str(path), origins)
-
-
-def _recipe_steps(path: Path) -> Any:
-    raw = yaml.safe_load(path.read_text()) or {}
-    train = raw.get("train") if isinstance(raw, dict) else None
-    return train.get("steps") if isinstance(train, dict) else None
 
 
 def _scale_warmup(raw: dict, origins: dict[str, str], recipe_steps: Any) -> None:
@@ -221,8 +216,8 @@ def _scale_warmup(raw: dict, origins: dict[str, str], recipe_steps: Any) -> None
         return
     base = recipe_steps if isinstance(recipe_steps, int) and recipe_steps >= warmup else warmup
     train["warmup"] = min(steps, warmup * steps // base)
-    print(f"note: {origins['train.steps']}: train.warmup {warmup} -> {train['warmup']} "
-          f"(scaled by {steps}/{base}; --set train.warmup=N to choose)", file=sys.stderr)
+    note(f"{origins['train.steps']}: train.warmup {warmup} -> {train['warmup']} "
+         f"(scaled by {steps}/{base}; --set train.warmup=N to choose)")
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

@@ -52,14 +52,14 @@ def test_conv_memory_state_moves_with_the_object(shift):
 @pytest.fixture(scope="module")
 def conv_model():
     torch.manual_seed(0)
-    return build_savos(**{**SMALL, "memory": "conv", "others": True})
+    return build_savos(**{**SMALL, "memory": "conv", "conv_hidden": 16, "others": True})
 
 
 def test_conv_model_state_is_spatial_and_directions_mirror(conv_model):
-    assert isinstance(conv_model.memory, ConvGRUMemory)
+    assert isinstance(conv_model.memory.conv, ConvGRUMemory) and conv_model.memory.vector is None
     batch = moving_squares()
     seen = {}
-    hook = conv_model.memory.register_forward_hook(lambda m, a, out: seen.__setitem__("h", out))
+    hook = conv_model.memory.conv.register_forward_hook(lambda m, a, out: seen.__setitem__("h", out))
     try:
         out = conv_model(batch)
     finally:
@@ -77,10 +77,10 @@ def test_conv_model_state_is_spatial_and_directions_mirror(conv_model):
 
 
 def test_conv_memory_at_p_over_8_and_the_completer_sees_the_others():
-    m = build_savos(patch=32, enc_widths=(4, 8, 8, 8), hidden=4, completer_widths=(4, 4, 8, 8),
+    m = build_savos(patch=32, enc_widths=(4, 8, 8, 8), conv_hidden=4, completer_widths=(4, 4, 8, 8),
                     motion_widths=(4, 4, 8, 8), memory="conv", others=True)
     seen = {}
-    hooks = [m.memory.register_forward_hook(lambda mod, a, out: seen.__setitem__("h", out)),
+    hooks = [m.memory.conv.register_forward_hook(lambda mod, a, out: seen.__setitem__("h", out)),
              m.completer.down[0].register_forward_pre_hook(lambda mod, a: seen.__setitem__("a", a[0]))]
     b = moving_squares(B=1, T=3)
     up = lambda x: torch.nn.functional.interpolate(x.flatten(0, 1), size=32).view(1, 3, -1, 32, 32)  # noqa: E731
@@ -96,12 +96,12 @@ def test_conv_memory_at_p_over_8_and_the_completer_sees_the_others():
 
 
 def test_unknown_memory_is_an_error():
-    with pytest.raises(SavosError, match="memory must be one of vector, conv"):
+    with pytest.raises(SavosError, match="memory must be one of vector, conv, both"):
         build_savos(**{**SMALL, "memory": "lstm"})
 
 
 def test_one_clip_overfit_raises_the_occluded_iou(gum_root):
-    """Self-supervised (no amodal label), conv memory and others' masks: on one batch of tiny Chewing-Gum
+    """Self-supervised (no amodal label), the conv memory of the CPU recipe: on one batch of tiny Chewing-Gum
     tracks the hidden parts are completed better and better (the ground truth only measures)."""
     from pathlib import Path
 
@@ -112,7 +112,7 @@ def test_one_clip_overfit_raises_the_occluded_iou(gum_root):
 
     tiny = Path(__file__).parent.parent / "recipes" / "gum-tiny.yaml"
     config = load_config(tiny, [f"data.root={gum_root}", "train.threads=1", "model.memory=conv",
-                                "model.others=true", "model.hidden=8", "train.grad_clip=0"])
+                                "model.others=false", "model.conv_hidden=8", "train.grad_clip=0"])
     batch = StepBatches(str(gum_root), "train", 16, 1.5, 8, 4, 0)[0]
     assert ((batch.amodal > 0.5) & (batch.visible <= 0.5)).any()  # there is something to complete
     torch.manual_seed(0)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from savos.errors import SavosError
-from savos.models.memory import ConvGRUMemory
+from savos.models.memory import ConvGRUMemory, VectorMemory
 from savos.models.savos import SaVos, SaVosOutput, build_savos, masked_mean_flow
 from savos.tracks import TrackBatch
 from savos.training.losses import savos_loss, supervised_loss
@@ -191,7 +191,7 @@ WIDE = (16, 32)  # (Ph, Pw)
 THREE = dict(enc_widths=(4, 8, 8), feat=8, hidden=8, completer_widths=(4, 8, 8), motion_widths=(4, 8, 8))
 
 
-@pytest.mark.parametrize("memory", ["vector", "conv"])
+@pytest.mark.parametrize("memory", ["vector", "conv", "both"])
 @pytest.mark.parametrize("size", [WIDE, WIDE[::-1]])
 def test_non_square_patches(memory, size):
     torch.manual_seed(0)
@@ -208,8 +208,9 @@ def test_non_square_patches(memory, size):
     loss.backward()
     assert torch.isfinite(loss)
     assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)
-    if memory == "vector":  # the flat state: Linear over the (Ph/8, Pw/8) encoder map
-        assert m.memory.fc.in_features == 8 * (size[0] // 8) * (size[1] // 8)
+    if memory != "conv":  # the flat state: Linear over the (Ph/8, Pw/8) encoder map
+        lstm = next(mod for mod in m.modules() if isinstance(mod, VectorMemory))
+        assert lstm.fc.in_features == 8 * (size[0] // 8) * (size[1] // 8)
 
 
 def test_conv_memory_moves_its_state_by_the_flow_in_state_pixels_on_non_square_patches():

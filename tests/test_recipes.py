@@ -18,38 +18,32 @@ from savos.data.writer import write_dataset
 RECIPES = sorted((Path(__file__).parent.parent / "recipes").glob("*.yaml"))  # recipes/data/: generators
 
 
-def _gum(root: Path, frames: int) -> Path:
-    """A tiny Chewing-Gum set of 32x32 clips of ``frames`` frames: 2 train, 1 val, 1 test clip."""
-    config = ChewingGumConfig.from_dict({"height": 32, "width": 32, "frames": frames, "radius": [5.0, 7.0]})
-    write_dataset(root, partial(generate_clip, config, 0), {"train": 2, "val": 1, "test": 1},
-                  {"generator": "chewing-gum", "version": "test", "seed": 0, "config": config.to_dict(),
-                   "amodal_flow": True}, shard_size=2, workers=1, progress=False)
-    return root
-
-
 @pytest.fixture(scope="module")
-def gum16(tmp_path_factory) -> Path:
-    """The default clip length (16 frames): the synthetic recipes' window."""
-    return _gum(tmp_path_factory.mktemp("data") / "gum", 16)
-
-
-@pytest.fixture(scope="module")
-def gum32(tmp_path_factory) -> Path:
-    """32-frame clips, for the real-data recipes with longer windows (FISHBOWL imports 32-frame windows)."""
-    return _gum(tmp_path_factory.mktemp("data") / "gum32", 32)
+def tiny_sets(tmp_path_factory) -> dict[int, Path]:
+    """Tiny Chewing-Gum sets (32x32; 2 train, 1 val, 1 test clip) with 16 frames (the default clip length)
+    and 32 (for recipes with 32-frame windows)."""
+    roots = {}
+    for frames in (16, 32):
+        root = tmp_path_factory.mktemp("data") / f"gum{frames}"
+        config = ChewingGumConfig.from_dict({"height": 32, "width": 32, "frames": frames,
+                                             "radius": [5.0, 7.0]})
+        write_dataset(root, partial(generate_clip, config, 0), {"train": 2, "val": 1, "test": 1},
+                      {"generator": "chewing-gum", "version": "test", "seed": 0, "config": config.to_dict(),
+                       "amodal_flow": True}, shard_size=2, workers=1, progress=False)
+        roots[frames] = root
+    return roots
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
-def test_every_recipe_runs_three_steps_on_cpu(recipe, request, tmp_path):
+def test_every_recipe_runs_three_steps_on_cpu(recipe, tiny_sets, tmp_path):
     # Only what the machine and the tiny set need changes; window, patch and the model are the recipe's.
     config = load_config(recipe)
-    assert config.data.window <= 32  # fits the clips below
-    data = request.getfixturevalue("gum16" if config.data.window <= 16 else "gum32")
+    root = tiny_sets[16 if config.data.window <= 16 else 32]
     run = tmp_path / "run"
     args = ["train", str(recipe), "--out", str(run), "-q", "--set", "train.steps=3",
-            "--set", f"data.root={data}", "--set", f"data.val_root={data}", "--set", "train.batch_size=2",
-            "--set", "data.val_clips=1",
-            "--set", "data.workers=0", "--set", "train.threads=1", "--set", "train.max_minutes=0"]
+            "--set", f"data.root={root}", "--set", f"data.val_root={root}", "--set", "train.batch_size=2",
+            "--set", "data.val_clips=1", "--set", "data.workers=0", "--set", "train.threads=1",
+            "--set", "train.max_minutes=0"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     summary = json.loads((run / "metrics.json").read_text())
@@ -66,6 +60,7 @@ def test_paper_recipe_follows_the_generator_defaults():
     assert config.data.root == "data/gum"  # where `savos-gen chewing-gum` writes by default
     assert config.data.window == ChewingGumConfig().frames
     assert config.train.device == "auto"
+    assert config.data.window <= 16  # fits the default 16-frame clips
 
 
 def test_short_override_scales_the_warmup_with_a_note(capsys):

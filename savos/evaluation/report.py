@@ -271,7 +271,8 @@ def _reach_section(scored: list[Entry], root: str, split: str, protocol: str, ou
     return ["## Occluded IoU against temporal reach", "",
             "Reach: frames to the nearest frame where the hidden part is visible (median over its pixels; "
             "object-frames per bucket in brackets). A per-frame method is flat; a method that uses time "
-            "is best at small reach.", "", table, "![IoU vs reach](iou_vs_reach.png)", ""]
+            "is best at small reach.", "", table, "[iou_vs_reach.md](iou_vs_reach.md)", "",
+            "![IoU vs reach](iou_vs_reach.png)", ""]
 
 
 def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str | None = None,

@@ -30,12 +30,13 @@ class SaVosModelConfig:
 
     enc_widths: tuple[int, ...] = (16, 32, 64, 64)  # encoder channels per stride-2 level (conv: first 3)
     feat: int = 128  # encoder feature f_t (vector memory only)
-    hidden: int = 128  # state h_t: LSTM size (vector) or ConvGRU channels at P/8 (conv)
+    hidden: int = 128  # LSTM state h_t (vector memory)
     completer_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_a / DeConv_a channels per level
     motion_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_c / DeConv_c channels per level
     skips: bool = True  # U-Net skips from the conditioning CNNs (False: the paper's pure bottleneck)
     flow_scale: float = 4.0  # patch pixels of flow that map to 1.0 inside the network
-    memory: Literal["vector", "conv"] = "vector"  # the paper's LSTM, or a ConvGRU at P/8 (memory.py)
+    memory: Literal["vector", "conv", "both"] = "vector"  # the paper's LSTM, a ConvGRU at P/8, or both
+    conv_hidden: int = 32  # ConvGRU channels at P/8 (conv memory)
     others: bool = False  # the other objects' visible masks as inputs of the encoder and the completer
 
     def __post_init__(self):
@@ -45,6 +46,7 @@ class SaVosModelConfig:
                   f"must be a list of 1 to 8 ints in [1, 4096], got {list(w)}")
         check(1 <= self.feat <= 8192, "feat", f"must be in [1, 8192], got {self.feat}")
         check(1 <= self.hidden <= 8192, "hidden", f"must be in [1, 8192], got {self.hidden}")
+        check(1 <= self.conv_hidden <= 4096, "conv_hidden", f"must be in [1, 4096], got {self.conv_hidden}")
         check(self.flow_scale > 0, "flow_scale", f"must be > 0, got {self.flow_scale}")
 
 

@@ -14,18 +14,23 @@ Two memories, chosen by the recipe's ``model.memory``:
   stays where it was, relative to the object, until the frame that needs it. The decoders receive
   ``h_t`` at resolution S (and a strided projection at their bottleneck).
 
-Both take the encoder's maps of one direction in time order, ``x (N, T, C, Sh, Sw)``, and return the
-states of every frame time-folded, ``(N*T, hidden)`` or ``(N*T, hidden, Sh, Sw)``.
+- ``"both"`` — the two side by side: the LSTM's global view of the shape (every output pixel depends on
+  all of it) and the ConvGRU's registered map.
+
+``Memory`` takes the encoder's maps of one direction in time order and returns a ``State`` of every frame,
+time-folded: ``vector (N*T, hidden)`` and/or ``spatial (N*T, hidden, Sh, Sw)``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
 from savos.models.warp import warp
 
-MEMORIES = ("vector", "conv")
+MEMORIES = ("vector", "conv", "both")
 CONV_MEMORY_LEVEL = 3  # the ConvGRU lives at P / 2^3
 
 
@@ -80,3 +85,31 @@ class ConvGRUMemory(nn.Module):
             h = (1 - z) * h + z * c
             states.append(h)
         return torch.stack(states, dim=1).flatten(0, 1)  # (N*T, hidden, S, S)
+
+
+@dataclass
+class State:
+    """The memory's output for every frame, time-folded (N*T rows); None where that memory is off."""
+
+    vector: torch.Tensor | None  # (N*T, hidden)
+    spatial: torch.Tensor | None  # (N*T, hidden, S, S)
+
+
+class Memory(nn.Module):
+    """The vector memory, the conv memory at encoder level ``level`` (P / 2^level), or both."""
+
+    def __init__(self, vector: VectorMemory | None, conv: ConvGRUMemory | None, level: int):
+        super().__init__()
+        assert vector is not None or conv is not None
+        self.vector, self.conv, self.level = vector, conv, level
+
+    def forward(self, maps: list[torch.Tensor], shift: torch.Tensor) -> State:
+        """maps: the encoder's maps of every level, each (N, T, C, sh, sw); shift (N, T, 2): the object's
+        motion t -> t+1 on t, in patch widths (a map's width times it gives its pixels along x and y: every
+        level keeps the patch's aspect) -> State."""
+        vec = self.vector(maps[-1], shift) if self.vector is not None else None
+        spatial = None
+        if self.conv is not None:
+            x = maps[self.level - 1]  # (N, T, C, Sh, Sw)
+            spatial = self.conv(x, shift * x.shape[-1])
+        return State(vec, spatial)

@@ -5,8 +5,8 @@ Per frame t of an object track (Ph x Pw patches, see savos.tracks; P below stand
 - Enc: a strided CNN on [rgb (3), V_t (1), flow_fwd_t (2), flow_bwd_t (2)] (+ O_t, the other objects'
   visible masks, with ``others``), then the memory (savos.models.memory): ``memory="vector"`` is the
   paper's f_t (eq. 9) and one-layer LSTM h_t (eq. 10); ``memory="conv"`` a ConvGRU at P/8 whose
-  spatial state h_t is moved with the object from frame to frame, so shape seen at one frame is kept in
-  place for the others.
+  spatial state is moved with the object from frame to frame, so shape seen at one frame is kept in
+  place for the others; ``memory="both"`` the two side by side.
 - Completer (eq. 11): CNN_a(V_t) — really the visible mask (the original fed the x flow), with O_t
   too under ``others`` (where the object may hide; the per-frame baselines get it as well) — joined
   with h_t at the bottleneck (and, for the conv memory, at P/8), decoded to an amodal logit and an α
@@ -38,7 +38,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from savos.errors import SavosError
-from savos.models.memory import CONV_MEMORY_LEVEL, MEMORIES, ConvGRUMemory, VectorMemory
+from savos.models.memory import CONV_MEMORY_LEVEL, MEMORIES, ConvGRUMemory, Memory, State, VectorMemory
 from savos.tracks import TrackBatch, patch_hw
 
 
@@ -64,8 +64,8 @@ def _reduced(patch: int | Sequence[int], n: int) -> tuple[int, int]:
 
 
 class Encoder(nn.Module):
-    """Enc: (N, C_in, Ph, Pw) -> (N, widths[-1], Ph/2^n, Pw/2^n): one stride-2 block per width. The memory
-    (savos.models.memory) turns the map into f_t and h_t."""
+    """Enc: (N, C_in, Ph, Pw) -> the maps of every level, [(N, widths[i], Ph/2^(i+1), Pw/2^(i+1))]: one
+    stride-2 block per width. The memory (savos.models.memory) turns them into h_t."""
 
     def __init__(self, in_ch: int, widths: Sequence[int], patch: int | Sequence[int]):
         super().__init__()
@@ -73,19 +73,23 @@ class Encoder(nn.Module):
         chans = [in_ch, *widths]
         self.convs = nn.Sequential(*[conv_block(a, b, 2) for a, b in zip(chans[:-1], chans[1:], strict=True)])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.convs(_cl(x))
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        maps, z = [], _cl(x)
+        for block in self.convs:
+            z = block(z)
+            maps.append(z)
+        return maps
 
 
 class CondUNet(nn.Module):
     """CNN_x on a conditioning image, joined with h_t at the bottleneck, decoded to ``out_ch`` maps.
 
     ``encode(x (N, C_in, Ph, Pw)) -> list`` of features at P .. P/2^n (the last is the bottleneck);
-    ``decode(feats, h) -> (N, out_ch, Ph, Pw)``, h the memory's state: (N, hidden) for the vector memory,
-    joined at the bottleneck through a linear map; (N, hidden, Sh, Sw) with S = P / 2^mem_level for the
-    conv memory, added (1x1 conv) to the decoder feature of resolution S and, through strided convs, joined
-    at the bottleneck. Split so one encoding can serve both directions when the conditioning input is
-    the same (the completer's V_t).
+    ``decode(feats, h) -> (N, out_ch, Ph, Pw)``, h the memory's state (savos.models.memory.State): a vector
+    (N, hidden) is joined at the bottleneck through a linear map; a map (N, hidden, Sh, Sw),
+    S = P/2^mem_level, is added (1x1 conv) to the decoder feature of resolution S and, through strided
+    convs, joined at the bottleneck. Split so one encoding can serve both directions when the conditioning
+    input is the same (the completer's V_t).
 
     Skips are additive (LinkNet-style: decoder feature + encoder feature of the same width): on CPU,
     channel concatenation in channels-last layout cost more than the convolutions it feeds. The decoder
@@ -96,20 +100,20 @@ class CondUNet(nn.Module):
     """
 
     def __init__(self, in_ch: int, out_ch: int, widths: Sequence[int], hidden: int,
-                 patch: int | Sequence[int], skips: bool, mem_level: int = 0):
+                 patch: int | Sequence[int], skips: bool, mem_level: int = 0, vector: bool = True,
+                 conv_hidden: int = 0):
         super().__init__()
         n, self.skips, self.mem_level = len(widths), skips, mem_level
-        assert n >= 1 and 0 <= mem_level <= n, (mem_level, n)
+        assert n >= 1 and 0 <= mem_level <= n and (vector or mem_level), (mem_level, n, vector)
         self.r = _reduced(patch, n)  # (rh, rw) = (Ph, Pw) / 2^n, the bottleneck
         chans = [in_ch, *widths]
         self.down = nn.ModuleList([conv_block(a, b, 2) for a, b in zip(chans[:-1], chans[1:], strict=True)])
-        if mem_level == 0:  # vector state
-            self.h_proj = nn.Linear(hidden, widths[-1] * self.r[0] * self.r[1])
-        else:  # spatial state at P / 2^mem_level: strided convs down to the bottleneck, a lateral at S
-            hc = [hidden] + [widths[-1]] * (n - mem_level)
-            self.h_proj = (nn.Sequential(*[conv_block(a, b, 2) for a, b in zip(hc[:-1], hc[1:], strict=True)])
-                           if mem_level < n else nn.Conv2d(hidden, widths[-1], 1))
-            self.h_lateral = nn.Conv2d(hidden, widths[mem_level - 1], 1) if mem_level < n else None
+        self.h_proj = nn.Linear(hidden, widths[-1] * self.r[0] * self.r[1]) if vector else None
+        if mem_level:  # spatial state at P / 2^mem_level: strided convs to the bottleneck, a lateral at S
+            hc = [conv_hidden] + [widths[-1]] * (n - mem_level)
+            self.h_down = (nn.Sequential(*[conv_block(a, b, 2) for a, b in zip(hc[:-1], hc[1:], strict=True)])
+                           if mem_level < n else nn.Conv2d(conv_hidden, widths[-1], 1))
+            self.h_lateral = nn.Conv2d(conv_hidden, widths[mem_level - 1], 1) if mem_level < n else None
         cins = [2 * widths[-1], *widths[n - 2 : 0 : -1]]  # inputs of the up blocks, bottleneck first
         self.up = nn.ModuleList(
             [up_block(c, widths[i - 1]) for c, i in zip(cins, range(n - 1, 0, -1), strict=True)]
@@ -126,20 +130,21 @@ class CondUNet(nn.Module):
             feats.append(block(_cl(feats[-1])))
         return feats  # [(N, C_in, Ph, Pw), (N, w0, Ph/2, Pw/2), ..., (N, w_{n-1}, rh, rw)]
 
-    def decode(self, feats: list[torch.Tensor], h: torch.Tensor) -> torch.Tensor:
-        N, n = h.shape[0], len(self.down)
-        if self.mem_level == 0:
-            hmap = self.h_proj(h).view(N, -1, *self.r)  # (N, w_{n-1}, rh, rw)
-        else:
-            h = _cl(h)  # (N, hidden, Sh, Sw)
-            hmap = self.h_proj(h)  # (N, w_{n-1}, rh, rw)
+    def decode(self, feats: list[torch.Tensor], h: State) -> torch.Tensor:
+        N, n = feats[-1].shape[0], len(self.down)
+        hmap = 0.0
+        if self.h_proj is not None:
+            hmap = self.h_proj(h.vector).view(N, -1, *self.r)  # (N, w_{n-1}, rh, rw)
+        if self.mem_level:
+            spatial = _cl(h.spatial)  # (N, hidden, Sh, Sw)
+            hmap = hmap + self.h_down(spatial)  # (N, w_{n-1}, rh, rw)
         z = torch.cat([feats[-1], _cl(hmap)], dim=1)  # (N, 2 w_{n-1}, rh, rw)
         for i, block in enumerate(self.up):
             z = block(z)  # doubles the resolution: now P / 2^(n-1-i)
             if self.skips and len(feats) - 2 - i >= 1:
                 z = z + feats[-2 - i]  # the CNN feature of the same resolution and width
             if self.mem_level and n - 1 - i == self.mem_level:
-                z = z + self.h_lateral(h)  # the spatial state at its own resolution
+                z = z + self.h_lateral(spatial)  # the spatial state at its own resolution
         if self.lateral is not None:
             z = z + self.lateral(_cl(F.pixel_unshuffle(feats[0], 2)))  # (N, w0, Ph/2, Pw/2)
         return F.pixel_shuffle(self.head(self.refine(z)), 2)  # (N, out_ch, Ph, Pw)
@@ -211,9 +216,10 @@ class SaVos(nn.Module):
         fd, v2 = flow_dir.flatten(0, 1), vis2.flatten(0, 1)  # (2B*T, 2, P, P), (2B*T, 1, P, P)
         base = masked_mean_flow(fd, v2)  # (2B*T, 2) common fate t -> t+1 of this direction, patch px
 
-        e = self.encoder(x.flatten(0, 1))  # (2B*T, C, S, S)
-        shift = base.view(2 * B, T, 2) * (e.shape[-1] / Pw)  # in state pixels (same ratio along y)
-        h = self.memory(e.view(2 * B, T, *e.shape[1:]), shift)  # (2B*T, hidden) or (2B*T, hidden, S, S)
+        maps = [m.view(2 * B, T, *m.shape[1:]) for m in self.encoder(x.flatten(0, 1))]  # (2B, T, C, s, s)
+        # the motion per patch width: the memory scales it by its map's width, which is also right along y
+        # (Sh / Ph = Sw / Pw)
+        h = self.memory(maps, base.view(2 * B, T, 2) / Pw)  # State of every frame, time-folded
 
         # Completer: CNN_a(V_t[, O_t]) does not depend on the direction; encode once, reverse for the second.
         cond = torch.cat([vis, batch.others], dim=2) if self.others else vis  # (B, T, 1|2, P, P)
@@ -257,14 +263,15 @@ def build_savos(
     skips: bool = True,
     flow_scale: float = 4.0,
     memory: str = "vector",
+    conv_hidden: int = 32,
     others: bool = False,
 ) -> SaVos:
     """Build SaVos for P x P patches, or Ph x Pw for a pair ``patch`` = (Ph, Pw) (each side divisible by
     2^len(widths)). Widths are per stride-2 level.
 
-    memory: "vector" (the paper's LSTM; feat and hidden are vector sizes) or "conv" (a ConvGRU at P/8 with
-    ``hidden`` channels; feat unused) — see savos.models.memory. others: give the encoder and the
-    completer the other objects' visible masks.
+    memory: "vector" (the paper's LSTM; feat and hidden are vector sizes), "conv" (a ConvGRU at P/8 with
+    ``conv_hidden`` channels; feat and hidden unused) or "both" (the two, side by side); see
+    savos.models.memory. others: give the encoder and the completer the other objects' visible masks.
     """
     ph, pw = patch_hw(patch)
     for name, widths in (
@@ -279,21 +286,21 @@ def build_savos(
                 f"model: patch {shown} must be divisible by 2^len({name}) = 2^{n} (each side) "
                 f"(and widths positive), got {name}={list(widths)}"
             )
-    if flow_scale <= 0 or feat < 1 or hidden < 1:
+    if flow_scale <= 0 or feat < 1 or hidden < 1 or conv_hidden < 1:
         raise SavosError(
-            f"model: flow_scale, feat and hidden must be positive, got {flow_scale}, {feat}, {hidden}"
+            f"model: flow_scale, feat, hidden and conv_hidden must be positive, got {flow_scale}, {feat}, "
+            f"{hidden}, {conv_hidden}"
         )
     if memory not in MEMORIES:
         raise SavosError(f"model: memory must be one of {', '.join(MEMORIES)}, got {memory!r}")
     in_ch = 9 if others else 8
-    if memory == "vector":
-        enc = Encoder(in_ch, tuple(enc_widths), patch)
-        mem: nn.Module = VectorMemory(enc_widths[-1], enc.size, feat, hidden)
-        level = 0
-    else:  # the ConvGRU at P/8, or at the shallowest network's deepest level
+    vector, level = memory in ("vector", "both"), 0
+    if memory in ("conv", "both"):  # the ConvGRU at P/8, or at the shallowest network's deepest level
         level = min(CONV_MEMORY_LEVEL, len(enc_widths), len(completer_widths), len(motion_widths))
-        enc = Encoder(in_ch, tuple(enc_widths[:level]), patch)
-        mem = ConvGRUMemory(enc_widths[level - 1], hidden)
-    completer = CondUNet(2 if others else 1, 2, tuple(completer_widths), hidden, patch, skips, level)
-    motion = CondUNet(3, 2, tuple(motion_widths), hidden, patch, skips, level)
+    enc = Encoder(in_ch, tuple(enc_widths if vector else enc_widths[:level]), patch)
+    mem = Memory(VectorMemory(enc_widths[-1], enc.size, feat, hidden) if vector else None,
+                 ConvGRUMemory(enc_widths[level - 1], conv_hidden) if level else None, level)
+    completer = CondUNet(2 if others else 1, 2, tuple(completer_widths), hidden, patch, skips, level, vector,
+                         conv_hidden)
+    motion = CondUNet(3, 2, tuple(motion_widths), hidden, patch, skips, level, vector, conv_hidden)
     return SaVos(enc, mem, completer, motion, flow_scale, others)

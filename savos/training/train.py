@@ -282,7 +282,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, *, stop_aft
         distributed.cleanup(d)
 
 
-def _notes(config: Config, train_clips: int, workers: int) -> None:
+def _notes(config: Config, train_clips: int, workers: int, device: torch.device) -> None:
+    if config.train.device == "auto" and device.type == "cpu":
+        note("train.device is auto and no CUDA GPU is available: training on the CPU")
     if config.train.batch_size > train_clips:
         note(f"train.batch_size {config.train.batch_size} is more than the {train_clips} clips of split "
              f"{config.data.train_split!r}: clips repeat within a batch")
@@ -305,8 +307,6 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
         raise SavosError(f"{run_dir / LAST}: the run trained on dataset {ckpt['dataset_id']}, but "
                          f"{config.data.root} is {data_id}; resume with the same data (data.root may move, "
                          "not change)")
-    if tc.device == "auto" and d.device.type == "cpu" and d.is_main:
-        note("train.device is auto and no CUDA GPU is available: training on the CPU")
 
     torch.manual_seed(tc.seed)
     model = method.build(config).to(d.device)
@@ -344,7 +344,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
     if d.is_main:
         from torch.utils.tensorboard import SummaryWriter
 
-        _notes(config, data.num_clips, workers)
+        _notes(config, data.num_clips, workers, d.device)
         folder.claim(RUN_FILES)
         folder.remove_stale_temps()  # .last.pt.tmp-PID and the like, left by killed runs
         dump_config(config, run_dir / "config.yaml")
