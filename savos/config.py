@@ -34,7 +34,8 @@ class DataConfig:
     root: str = "data/gum"
     train_split: str = "train"
     val_split: str = "val"
-    patch: int = 64  # crop side P in pixels
+    # crop size in pixels: P (square P x P) or [Ph, Pw] (height, width; the paper's 64 x 128 for wide objects)
+    patch: int | tuple[int, int] = 64
     enlarge: float = 1.5  # crop box = box of the visible mask enlarged by this factor
     window: int = 16  # training window length in frames (validation and prediction use whole tracks)
     val_clips: int = 32  # first clips of the val split used for validation (all their target tracks)
@@ -46,7 +47,8 @@ class DataConfig:
     plateau: int = 0  # curriculum: advance after this many validations without a better val loss (0 = off)
 
     def __post_init__(self):
-        check_range(self.patch, "patch", 8, MAX_PATCH)
+        for side in (self.patch,) if isinstance(self.patch, int) else self.patch:
+            check_range(side, "patch", 8, MAX_PATCH, " (an int, or a list [height, width] of them)")
         check(self.enlarge >= 1.0, "enlarge", f"must be >= 1, got {self.enlarge}")
         check_range(self.window, "window", 2, 1000, " frames")
         check_range(self.val_clips, "val_clips", 0, MAX_CLIPS)

@@ -48,6 +48,7 @@ def test_every_recipe_runs_three_steps_on_cpu(recipe, tiny_sets, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((run / "metrics.json").read_text())
     assert summary["status"] == "finished" and summary["step"] == 3
+    assert load_config(run / "config.yaml").data.patch == config.data.patch  # square or [Ph, Pw]
     import torch
 
     if config.train.device == "auto" and not torch.cuda.is_available():

@@ -8,7 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from savos.errors import SavosError
 from savos.schema import check
+
+
+def check_patch(patch: int | tuple[int, int], levels: int, widths: str, source: str = "") -> None:
+    """One line naming ``data.patch`` unless each side of it (P, or (Ph, Pw)) is divisible by 2^levels,
+    the network's stride-2 levels (``widths`` names the recipe keys that set them)."""
+    sides = (patch,) if isinstance(patch, int) else tuple(patch)
+    if any(side % 2**levels for side in sides):
+        shown = patch if isinstance(patch, int) else list(patch)
+        both = "" if isinstance(patch, int) else " (both sides)"
+        raise SavosError(f"{source or 'recipe'}: data.patch: {shown} must be divisible by 2^{levels}{both} "
+                         f"({widths} has {levels} stride-2 levels)")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ Two memories, chosen by the recipe's ``model.memory``:
   numbers), a one-layer LSTM gives ``h_t`` (hidden numbers). The decoders project ``h_t`` back onto their
   bottleneck. The state has no layout, so a shape seen at frame t-4 must be re-encoded into 128 numbers
   and decoded again at every frame.
-- ``"conv"`` — a ConvGRU at S x S (S = P/8, or the encoder's deepest level if it has fewer than three):
+- ``"conv"`` — a ConvGRU at Sh x Sw (S = P/8 for each side of the patch, or the encoder's deepest level if
+  it has fewer than three):
   ``h_t`` (hidden channels, S, S) keeps the layout of the crop. Before each update the previous state is
   moved by the object's mean visible flow (the common fate, t-1 -> t, in crop coordinates), so the
   state stays registered with the object while the crop follows its visible part: a part seen at t-4
@@ -17,7 +18,7 @@ Two memories, chosen by the recipe's ``model.memory``:
   all of it) and the ConvGRU's registered map.
 
 ``Memory`` takes the encoder's maps of one direction in time order and returns a ``State`` of every frame,
-time-folded: ``vector (N*T, hidden)`` and/or ``spatial (N*T, hidden, S, S)``.
+time-folded: ``vector (N*T, hidden)`` and/or ``spatial (N*T, hidden, Sh, Sw)``.
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ CONV_MEMORY_LEVEL = 3  # the ConvGRU lives at P / 2^3
 class VectorMemory(nn.Module):
     """The paper's flat state: Linear(flatten(x_t)) -> f_t (feat,), LSTM -> h_t (hidden,)."""
 
-    def __init__(self, in_ch: int, size: int, feat: int, hidden: int):
+    def __init__(self, in_ch: int, size: int | tuple[int, int], feat: int, hidden: int):
         super().__init__()
-        self.fc = nn.Linear(in_ch * size * size, feat)
+        sh, sw = (size, size) if isinstance(size, int) else size  # the encoder map's S or (Sh, Sw)
+        self.fc = nn.Linear(in_ch * sh * sw, feat)
         self.lstm = nn.LSTM(feat, hidden, num_layers=1, batch_first=True)
 
     def forward(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        """x (N, T, C, S, S); shift unused (the flat state has no layout to move) -> (N*T, hidden)."""
+        """x (N, T, C, Sh, Sw); shift unused (the flat state has no layout to move) -> (N*T, hidden)."""
         N, T = x.shape[:2]
         f = self.fc(x.flatten(2))  # (N, T, feat)
         h, _ = self.lstm(f)  # (N, T, hidden)
@@ -65,18 +67,18 @@ class ConvGRUMemory(nn.Module):
         self.h_cand = nn.Conv2d(hidden, hidden, 3, 1, 1, bias=False)
 
     def forward(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        """x (N, T, C, S, S); shift (N, T, 2): motion t -> t+1 living on t, in state pixels (dx, dy)
-        -> (N*T, hidden, S, S)."""
-        N, T, _, S, _ = x.shape
+        """x (N, T, C, Sh, Sw); shift (N, T, 2): motion t -> t+1 living on t, in state pixels (dx, dy)
+        -> (N*T, hidden, Sh, Sw). Shapes below write S, S for Sh, Sw."""
+        N, T, _, Sh, Sw = x.shape
         hid = self.hidden
-        gx = self.x_gates(x.flatten(0, 1)).view(N, T, 3, hid, S, S)
-        h = x.new_zeros(N, hid, S, S)
+        gx = self.x_gates(x.flatten(0, 1)).view(N, T, 3, hid, Sh, Sw)
+        h = x.new_zeros(N, hid, Sh, Sw)
         states = []
         for t in range(T):
             if t > 0:  # move the state with the object: h'(y) = h(y - shift)
-                flow = -shift[:, t - 1, :, None, None].expand(N, 2, S, S)
+                flow = -shift[:, t - 1, :, None, None].expand(N, 2, Sh, Sw)
                 h = warp(h, flow.contiguous())
-            hz, hr = self.h_gates(h).view(N, 2, hid, S, S).unbind(1)
+            hz, hr = self.h_gates(h).view(N, 2, hid, Sh, Sw).unbind(1)
             z = torch.sigmoid(gx[:, t, 0] + hz)
             r = torch.sigmoid(gx[:, t, 1] + hr)
             c = torch.tanh(gx[:, t, 2] + self.h_cand(r * h))
@@ -102,11 +104,12 @@ class Memory(nn.Module):
         self.vector, self.conv, self.level = vector, conv, level
 
     def forward(self, maps: list[torch.Tensor], shift: torch.Tensor) -> State:
-        """maps: the encoder's maps of every level, each (N, T, C, s, s); shift (N, T, 2): the object's
-        motion t -> t+1 on t, as a fraction of the patch side -> State."""
+        """maps: the encoder's maps of every level, each (N, T, C, sh, sw); shift (N, T, 2): the object's
+        motion t -> t+1 on t, in patch widths (a map's width times it gives its pixels along x and y: every
+        level keeps the patch's aspect) -> State."""
         vec = self.vector(maps[-1], shift) if self.vector is not None else None
         spatial = None
         if self.conv is not None:
-            x = maps[self.level - 1]  # (N, T, C, S, S)
+            x = maps[self.level - 1]  # (N, T, C, Sh, Sw)
             spatial = self.conv(x, shift * x.shape[-1])
         return State(vec, spatial)

@@ -1,6 +1,6 @@
 """The SaVos network (paper §3.3), with the original implementation's bugs fixed.
 
-Per frame t of an object track (P x P patches, see savos.tracks):
+Per frame t of an object track (Ph x Pw patches, see savos.tracks; P below stands for either side):
 
 - Enc: a strided CNN on [rgb (3), V_t (1), flow_fwd_t (2), flow_bwd_t (2)] (+ O_t, the other objects'
   visible masks, with ``others``), then the memory (savos.models.memory): ``memory="vector"`` is the
@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from savos.errors import SavosError
 from savos.models.memory import CONV_MEMORY_LEVEL, MEMORIES, ConvGRUMemory, Memory, State, VectorMemory
-from savos.tracks import TrackBatch
+from savos.tracks import TrackBatch, patch_hw
 
 
 def conv_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -56,15 +56,20 @@ def up_block(cin: int, cout: int) -> nn.Sequential:
     )
 
 
-class Encoder(nn.Module):
-    """Enc: (N, C_in, P, P) -> the maps of every level, [(N, widths[i], P/2^(i+1), P/2^(i+1))]: one stride-2
-    block per width. The memory (savos.models.memory) turns them into h_t."""
+def _reduced(patch: int | Sequence[int], n: int) -> tuple[int, int]:
+    """(Ph, Pw) / 2^n, both sides divisible (build_savos checks it with a user-facing message)."""
+    ph, pw = patch_hw(patch)
+    assert n >= 0 and ph % 2**n == 0 and pw % 2**n == 0 and min(ph, pw) >= 2**n, (patch, n)
+    return ph >> n, pw >> n
 
-    def __init__(self, in_ch: int, widths: Sequence[int], patch: int):
+
+class Encoder(nn.Module):
+    """Enc: (N, C_in, Ph, Pw) -> the maps of every level, [(N, widths[i], Ph/2^(i+1), Pw/2^(i+1))]: one
+    stride-2 block per width. The memory (savos.models.memory) turns them into h_t."""
+
+    def __init__(self, in_ch: int, widths: Sequence[int], patch: int | Sequence[int]):
         super().__init__()
-        r = patch >> len(widths)
-        assert r >= 1 and r << len(widths) == patch, f"patch {patch} must be divisible by 2^{len(widths)}"
-        self.size = r
+        self.size = _reduced(patch, len(widths))  # (Ph/2^n, Pw/2^n)
         chans = [in_ch, *widths]
         self.convs = nn.Sequential(*[conv_block(a, b, 2) for a, b in zip(chans[:-1], chans[1:], strict=True)])
 
@@ -79,12 +84,12 @@ class Encoder(nn.Module):
 class CondUNet(nn.Module):
     """CNN_x on a conditioning image, joined with h_t at the bottleneck, decoded to ``out_ch`` maps.
 
-    ``encode(x (N, C_in, P, P)) -> list`` of features at P .. P/2^n (the last is the bottleneck);
-    ``decode(feats, h) -> (N, out_ch, P, P)``, h the memory's state (savos.models.memory.State): a vector
-    (N, hidden) is joined at the bottleneck through a linear map; a map (N, hidden, S, S), S = P/2^mem_level,
-    is added (1x1 conv) to the decoder feature of resolution S and, through strided convs, joined at the
-    bottleneck. Split so one encoding can serve both directions when the conditioning input is
-    the same (the completer's V_t).
+    ``encode(x (N, C_in, Ph, Pw)) -> list`` of features at P .. P/2^n (the last is the bottleneck);
+    ``decode(feats, h) -> (N, out_ch, Ph, Pw)``, h the memory's state (savos.models.memory.State): a vector
+    (N, hidden) is joined at the bottleneck through a linear map; a map (N, hidden, Sh, Sw),
+    S = P/2^mem_level, is added (1x1 conv) to the decoder feature of resolution S and, through strided
+    convs, joined at the bottleneck. Split so one encoding can serve both directions when the conditioning
+    input is the same (the completer's V_t).
 
     Skips are additive (LinkNet-style: decoder feature + encoder feature of the same width): on CPU,
     channel concatenation in channels-last layout cost more than the convolutions it feeds. The decoder
@@ -94,16 +99,16 @@ class CondUNet(nn.Module):
     rest of the network.
     """
 
-    def __init__(self, in_ch: int, out_ch: int, widths: Sequence[int], hidden: int, patch: int, skips: bool,
-                 mem_level: int = 0, vector: bool = True, conv_hidden: int = 0):
+    def __init__(self, in_ch: int, out_ch: int, widths: Sequence[int], hidden: int,
+                 patch: int | Sequence[int], skips: bool, mem_level: int = 0, vector: bool = True,
+                 conv_hidden: int = 0):
         super().__init__()
         n, self.skips, self.mem_level = len(widths), skips, mem_level
-        self.r = patch >> n
-        assert n >= 1 and self.r >= 1 and self.r << n == patch, f"patch {patch} must be divisible by 2^{n}"
-        assert 0 <= mem_level <= n and (vector or mem_level), (mem_level, n, vector)
+        assert n >= 1 and 0 <= mem_level <= n and (vector or mem_level), (mem_level, n, vector)
+        self.r = _reduced(patch, n)  # (rh, rw) = (Ph, Pw) / 2^n, the bottleneck
         chans = [in_ch, *widths]
         self.down = nn.ModuleList([conv_block(a, b, 2) for a, b in zip(chans[:-1], chans[1:], strict=True)])
-        self.h_proj = nn.Linear(hidden, widths[-1] * self.r * self.r) if vector else None
+        self.h_proj = nn.Linear(hidden, widths[-1] * self.r[0] * self.r[1]) if vector else None
         if mem_level:  # spatial state at P / 2^mem_level: strided convs to the bottleneck, a lateral at S
             hc = [conv_hidden] + [widths[-1]] * (n - mem_level)
             self.h_down = (nn.Sequential(*[conv_block(a, b, 2) for a, b in zip(hc[:-1], hc[1:], strict=True)])
@@ -123,17 +128,17 @@ class CondUNet(nn.Module):
         feats = [x]
         for block in self.down:
             feats.append(block(_cl(feats[-1])))
-        return feats  # [(N, C_in, P, P), (N, w0, P/2, P/2), ..., (N, w_{n-1}, r, r)]
+        return feats  # [(N, C_in, Ph, Pw), (N, w0, Ph/2, Pw/2), ..., (N, w_{n-1}, rh, rw)]
 
     def decode(self, feats: list[torch.Tensor], h: State) -> torch.Tensor:
         N, n = feats[-1].shape[0], len(self.down)
         hmap = 0.0
         if self.h_proj is not None:
-            hmap = self.h_proj(h.vector).view(N, -1, self.r, self.r)  # (N, w_{n-1}, r, r)
+            hmap = self.h_proj(h.vector).view(N, -1, *self.r)  # (N, w_{n-1}, rh, rw)
         if self.mem_level:
-            spatial = _cl(h.spatial)  # (N, hidden, S, S)
-            hmap = hmap + self.h_down(spatial)  # (N, w_{n-1}, r, r)
-        z = torch.cat([feats[-1], _cl(hmap)], dim=1)  # (N, 2 w_{n-1}, r, r)
+            spatial = _cl(h.spatial)  # (N, hidden, Sh, Sw)
+            hmap = hmap + self.h_down(spatial)  # (N, w_{n-1}, rh, rw)
+        z = torch.cat([feats[-1], _cl(hmap)], dim=1)  # (N, 2 w_{n-1}, rh, rw)
         for i, block in enumerate(self.up):
             z = block(z)  # doubles the resolution: now P / 2^(n-1-i)
             if self.skips and len(feats) - 2 - i >= 1:
@@ -141,22 +146,22 @@ class CondUNet(nn.Module):
             if self.mem_level and n - 1 - i == self.mem_level:
                 z = z + self.h_lateral(spatial)  # the spatial state at its own resolution
         if self.lateral is not None:
-            z = z + self.lateral(_cl(F.pixel_unshuffle(feats[0], 2)))  # (N, w0, P/2, P/2)
-        return F.pixel_shuffle(self.head(self.refine(z)), 2)  # (N, out_ch, P, P)
+            z = z + self.lateral(_cl(F.pixel_unshuffle(feats[0], 2)))  # (N, w0, Ph/2, Pw/2)
+        return F.pixel_shuffle(self.head(self.refine(z)), 2)  # (N, out_ch, Ph, Pw)
 
 
 @dataclass
 class SaVosOutput:
-    """What SaVos returns; per-direction fields are in normal time order. B, T, P as in the batch."""
+    """What SaVos returns; per-direction fields are in normal time order. B, T, Ph, Pw as in the batch."""
 
-    amodal: torch.Tensor  # (B, T, 1, P, P) merged probabilities M̃ (eq. 8)
-    amodal_fwd: torch.Tensor  # (B, T, 1, P, P) forward-direction probabilities
-    amodal_bwd: torch.Tensor  # (B, T, 1, P, P) backward-direction (time-reversed) probabilities
-    logits_fwd: torch.Tensor  # (B, T, 1, P, P)
-    logits_bwd: torch.Tensor  # (B, T, 1, P, P)
-    alpha: torch.Tensor  # (B, T, 2, P, P) softmax weights of (fwd, bwd); sum to 1 over dim 2
-    motion_fwd: torch.Tensor  # (B, T, 2, P, P) ΔM̃_t, t -> t+1, patch px, lives on t
-    motion_bwd: torch.Tensor  # (B, T, 2, P, P) backward direction's ΔM̃_t, t -> t-1, lives on t
+    amodal: torch.Tensor  # (B, T, 1, Ph, Pw) merged probabilities M̃ (eq. 8)
+    amodal_fwd: torch.Tensor  # (B, T, 1, Ph, Pw) forward-direction probabilities
+    amodal_bwd: torch.Tensor  # (B, T, 1, Ph, Pw) backward-direction (time-reversed) probabilities
+    logits_fwd: torch.Tensor  # (B, T, 1, Ph, Pw)
+    logits_bwd: torch.Tensor  # (B, T, 1, Ph, Pw)
+    alpha: torch.Tensor  # (B, T, 2, Ph, Pw) softmax weights of (fwd, bwd); sum to 1 over dim 2
+    motion_fwd: torch.Tensor  # (B, T, 2, Ph, Pw) ΔM̃_t, t -> t+1, patch px, lives on t
+    motion_bwd: torch.Tensor  # (B, T, 2, Ph, Pw) backward direction's ΔM̃_t, t -> t-1, lives on t
     mean_flow_fwd: torch.Tensor  # (B, T, 2) ΔV̄_t of flow_fwd over the visible mask (0 if not visible)
     mean_flow_bwd: torch.Tensor  # (B, T, 2) same for flow_bwd
 
@@ -167,7 +172,7 @@ def _cl(x: torch.Tensor) -> torch.Tensor:
 
 
 def masked_mean_flow(flow: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-    """Mean of flow (N, 2, P, P) over the soft mask vis (N, 1, P, P) -> (N, 2); 0 where vis is empty."""
+    """Mean of flow (N, 2, Ph, Pw) over the soft mask vis (N, 1, Ph, Pw) -> (N, 2); 0 where vis is empty."""
     w = vis.sum(dim=(2, 3))  # (N, 1)
     s = (flow * vis).sum(dim=(2, 3))  # (N, 2)
     return torch.where(w > 1e-6, s / w.clamp_min(1e-6), torch.zeros_like(s))
@@ -192,11 +197,11 @@ class SaVos(nn.Module):
         nn.init.zeros_(self.motion.head.bias)
 
     def forward(self, batch: TrackBatch) -> SaVosOutput:
-        """batch: rgb (B, T, 3, P, P), visible and others (B, T, 1, P, P), flow_fwd and flow_bwd
-        (B, T, 2, P, P)."""
+        """batch: rgb (B, T, 3, Ph, Pw), visible and others (B, T, 1, Ph, Pw), flow_fwd and flow_bwd
+        (B, T, 2, Ph, Pw). Shapes below write P x P for Ph x Pw."""
         rgb, vis = batch.rgb, batch.visible
         assert rgb.dim() == 5 and vis.shape[2] == 1, (rgb.shape, vis.shape)
-        B, T, _, P, _ = rgb.shape
+        B, T, _, Ph, Pw = rgb.shape
         fs = self.flow_scale
 
         def both(x: torch.Tensor) -> torch.Tensor:  # (B, T, ...) -> (2B, T, ...): forward, reversed
@@ -212,18 +217,20 @@ class SaVos(nn.Module):
         base = masked_mean_flow(fd, v2)  # (2B*T, 2) common fate t -> t+1 of this direction, patch px
 
         maps = [m.view(2 * B, T, *m.shape[1:]) for m in self.encoder(x.flatten(0, 1))]  # (2B, T, C, s, s)
-        h = self.memory(maps, base.view(2 * B, T, 2) / P)  # State of every frame, time-folded
+        # the motion per patch width: the memory scales it by its map's width, which is also right along y
+        # (Sh / Ph = Sw / Pw)
+        h = self.memory(maps, base.view(2 * B, T, 2) / Pw)  # State of every frame, time-folded
 
         # Completer: CNN_a(V_t[, O_t]) does not depend on the direction; encode once, reverse for the second.
         cond = torch.cat([vis, batch.others], dim=2) if self.others else vis  # (B, T, 1|2, P, P)
         feats_a = self.completer.encode(cond.flatten(0, 1))  # each (B*T, C, p, p)
         feats_a = [_cl(both(e.view(B, T, *e.shape[1:])).flatten(0, 1)) for e in feats_a]  # each (2B*T, ...)
-        out_a = self.completer.decode(feats_a, h).view(2 * B, T, 2, P, P)  # (2B, T, 2, P, P)
+        out_a = self.completer.decode(feats_a, h).view(2 * B, T, 2, Ph, Pw)  # (2B, T, 2, P, P)
         logits, alpha_logits = out_a[:, :, 0:1], out_a[:, :, 1:2]  # (2B, T, 1, P, P) each
 
         # Motion predictor: residual on the mean visible flow of this direction (common fate).
         res = self.motion.decode(self.motion.encode(torch.cat([fd / fs, v2], dim=1)), h)  # (2B*T, 2, P, P)
-        motion = (base[:, :, None, None] + fs * res).view(2 * B, T, 2, P, P)  # (2B, T, 2, P, P)
+        motion = (base[:, :, None, None] + fs * res).view(2 * B, T, 2, Ph, Pw)  # (2B, T, 2, P, P)
         base = base.view(2 * B, T, 2)
 
         lf, lb = logits[:B], logits[B:].flip(1)  # (B, T, 1, P, P) each, normal time order
@@ -247,7 +254,7 @@ class SaVos(nn.Module):
 
 
 def build_savos(
-    patch: int = 64,
+    patch: int | Sequence[int] = 64,
     enc_widths: Sequence[int] = (16, 32, 64, 64),
     feat: int = 128,
     hidden: int = 128,
@@ -259,21 +266,24 @@ def build_savos(
     conv_hidden: int = 32,
     others: bool = False,
 ) -> SaVos:
-    """Build SaVos for P x P patches (P divisible by 2^len(widths)). Widths are per stride-2 level.
+    """Build SaVos for P x P patches, or Ph x Pw for a pair ``patch`` = (Ph, Pw) (each side divisible by
+    2^len(widths)). Widths are per stride-2 level.
 
     memory: "vector" (the paper's LSTM; feat and hidden are vector sizes), "conv" (a ConvGRU at P/8 with
     ``conv_hidden`` channels; feat and hidden unused) or "both" (the two, side by side); see
     savos.models.memory. others: give the encoder and the completer the other objects' visible masks.
     """
+    ph, pw = patch_hw(patch)
     for name, widths in (
         ("enc_widths", enc_widths),
         ("completer_widths", completer_widths),
         ("motion_widths", motion_widths),
     ):
         n = len(widths)
-        if n < 1 or min(widths) < 1 or patch < 2**n or patch % 2**n:
+        if n < 1 or min(widths) < 1 or any(side < 2**n or side % 2**n for side in (ph, pw)):
+            shown = patch if isinstance(patch, int) else list(patch)
             raise SavosError(
-                f"model: patch {patch} must be divisible by 2^len({name}) = 2^{n} "
+                f"model: patch {shown} must be divisible by 2^len({name}) = 2^{n} (each side) "
                 f"(and widths positive), got {name}={list(widths)}"
             )
     if flow_scale <= 0 or feat < 1 or hidden < 1 or conv_hidden < 1:
