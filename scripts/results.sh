@@ -4,8 +4,8 @@
 #   visible, convex, circle           non-learned baselines (savos baseline ...)
 #   gum-image-ssl                     the per-frame self-supervised baseline
 #   gum-oracle-unet                   the per-frame network trained with amodal labels
-#   gum-cpu-vector                    SaVos with the paper's memory (a 128-number LSTM state)
-#   gum-cpu                           SaVos with the spatial memory (ConvGRU at P/8) and the others' masks
+#   gum-cpu                           SaVos with the paper's memory (a 128-number LSTM state)
+#   gum-cpu-both                      SaVos with the spatial memory (a ConvGRU at P/8) next to the paper's
 #   gum-oracle-savos                  the SaVos network trained with amodal labels
 # Many hours on a 2-core CPU: each learned method has a MINUTES budget (default 60, its recipe's).
 # Settings (environment): SETS ("gum gum-hard"), DATA_DIR (data), RUNS (runs), MINUTES, N (5000 clips),
@@ -18,7 +18,7 @@ DATA_DIR=${DATA_DIR:-data}
 RUNS=${RUNS:-runs}
 MINUTES=${MINUTES:-60}
 N=${N:-5000}
-METHODS=${METHODS:-gum-image-ssl gum-oracle-unet gum-cpu-vector gum-cpu gum-oracle-savos}
+METHODS=${METHODS:-gum-image-ssl gum-oracle-unet gum-cpu gum-cpu-both gum-oracle-savos}
 EXTRA=${EXTRA:-}
 BIN=${BIN:-.venv/bin}
 step() { printf '\n== %s\n' "$*"; }

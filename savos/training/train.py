@@ -282,9 +282,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, *, stop_aft
         distributed.cleanup(d)
 
 
-def _notes(config: Config, train_clips: int, workers: int, device: torch.device) -> None:
-    if config.train.device == "auto" and device.type == "cpu":
-        note("train.device is auto and no CUDA GPU is available: training on the CPU")
+def _notes(config: Config, train_clips: int, workers: int) -> None:
     if config.train.batch_size > train_clips:
         note(f"train.batch_size {config.train.batch_size} is more than the {train_clips} clips of split "
              f"{config.data.train_split!r}: clips repeat within a batch")
@@ -344,8 +342,10 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
     if d.is_main:
         from torch.utils.tensorboard import SummaryWriter
 
-        _notes(config, data.num_clips, workers, d.device)
+        _notes(config, data.num_clips, workers)
         folder.claim(RUN_FILES)
+        if tc.device == "auto" and d.device.type == "cpu":  # once the run folder is ours: training starts
+            note("train.device is auto and no CUDA GPU is available: training on the CPU")
         folder.remove_stale_temps()  # .last.pt.tmp-PID and the like, left by killed runs
         dump_config(config, run_dir / "config.yaml")
         before = set(folder.entries())
