@@ -41,6 +41,8 @@ class Method:
     step: Callable[[nn.Module, TrackBatch, LossConfig], tuple[dict[str, torch.Tensor], torch.Tensor]]
     # (module, batch) -> amodal probabilities (B, T, 1, P, P)
     predict: Callable[[nn.Module, TrackBatch], torch.Tensor]
+    # The step reads the ground truth (batch.amodal): an oracle. `savos adapt` refuses such a method.
+    supervised: bool = False
 
 
 def build_savos_model(config: Config) -> nn.Module:
@@ -67,6 +69,8 @@ METHODS: dict[str, Method] = {
     "savos": Method(SaVosModelConfig, build_savos_model, savos_step, savos_predict),
     # Learned baselines of Table 1 (savos/training/deocclusion.py, savos/training/oracle.py).
     "image-ssl": Method(ImageSSLConfig, build_image_ssl, image_ssl_step, image_ssl_predict),
-    "oracle-unet": Method(OracleUNetConfig, build_oracle_unet, oracle_unet_step, oracle_unet_predict),
-    "oracle-savos": Method(SaVosModelConfig, build_savos_model, oracle_savos_step, savos_predict),
+    "oracle-unet": Method(OracleUNetConfig, build_oracle_unet, oracle_unet_step, oracle_unet_predict,
+                          supervised=True),
+    "oracle-savos": Method(SaVosModelConfig, build_savos_model, oracle_savos_step, savos_predict,
+                           supervised=True),
 }
