@@ -39,7 +39,8 @@ def world(tmp_path_factory):
     write_dataset(data, partial(generate_clip, config, 0), {"train": 4, "val": 1, "test": 3},
                   {"generator": "chewing-gum", "version": "test", "seed": 0, "config": config.to_dict(),
                    "amodal_flow": True}, shard_size=4, workers=1, progress=False)
-    recipe = load_config(RECIPES / "gum-tiny.yaml", [f"data.root={data}", "train.steps=2", "train.val_every=2"])
+    recipe = load_config(RECIPES / "gum-tiny.yaml",
+                         [f"data.root={data}", "train.steps=2", "train.val_every=2"])
     train(recipe, tmp / "run", progress=False)
     return tmp, data, tmp / "run"
 
@@ -56,8 +57,9 @@ def _tiny_model(method: str, seed: int = 0):
 
 def _adapt(model, config, clip, **kw):
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    settings = dict(patch=16, enlarge=1.5, loss=config.loss, lr=3e-3, max_iters=25, patience=10, min_delta=0.0,
-                    batch_size=8, window=0, grad_clip=1.0, seed=(0, 0), device=torch.device("cpu"))
+    settings = dict(patch=16, enlarge=1.5, loss=config.loss, lr=3e-3, max_iters=25, patience=10,
+                    min_delta=0.0, batch_size=8, window=0, grad_clip=1.0, seed=(0, 0),
+                    device=torch.device("cpu"))
     settings.update(kw)
     return adapt_clip(model, METHODS[config.method], clip, initial, **settings)
 
@@ -127,7 +129,8 @@ def test_cli_adapt_writes_predictions_logs_and_leaves_the_run_alone(world):
     assert result.exit_code == 0, result.output
     assert _sha(run) == files  # checkpoints, config, metrics: byte for byte
     preds = open_predictions(out)
-    assert preds.info["adapted"] and preds.info["adapt"]["lr"] == 1e-3 and preds.info["adapt"]["max_iters"] == 3
+    assert preds.info["adapted"] and preds.info["adapt"]["lr"] == 1e-3
+    assert preds.info["adapt"]["max_iters"] == 3
     assert preds.info["checkpoint_sha256"] == files["best.pt"] and len(preds) == 3
     assert preds.info["dataset_id"] and preds.info["method"] == "savos+tta"
     log = json.loads((out / "logs" / f"{preds.keys()[0]}.json").read_text())
@@ -141,8 +144,8 @@ def test_cli_adapt_writes_predictions_logs_and_leaves_the_run_alone(world):
         assert np.array_equal(before.load(key)[0], open_predictions(plain).load(key)[0])
     result = CliRunner().invoke(savos_main, ["eval", str(out), str(data), "-q"])
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(savos_main, ["report", str(out / "before"), str(out), "--out", str(tmp / "rep"),
-                                             "--clips", "2"])
+    result = CliRunner().invoke(savos_main, ["report", str(out / "before"), str(out), "--out",
+                                             str(tmp / "rep"), "--clips", "2"])
     assert result.exit_code == 0, result.output
     index = (tmp / "rep" / "index.md").read_text()
     assert "Test-time adaptation" in index and (tmp / "rep" / "0_adapt_curves.png").is_file()
@@ -186,6 +189,7 @@ def test_subset_and_workers(world):
     preds = open_predictions(out)
     ds = open_dataset(data, "test")
     assert preds.keys() == [ds.locate(1)[1], ds.locate(2)[1]]
-    serial = adapt(run, data, "test", tmp / "sub1", clips="1-2", overrides=["adapt.max_iters=1"], progress=False)
+    serial = adapt(run, data, "test", tmp / "sub1", clips="1-2", overrides=["adapt.max_iters=1"],
+                   progress=False)
     for key in preds.keys():  # two processes give the clips the same results as one
         assert np.array_equal(preds.load(key)[0], open_predictions(serial).load(key)[0])

@@ -255,8 +255,8 @@ OUTPUTS = {
                                            str(out), "-q"]),
     "report": lambda w, tmp, out: ("savos", ["report", str(_copy(w.scored, tmp / "sc")), "--out", str(out),
                                              "--clips", "1"]),
-    "adapt": lambda w, tmp, out: ("savos", ["adapt", str(w.run), str(w.data), "--out", str(out), "--overwrite",
-                                            "--set", "adapt.max_iters=1", "-q"]),
+    "adapt": lambda w, tmp, out: ("savos", ["adapt", str(w.run), str(w.data), "--out", str(out),
+                                            "--overwrite", "--set", "adapt.max_iters=1", "-q"]),
 }
 
 
