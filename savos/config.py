@@ -107,7 +107,7 @@ class AdaptConfig:
     """Test-time adaptation (`savos adapt`, paper §3.2 and §4.3; savos/training/adapt.py): per clip, the
     trained weights are fine-tuned with the method's own self-supervised loss on that clip alone."""
 
-    lr: float = 1e-4  # Adam learning rate (constant)
+    lr: float = 1e-3  # Adam learning rate (constant); 1e-3 beat 1e-4 on gum-hard val clips (docs/adapt.md)
     max_iters: int = 30  # optimizer steps per clip at most
     patience: int = 10  # §4.3: stop when the best visible-part IoU rose by less than min_delta ...
     min_delta: float = 0.01  # ... over the last `patience` iterations (0 = never stop early)
