@@ -2,6 +2,11 @@
 
     OMP_NUM_THREADS=2 python benchmarks/train_step.py                       # gum-cpu, synthetic tracks
     python benchmarks/train_step.py --data data/gum --steps 30 --set train.batch_size=4
+    python benchmarks/train_step.py --stream-vs-disk 40                     # whole training runs
+
+--stream-vs-disk N trains the recipe for N steps twice with the real trainer (one DataLoader worker, as
+recipes/gum-stream.yaml): from a Chewing-Gum dataset on disk (made first, not timed) and streamed from
+recipes/scenes/gum.yaml, and prints the steps/s of both (goal: streaming within 5 % of disk).
 
 Without --data the batches are real Chewing-Gum tracks generated in memory (generators.chewing_gum with
 its default config), so no dataset is needed. Prints the median of ``--steps`` timed steps after
@@ -57,7 +62,11 @@ def main() -> None:
     ap.add_argument("--data", default=None, help="dataset folder (default: generate tracks in memory)")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--stream-vs-disk", type=int, default=0, metavar="N", help="steps of each whole run")
     args = ap.parse_args()
+    if args.stream_vs_disk:
+        stream_vs_disk(args.recipe, args.overrides, args.stream_vs_disk)
+        return
 
     config = load_config(args.recipe, args.overrides)
     tc = config.train
@@ -97,6 +106,35 @@ def main() -> None:
     print(f"peak RSS: {rss_mb:.0f} MB")
     minutes = tc.steps * statistics.median(times) / 60
     print(f"{tc.steps} steps of this recipe: ~{minutes:.1f} min of model steps")
+
+
+def stream_vs_disk(recipe: str, overrides: list[str], steps: int) -> None:
+    import tempfile
+
+    from generators.chewing_gum import ChewingGumConfig, ClipMaker
+    from savos.data.writer import write_dataset
+    from savos.training.train import train
+
+    tmp = Path(tempfile.mkdtemp(prefix="savos-bench-"))
+    gum = ChewingGumConfig()
+    write_dataset(tmp / "gum", ClipMaker(gum, 0), {"train": 400, "val": 8},
+                  {"generator": "chewing-gum", "version": "bench", "seed": 0, "config": gum.to_dict(),
+                   "amodal_flow": True}, workers=1, progress=False)
+    common = [*overrides, f"train.steps={steps}", f"train.val_every={steps}", "data.val_clips=8",
+              "data.workers=1", "train.max_minutes=0", "train.warmup=0"]
+    rates = {}
+    for name, data in (("disk", [f"data.root={tmp / 'gum'}"]),
+                       ("stream", [f"data.root={ROOT / 'recipes' / 'scenes' / 'gum.yaml'}",
+                                   f"data.val_root={tmp / 'stream-val'}"])):
+        config = load_config(recipe, [*common, *data])
+        from savos.training.sources import prepare_val, resolve
+
+        prepare_val(resolve(config.data.root, config.data.val_root, config.train.seed), "val", 8, False)
+        t = time.perf_counter()
+        train(config, tmp / f"run-{name}", progress=False)
+        rates[name] = steps / (time.perf_counter() - t)
+        print(f"{name:>6}: {steps} steps in {steps / rates[name]:.1f} s = {rates[name]:.3f} steps/s")
+    print(f"stream / disk: {rates['stream'] / rates['disk']:.3f}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -108,7 +109,70 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
                    f"check it with `savos-gen verify {out}`")
 
 
+@main.command("scene")
+@click.argument("scene_file", metavar="SCENE.yaml", type=click.Path(dir_okay=False))
+@click.option("--n", "n", type=int, default=5000, show_default=True, help="Total number of clips.")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Dataset folder (created; an interrupted run resumes here).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Base seed: clip i uses rng([seed, i]).")
+@click.option("--val", type=int, default=None, help="Validation clips [default: 10% of --n].")
+@click.option("--test", type=int, default=None, help="Test clips [default: 10% of --n].")
+@click.option("--workers", type=int, default=None, help="Processes [default: all cores].")
+@click.option("--shard", "shard", default="0/1", show_default=True,
+              help="Make only every n-th shard starting at i (i/n), e.g. to split work across machines.")
+@click.option("--shard-size", type=int, default=100, show_default=True, help="Clips per shard file.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def scene(scene_file, n, out, seed, val, test, workers, shard, shard_size, quiet):
+    """Make a dataset of configurable occlusion scenes described by SCENE.yaml.
+
+    Shapes, textures, motions (affine and non-rigid), camera, static occluders, the occlusion-rate
+    range and the visibility guarantee are set in the file (presets: recipes/scenes/*.yaml).
+    Example: savos-gen scene recipes/scenes/shapes.yaml --n 1000 --out data/shapes
+    """
+    from generators.scenes.dataset import write_scene_dataset
+
+    info = write_scene_dataset(scene_file, out, n=n, seed=seed, val=val, test=test, workers=workers,
+                               shard=_parse_shard(shard), shard_size=shard_size, progress=not quiet)
+    _report(out, shard, n, info)
+
+
+@main.command("curriculum")
+@click.argument("curriculum_file", metavar="CURRICULUM.yaml", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Folder: one dataset per level plus curriculum.json (an interrupted run resumes).")
+@click.option("--n", "n", type=int, default=1000, show_default=True, help="Clips per level.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Base seed; level i uses seed + i.")
+@click.option("--val", type=int, default=None, help="Validation clips per level [default: 10% of --n].")
+@click.option("--test", type=int, default=None, help="Test clips per level [default: 10% of --n].")
+@click.option("--workers", type=int, default=None, help="Processes [default: all cores].")
+@click.option("--shard-size", type=int, default=100, show_default=True, help="Clips per shard file.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def curriculum(curriculum_file, out, n, seed, val, test, workers, shard_size, quiet):
+    """Make the levels of a curriculum (rising difficulty), each a dataset, and a manifest.
+
+    Example: savos-gen curriculum recipes/curricula/gum.yaml --out data/gum-curriculum --n 1000
+    """
+    from generators.scenes.curriculum import write_curriculum
+
+    manifest = write_curriculum(curriculum_file, out, n=n, seed=seed, val=val, test=test, workers=workers,
+                                shard_size=shard_size, progress=not quiet)
+    names = ", ".join(level["name"] for level in manifest["levels"])
+    click.echo(f"{out}: {len(manifest['levels'])} levels of {n} clips ({names}); manifest "
+               f"{out}/curriculum.json")
+
+
+def _report(out: str, shard: str, n: int, info: dict | None) -> None:
+    if info is None:
+        click.echo(f"{out}: shard {shard} done; dataset.json is written by the run that finishes "
+                   "the last shard")
+    else:
+        counts = {k: v["count"] for k, v in info["splits"].items()}
+        click.echo(f"{out}: {n} clips ({', '.join(f'{k} {v}' for k, v in counts.items())}); "
+                   f"check it with `savos-gen verify {out}`")
+
+
 CHECKS = {"chewing-gum": "generators.check:check_clip",  # generator name -> its clip checker
+          "scene": "generators.scenes.check:check_clip",
           **{f"import-{d}": "savos.data.importers.check:check_imported"
              for d in ("fishbowl", "kins-video-car", "video")}}
 
@@ -122,7 +186,8 @@ def _checker(generator: str | None):
     return getattr(importlib.import_module(module), name)
 
 
-CONFIGS = {"chewing-gum": "generators.chewing_gum:ChewingGumConfig"}  # generator name -> its config
+CONFIGS = {"chewing-gum": "generators.chewing_gum:ChewingGumConfig",  # generator name -> its config
+           "scene": "generators.scenes.config:SceneConfig"}
 
 
 def _config_checker(generator: str | None):
@@ -174,28 +239,41 @@ def verify(root, workers, as_json, quiet):
 
 
 @main.command("preview")
-@click.argument("root", type=click.Path(file_okay=False))
-@click.option("--clip", "index", type=int, default=0, show_default=True, help="Clip position in the split.")
+@click.argument("root", metavar="ROOT|SCENE.yaml", type=click.Path())
+@click.option("--clip", "index", type=int, default=0, show_default=True,
+              help="Clip position in the split (a scene file: the generator's clip index).")
 @click.option("--split", default="train", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="A scene file's base seed.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .gif or .mp4.")
 @click.option("--fps", type=int, default=8, show_default=True)
 @click.option("--scale", type=int, default=4, show_default=True, help="Pixel upscaling factor.")
 @click.option("--pred", "pred_dir", type=click.Path(file_okay=False), default=None,
               help="Prediction folder (savos predict): draw its amodal masks instead of the clip's.")
-def preview(root, index, split, out, fps, scale, pred_dir):
-    """Write an animation of one clip: frame | visible labels | amodal contours | flow colour wheel."""
+def preview(root, index, split, seed, out, fps, scale, pred_dir):
+    """Write an animation of one clip of a dataset, or of a scene file (made in memory, nothing written):
+    frame | visible labels | amodal contours | flow colour wheel."""
     from generators.preview import preview_frames, write_video
-    from savos.data import open_dataset
     from savos.limits import check_count
     from savos.outputs import check_writable_file
 
     check_count(fps, "--fps", 1, 120)
     check_count(scale, "--scale", 1, 32)
     check_writable_file(out)
-    ds = open_dataset(root, split)
-    if not 0 <= index < len(ds):
-        raise SavosError(f"--clip {index}: split {split!r} of {root} has clips 0..{len(ds) - 1}")
-    clip = ds[index]
+    if Path(root).is_file():
+        from generators.scenes.gallery import preset_clip
+
+        if index < 0:
+            raise SavosError(f"--clip {index}: a clip index is >= 0")
+        if pred_dir is not None:
+            raise SavosError("--pred: draws predictions of a dataset's clip; a scene file has none")
+        clip = preset_clip(root, seed, index)
+    else:
+        from savos.data import open_dataset
+
+        ds = open_dataset(root, split)
+        if not 0 <= index < len(ds):
+            raise SavosError(f"--clip {index}: split {split!r} of {root} has clips 0..{len(ds) - 1}")
+        clip = ds[index]
     amodal = None
     if pred_dir is not None:
         from savos.evaluation.predictions import open_predictions
@@ -206,6 +284,27 @@ def preview(root, index, split, out, fps, scale, pred_dir):
                              f"{clip.amodal.shape}; predict the same dataset and split")
     path = write_video(preview_frames(clip, scale=scale, amodal=amodal), out, fps=fps)
     click.echo(f"wrote {path}")
+
+
+@main.command("gallery")
+@click.option("--scenes", type=click.Path(file_okay=False, exists=True), default="recipes/scenes",
+              show_default=True, help="Folder of scene presets (*.yaml).")
+@click.option("--out", type=click.Path(file_okay=False), default="docs/gallery", show_default=True,
+              help="Folder for one <preset>.gif each.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--scale", type=int, default=2, show_default=True, help="Pixel upscaling factor.")
+def gallery(scenes, out, seed, scale):
+    """One preview GIF per scene preset (the README's gallery), each clip made in memory.
+
+    Example: savos-gen gallery --out docs/gallery
+    """
+    from generators.scenes.gallery import make_gallery
+
+    files = sorted(Path(scenes).glob("*.yaml"))
+    if not files:
+        raise SavosError(f"--scenes {scenes}: no *.yaml scene files there")
+    for path in make_gallery(files, out, seed=seed, scale=scale):
+        click.echo(f"wrote {path}")
 
 
 from generators.import_cli import import_group  # noqa: E402 (the `import` commands live there)

@@ -28,7 +28,10 @@ from savos.schema import ConfigError, FieldError, check, check_range, section_fr
 
 @dataclass(frozen=True)
 class DataConfig:
-    root: str = "data/gum"  # dataset folder made by `savos-gen`; relative paths are relative to the cwd
+    # A dataset folder made by `savos-gen`, a curriculum folder (`savos-gen curriculum`), or a generator
+    # config streamed on the fly (a scene, chewing-gum or curriculum YAML; savos/training/sources.py).
+    # Relative paths are relative to the cwd.
+    root: str = "data/gum"
     train_split: str = "train"
     val_split: str = "val"
     patch: int = 64  # crop side P in pixels
@@ -36,6 +39,11 @@ class DataConfig:
     window: int = 16  # training window length in frames (validation and prediction use whole tracks)
     val_clips: int = 32  # first clips of the val split used for validation (all their target tracks)
     workers: int = 0  # DataLoader worker processes preparing training batches (0 = in the main process)
+    # Validation dataset; empty = root (a dataset), the last level (a curriculum folder), or
+    # data/<stem>-val (a YAML: generated once, data.val_clips clips, if missing).
+    val_root: str = ""
+    level_steps: tuple[int, ...] = ()  # curriculum: steps per level (last level to the end); empty = equal
+    plateau: int = 0  # curriculum: advance after this many validations without a better val loss (0 = off)
 
     def __post_init__(self):
         check_range(self.patch, "patch", 8, MAX_PATCH)
@@ -43,6 +51,9 @@ class DataConfig:
         check_range(self.window, "window", 2, 1000, " frames")
         check_range(self.val_clips, "val_clips", 0, MAX_CLIPS)
         check_range(self.workers, "workers", 0, MAX_WORKERS, " (at most the machine's cores are used)")
+        check_range(self.plateau, "plateau", 0, 1_000_000, " validations")
+        for i, s in enumerate(self.level_steps):
+            check_range(s, f"level_steps[{i}]", 0, 10**9, " steps")
 
 
 @dataclass(frozen=True)

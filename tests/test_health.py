@@ -15,23 +15,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy import make_toy
 
 from savos.config import load_config
-from savos.data.writer import write_dataset
 from savos.training.health import MIN_DIVERGE_STEPS, START_STEPS, DivergedError, LossWatch, val_diverged
 from savos.training.train import train
 
 TINY = Path(__file__).parent.parent / "recipes" / "gum-tiny.yaml"
-
-
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data") / "toy"
-    write_dataset(root, make_toy, {"train": 6, "val": 2, "test": 2},
-                  {"generator": "toy", "version": "0", "seed": 0, "config": {}, "amodal_flow": True},
-                  shard_size=4, workers=1, progress=False)
-    return root
 
 
 def _config(root: Path, *overrides: str):
@@ -121,3 +110,12 @@ def test_ctrl_c_saves_and_prints_a_resume_command_that_matches_an_unbroken_run(t
     a = torch.load(run / "last.pt", weights_only=True)["model"]
     b = torch.load(clean / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in b)
+
+
+def test_notes_for_a_batch_larger_than_the_split_and_no_validation(toy_root, tmp_path, capsys):
+    summary = train(_config(toy_root, "train.steps=2", "train.val_every=2", "train.batch_size=8",
+                            "data.val_clips=0"), tmp_path / "run", progress=False)
+    err = capsys.readouterr().err
+    assert "note: train.batch_size 8 is more than the 6 clips of split 'train'" in err
+    assert "no validation, no best.pt" in err
+    assert summary["status"] == "finished" and not (tmp_path / "run" / "best.pt").exists()

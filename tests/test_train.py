@@ -14,10 +14,8 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-from toy import make_toy
 
 from savos.config import TrainConfig, config_from_dict, config_to_dict, load_config
-from savos.data.writer import write_dataset
 from savos.errors import SavosError
 from savos.training import distributed
 from savos.training.checkpoint import load_checkpoint
@@ -25,16 +23,6 @@ from savos.training.methods import METHODS
 from savos.training.train import StepBatches, lr_at, train, train_step
 
 TINY = Path(__file__).parent.parent / "recipes" / "gum-tiny.yaml"
-
-
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory) -> Path:
-    """A dataset of toy clips (5 frames, 12 x 16): a square sliding under a bar."""
-    root = tmp_path_factory.mktemp("data") / "toy"
-    write_dataset(root, make_toy, {"train": 6, "val": 2, "test": 2},
-                  {"generator": "toy", "version": "0", "seed": 0, "config": {}, "amodal_flow": True},
-                  shard_size=4, workers=1, progress=False)
-    return root
 
 
 def tiny_config(root: Path, *overrides: str):

@@ -84,7 +84,7 @@ def predict(run_dir: str | Path, data_root: str | Path, split: str, out_dir: str
     check_count(batch, "--batch", 1, MAX_BATCH)
     out_dir = check_writable(out_dir)
     clips = open_dataset(data_root, split)
-    dev = pick_device(device)
+    dev = pick_device(device, option="--device")
     model, config, ckpt_path, step = load_run(run_dir, dev)
     settings = {"method": config.method, "source": str(Path(ckpt_path).resolve()), "step": step,
                 "checkpoint_sha256": sha256_file(Path(ckpt_path)),

@@ -30,14 +30,15 @@ class Dist:
         return self.world > 1
 
 
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """``name``: "auto" (cuda if available), "cpu" or "cuda"; cuda uses GPU ``local_rank``."""
+def pick_device(name: str, local_rank: int = 0, option: str = "--set train.device") -> torch.device:
+    """``name``: "auto" (cuda if available), "cpu" or "cuda"; cuda uses GPU ``local_rank``. ``option``
+    is how the user chooses it, for the message."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise SavosError("train.device: cuda requested but no CUDA GPU is available; "
-                             "use --set train.device=cpu")
+            raise SavosError(f"{option.split()[-1]}: cuda requested but no CUDA GPU is available; "
+                             f"use {option}=cpu or auto")
         return torch.device("cuda", local_rank)
     return torch.device("cpu")
 

@@ -18,6 +18,7 @@ the amodal crops is logged for information only (it never picks a checkpoint).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import defaultdict
@@ -36,7 +37,7 @@ from savos.errors import SavosError, note
 from savos.limits import cpu_count
 from savos.outputs import OwnedDir, check_writable
 from savos.tracks import TrackBatch, collate, crop_track, make_tracks
-from savos.training import distributed
+from savos.training import distributed, sources
 from savos.training.checkpoint import BEST, LAST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from savos.training.health import (
     DivergedError,
@@ -227,7 +228,7 @@ RUN_FILES = ["config.yaml", LAST, BEST, SUMMARY]
 def _check_run_dir(run_dir: Path, resume: bool, config: Config) -> dict[str, Any] | None:
     """Check the run folder before any work; -> the checkpoint to resume from (or None)."""
     root = Path(config.data.root)
-    if not (root / "dataset.json").is_file():
+    if sources.resolve(config.data.root, config.data.val_root, config.train.seed).kind == "missing":
         frames = f" --frames {config.data.window}" if config.data.window > 16 else ""  # generator default 16
         raise SavosError(f"{config.source or 'recipe'}: data.root: no dataset at {root}; make one with "
                          f"`savos-gen chewing-gum --out {root}{frames}` or pass --set data.root=DIR")
@@ -292,7 +293,8 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
     if d.device.type == "cuda":  # TF32 convolutions and matmuls: ~2x faster, masks do not need fp32 mantissas
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     ckpt = _check_run_dir(run_dir, resume, config)
-    data_id = fingerprint(config.data.root)
+    source = sources.resolve(config.data.root, config.data.val_root, tc.seed)
+    data_id = sources.fingerprint(source, fingerprint)
     if ckpt is not None and ckpt.get("dataset_id") not in (None, data_id):
         raise SavosError(f"{run_dir / LAST}: the run trained on dataset {ckpt['dataset_id']}, but "
                          f"{config.data.root} is {data_id}; resume with the same data (data.root may move, "
@@ -314,14 +316,24 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
         set_rng_state(ckpt["rng"])
     ddp = DDP(model, device_ids=[d.device] if d.device.type == "cuda" else None) if d.enabled else model
 
-    data = StepBatches(config.data.root, config.data.train_split, config.data.patch, config.data.enlarge,
-                       config.data.window, tc.batch_size, tc.seed, d.rank, d.world)
+    if d.is_main:  # a streamed source's fixed val split, generated once
+        sources.prepare_val(source, config.data.val_split, config.data.val_clips, progress=progress)
+    distributed.barrier(d)
+    plateau = config.data.plateau if len(source.levels) > 1 else 0
+    if plateau:  # levels begin where validation says; the steps are saved in the checkpoint
+        starts = list(ckpt["level_starts"]) if ckpt is not None else [0]
+    else:
+        starts = sources.level_starts(len(source.levels), config.data.level_steps, tc.steps)
+    data = sources.SourceBatches(source, starts, config.data.train_split, config.data.patch,
+                                 config.data.enlarge, config.data.window, tc.batch_size, tc.seed, d.rank,
+                                 d.world)
+    val_config = dataclasses.replace(config, data=dataclasses.replace(config.data, root=source.val_root))
     workers = min(config.data.workers, cpu_count())
     writer, folder = None, OwnedDir(run_dir, "savos train")
     if d.is_main:
         from torch.utils.tensorboard import SummaryWriter
 
-        _notes(config, len(data.clips), workers)
+        _notes(config, data.num_clips, workers)
         folder.claim(RUN_FILES)
         folder.remove_stale_temps()  # .last.pt.tmp-PID and the like, left by killed runs
         dump_config(config, run_dir / "config.yaml")
@@ -329,14 +341,13 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
         writer = SummaryWriter(str(run_dir), purge_step=start if resume else None)
         folder.claim(sorted(set(folder.entries()) - before))  # the new TensorBoard event file
         if start == 0 and tc.diverge_after > 0:
-            val0 = validate(model, method, config, d.device)[0].get("loss_total")
+            val0 = validate(model, method, val_config, d.device)[0].get("loss_total")
             if val0 is None:
-                note(f"split {config.data.val_split!r} of {config.data.root} gives no validation tracks "
+                note(f"split {config.data.val_split!r} of {source.val_root} gives no validation tracks "
                      "(empty, or data.val_clips is 0): no validation, no best.pt, no divergence check on it")
 
-    loader = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(start, tc.steps),
-                                         num_workers=workers, pin_memory=d.device.type == "cuda",
-                                         worker_init_fn=ignore_sigint if workers else None)
+    loader = sources.step_loader(data, start, tc.steps, workers, d.device.type == "cuda",
+                                 worker_init_fn=ignore_sigint if workers else None)
     bar = tqdm(total=tc.steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
                disable=not (progress and d.is_main))
     t_start = time.monotonic()
@@ -357,10 +368,11 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
         improved) and metrics.json. Rank 0. -> the summary (status "diverged", and no checkpoint
         written, when the validation says so)."""
         nonlocal best_loss, best_step
-        metrics, image = validate(model, method, config, d.device) if check else ({}, None)
+        metrics, image = validate(model, method, val_config, d.device) if check else ({}, None)
         improved, diverged = False, None
         if metrics:
-            history.append({"step": step, **metrics})
+            level = {"level": data.level(step - 1)} if len(source.levels) > 1 else {}
+            history.append({"step": step, **metrics, **level})
             for k, v in metrics.items():
                 writer.add_scalar(f"val/{k}", v, step)
             if image is not None:
@@ -370,7 +382,11 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
             if improved:
                 best_loss, best_step = metrics["loss_total"], step
         if diverged is None:
+            if (plateau and len(starts) < len(source.levels) and step < tc.steps
+                    and sources.plateaued(history, starts[-1], plateau)):
+                starts.append(step)  # the next level begins with the next step; the other ranks learn it
             state = {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "level_starts": list(starts),
                      "config": config_to_dict(config), "rng": rng_state(), "history": history,
                      "best_val_loss": best_loss, "best_step": best_step, "dataset_id": data_id,
                      "val_loss_at_start": val0, "loss_watch": watch.state_dict()}
@@ -396,7 +412,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
     diverged_at_val = False
     try:
         with InterruptFlag() as interrupt:
-            for step, batch in zip(range(start, tc.steps), loader, strict=False):
+            for step, batch in loader:
                 lr = lr_at(step, tc)
                 over = d.is_main and tc.max_minutes > 0 and time.monotonic() - t_start > 60 * tc.max_minutes
                 try:
@@ -417,6 +433,8 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
                         writer.add_scalar(f"train/{k}", v, step + 1)
                     writer.add_scalar("train/lr", lr, step + 1)
                     writer.add_scalar("train/grad_norm", grad_norm, step + 1)
+                    if len(source.levels) > 1:
+                        writer.add_scalar("train/level", data.level(step), step + 1)
                 done = step + 1
                 if ctrl_c:
                     if d.is_main:
@@ -434,6 +452,8 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
                                                     "stopped (the last good checkpoint is kept); try a "
                                                     "lower train.lr or train.grad_clip")
                             diverged_at_val = True  # the other processes learn it at the next step
+                    if plateau:
+                        sources.sync_levels(d, starts)
                     if stop:
                         break
         if diverged_at_val:  # at the last step: no next step told the other processes

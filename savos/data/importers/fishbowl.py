@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from savos.data.importers.media import read_video
 from savos.data.importers.plan import run_import
 from savos.errors import SavosError
 from savos.outputs import check_writable
+from savos.readers import read_json
 
 DROP_MAX_PIXELS = 100  # the original drops objects with <= 100 visible pixels over the video
 FISH_TYPES = ("SmallFishA", "MediumFishA", "MediumFishB", "BigFishA", "BigFishB")
@@ -56,12 +56,7 @@ def detect_layout(src: Path) -> str:
 
 
 def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SavosError(f"{path}: file is missing") from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise SavosError(f"{path}: not valid JSON ({e})") from None
+    return read_json(path, "FISHBOWL annotation file")
 
 
 def _masks(obj: dict, out: np.ndarray, path: Path, what: str) -> None:

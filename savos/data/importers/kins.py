@@ -18,7 +18,6 @@ and KINS amodal truth on the frames KINS annotates.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from savos.data.importers.media import frame_files, read_image
 from savos.data.importers.plan import run_import
 from savos.errors import SavosError
 from savos.outputs import check_writable
+from savos.readers import read_json
 
 CAR_MOTS = 1  # KITTI-MOTS class id of cars
 CAR_KINS = 4  # KINS category id of cars (used when the JSON lists no categories)
@@ -49,8 +49,8 @@ def load_kins(kins: Path) -> dict[str, list[dict]]:
         raise SavosError(f"{kins}: no KINS annotation file ({', '.join(JSON_NAMES)}) here or in annotations/")
     out: dict[str, list[dict]] = {}
     for path in jsons:
+        doc = read_json(path, "KINS annotation file")
         try:
-            doc = json.loads(path.read_text())
             cats = {c["name"]: int(c["id"]) for c in doc.get("categories", [])}
             car = cats.get("car", CAR_KINS)
             images = {int(im["id"]): im for im in doc["images"]}

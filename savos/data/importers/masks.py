@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from savos.errors import SavosError
+from savos.readers import read_text
 
 
 def rle_counts(counts: str | bytes | list, where: str) -> np.ndarray:
@@ -103,12 +104,7 @@ class MotsText:
 
     def __init__(self, path: str | Path, size: tuple[int, int]):
         self.path = path = Path(path)
-        try:
-            lines = path.read_text().splitlines()
-        except FileNotFoundError:
-            raise SavosError(f"{path}: MOTS file is missing") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise SavosError(f"{path}: cannot read MOTS text ({e})") from None
+        lines = read_text(path, "MOTS text file").splitlines()
         self.size = tuple(size)
         self.by_frame: dict[int, list[tuple[int, int, str, str]]] = {}  # (obj, cls, counts, where)
         for n, line in enumerate(lines, 1):

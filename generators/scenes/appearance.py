@@ -1,0 +1,88 @@
+"""Appearance: colours, object textures that move with the object, and the background.
+
+Every object has a base colour (pairwise at least ``min_color_distance`` apart, background included). A
+textured object also has a second colour and a pattern ``w(u, v)`` in [0, 1] of its canonical
+coordinates (u, v) (motion.to_own), so the pattern moves, turns, scales and deforms with it; a pixel's
+colour is ``rint(c1 + w (c2 - c1))``. The background's pattern is a function of world coordinates (the
+camera's inverse map), so a moving camera moves it. Patterns are smooth or steep-but-continuous (no
+thresholds), so recomputing them elsewhere differs by at most one grey level.
+
+Records (meta): ``{"kind": "flat" | "stripes" | "checker" | "noise" | "gradient", "colors": [c1, c2],
+"params": [floats]}``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from savos.errors import SavosError
+
+
+def sample_colors(rng: np.random.Generator, n: int, min_distance: float) -> list[list[int]]:
+    """n RGB colours pairwise at least min_distance apart (Euclidean), kept greedily from batches."""
+    kept: list[list[int]] = []
+    limit = min_distance**2
+    for _ in range(1000):
+        for c in rng.integers(0, 256, size=(4 * n, 3)).tolist():
+            if all(sum((a - b) ** 2 for a, b in zip(c, o, strict=True)) >= limit for o in kept):
+                kept.append(c)
+                if len(kept) == n:
+                    return kept
+    raise SavosError(f"scene: cannot find {n} colours min_color_distance={min_distance} apart; "
+                     "lower min_color_distance or use fewer objects")
+
+
+def _second_color(rng: np.random.Generator, base: list[int]) -> list[int]:
+    for c in rng.integers(0, 256, size=(64, 3)).tolist():
+        if sum((a - b) ** 2 for a, b in zip(c, base, strict=True)) >= 80.0**2:
+            return c
+    return [255 - v for v in base]
+
+
+def sample_texture(rng: np.random.Generator, kind: str, base: list[int], size: float) -> dict:
+    """The record of a pattern of ``kind`` on an object (or background) of typical size ``size``."""
+    if kind == "flat":
+        return {"kind": "flat", "colors": [base, base], "params": []}
+    second = _second_color(rng, base)
+    if kind == "stripes":  # period, angle, phase
+        params = [rng.uniform(0.4, 0.8) * size, rng.uniform(0.0, np.pi), rng.uniform(0.0, 2.0 * np.pi)]
+    elif kind == "checker":  # cell, angle
+        params = [rng.uniform(0.3, 0.6) * size, rng.uniform(0.0, np.pi)]
+    elif kind == "noise":  # 4 waves: wavelength, angle, phase
+        params = [v for _ in range(4) for v in (rng.uniform(0.5, 1.5) * size, rng.uniform(0.0, 2.0 * np.pi),
+                                                rng.uniform(0.0, 2.0 * np.pi))]
+    elif kind == "gradient":  # angle, length
+        params = [rng.uniform(0.0, 2.0 * np.pi), size]
+    else:
+        raise ValueError(f"unknown texture {kind!r}")
+    return {"kind": kind, "colors": [base, second], "params": [float(p) for p in params]}
+
+
+def pattern(texture: dict, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """w(u, v) in [0, 1], float64 (P,), of a texture record at points u, v (P,)."""
+    kind, p = texture["kind"], texture["params"]
+    if kind == "flat":
+        return np.zeros_like(u)
+    if kind == "stripes":
+        along = u * np.cos(p[1]) + v * np.sin(p[1])
+        return np.clip(0.5 + 2.0 * np.sin(2.0 * np.pi * along / p[0] + p[2]), 0.0, 1.0)
+    if kind == "checker":
+        c, s = np.cos(p[1]), np.sin(p[1])
+        a, b = u * c + v * s, v * c - u * s
+        return np.clip(0.5 + 2.0 * np.sin(np.pi * a / p[0]) * np.sin(np.pi * b / p[0]), 0.0, 1.0)
+    if kind == "noise":
+        total = np.zeros_like(u)
+        for i in range(0, len(p), 3):
+            along = u * np.cos(p[i + 1]) + v * np.sin(p[i + 1])
+            total += np.sin(2.0 * np.pi * along / p[i] + p[i + 2])
+        return np.clip(0.5 + total / 4.0, 0.0, 1.0)
+    if kind == "gradient":
+        return np.clip(0.5 + (u * np.cos(p[0]) + v * np.sin(p[0])) / p[1], 0.0, 1.0)
+    raise ValueError(f"unknown texture {kind!r}")
+
+
+def shade(texture: dict, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """uint8 (P, 3): the texture's colour at points u, v (P,)."""
+    c1, c2 = (np.asarray(c, np.float64) for c in texture["colors"])
+    w = pattern(texture, u, v)[:, None]
+    return np.clip(np.rint(c1 + w * (c2 - c1)), 0, 255).astype(np.uint8)

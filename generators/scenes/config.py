@@ -1,0 +1,239 @@
+"""SceneConfig: the typed scene YAML of ``savos-gen scene`` (frozen dataclasses, validated on load).
+
+A scene file is a mapping of sections; every section and key is optional (defaults below make a mixed
+64 x 64 x 16 scene). An unknown key or a wrong type raises SavosError naming the file and the key path,
+e.g. ``scene.yaml: targets.motion.speed: expected a list, got 3``. Lengths in pixels, angles in
+degrees, time in frames; pairs are [min, max] ranges sampled uniformly per clip or per object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from savos.errors import SavosError
+from savos.schema import FieldError, check, section_from_dict
+
+FAMILIES = ("gum", "polygon", "ellipse", "rounded-rect", "star", "crescent", "lobes", "letter", "heart")
+APPEARANCES = ("flat", "stripes", "checker", "noise")
+
+
+def _pair(value: tuple, key: str, low: float, high: float) -> None:
+    check(len(value) == 2 and low <= value[0] <= value[1] <= high, key,
+          f"expected [min, max] with {low} <= min <= max <= {high}, got {list(value)}")
+
+
+@dataclass(frozen=True)
+class FrameConfig:
+    """Canvas and clip length."""
+
+    height: int = 64
+    width: int = 64
+    frames: int = 16
+
+    def __post_init__(self) -> None:
+        for name, low, high in (("height", 8, 2048), ("width", 8, 2048), ("frames", 2, 1000)):
+            value = getattr(self, name)
+            check(low <= value <= high, name, f"expected {low}..{high}, got {value}")
+
+
+@dataclass(frozen=True)
+class BackgroundConfig:
+    """flat: one colour; gradient: a linear ramp between two colours; noise: a smooth procedural texture.
+    Gradient and noise live in world coordinates, so a moving camera moves them (background flow)."""
+
+    kind: Literal["flat", "gradient", "noise"] = "flat"
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """How a group's objects move. Rates are per frame; each object draws its own value and sign.
+
+    speed: drift of the centre (targets: of the group; an occluder adds its sweep across its target).
+    rotation: spin, degrees per frame. scaling: log-scale change per frame (0.01 = 1 % per frame).
+    shear: change of shear per frame (with scaling: a general affine motion). nonrigid: amplitude in
+    pixels of the smooth per-frame warp (motion.py: an analytic, analytically invertible field).
+    acceleration: the targets' common acceleration, px per frame^2. boundary: ``bounce`` keeps centres
+    inside the frame (reflected paths); ``leave`` lets objects leave it.
+    """
+
+    speed: tuple[float, float] = (0.0, 0.5)
+    rotation: tuple[float, float] = (0.5, 3.0)
+    scaling: tuple[float, float] = (0.0, 0.0)
+    shear: tuple[float, float] = (0.0, 0.0)
+    nonrigid: tuple[float, float] = (0.0, 0.0)
+    acceleration: float = 0.02
+    boundary: Literal["bounce", "leave"] = "bounce"
+
+    def __post_init__(self) -> None:
+        for name, high in (("speed", 50.0), ("rotation", 30.0), ("scaling", 0.2), ("shear", 0.2),
+                           ("nonrigid", 2.0)):
+            _pair(getattr(self, name), name, 0.0, high)
+        check(0.0 <= self.acceleration <= 1.0, "acceleration", f"expected 0..1, got {self.acceleration}")
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """Targets (evaluated, carry the guarantee) or moving occluders: how many, which shapes, how they look
+    and move. ``families`` and ``appearance`` are drawn uniformly per object. ``size`` is the radius of
+    the shape's circle; ``vertices`` and ``jitter`` shape the gum and polygon families."""
+
+    count: tuple[int, int] = (2, 2)
+    families: tuple[str, ...] = ("gum",)
+    size: tuple[float, float] = (9.0, 13.0)
+    vertices: tuple[int, int] = (7, 12)
+    jitter: float = 0.3
+    appearance: tuple[str, ...] = ("flat",)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+
+    def __post_init__(self) -> None:
+        _pair(self.count, "count", 0, 16)
+        _pair(self.size, "size", 1.0, 500.0)
+        _pair(self.vertices, "vertices", 3, 64)
+        check(0.0 <= self.jitter <= 0.8, "jitter", f"expected 0..0.8, got {self.jitter}")
+        for name, known in (("families", FAMILIES), ("appearance", APPEARANCES)):
+            values = getattr(self, name)
+            check(len(values) > 0, name, f"expected a non-empty list of {', '.join(known)}")
+            for i, v in enumerate(values):
+                check(v in known, f"{name}[{i}]", f"unknown {v!r} (known: {', '.join(known)})")
+
+
+@dataclass(frozen=True)
+class StaticConfig:
+    """Static occluders, front-most, in this order: ``bars`` parallel bars (a fence, one object) fixed in
+    the world; a ``square`` of that side with a corner at the frame centre, over one random quadrant
+    (0 = none); a frame ``border`` of that width (fixed to the screen; 0 = none)."""
+
+    bars: int = 0
+    bar_width: tuple[float, float] = (2.0, 4.0)
+    bar_gap: tuple[float, float] = (6.0, 10.0)
+    bar_angle: tuple[float, float] = (0.0, 180.0)
+    square: float = 0.0
+    border: float = 0.0
+
+    def __post_init__(self) -> None:
+        check(0 <= self.bars <= 64, "bars", f"expected 0..64, got {self.bars}")
+        _pair(self.bar_width, "bar_width", 0.5, 500.0)
+        _pair(self.bar_gap, "bar_gap", 0.5, 500.0)
+        _pair(self.bar_angle, "bar_angle", -360.0, 360.0)
+        check(0.0 <= self.border <= 100.0, "border", f"expected 0..100, got {self.border}")
+        check(0.0 <= self.square <= 1000.0, "square", f"expected 0..1000, got {self.square}")
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Camera pan (px per frame, random direction) and zoom (log-zoom per frame, random sign)."""
+
+    pan: tuple[float, float] = (0.0, 0.0)
+    zoom: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        _pair(self.pan, "pan", 0.0, 20.0)
+        _pair(self.zoom, "zoom", 0.0, 0.1)
+
+
+@dataclass(frozen=True)
+class OcclusionConfig:
+    """Occlusion control for every target.
+
+    rate: per-frame occlusion-rate range; a frame is in range iff at least max(1, ceil(min * area))
+    pixels are hidden (when min > 0) and at most max * area. frames: the fraction of a target's frames
+    that must be in range (1.0 = every frame). unseen: the visibility guarantee, the fraction of a
+    target's shape allowed never to be seen over the clip (0 = every part seen at least once, as Chewing
+    Gum; 1 = no guarantee). sweep_offset: closest approach of a sweeping occluder to its target's centre,
+    as a fraction of their mean radius (larger = less occlusion). coverage_step: grid spacing of the
+    guarantee's shape samples (generators/coverage.py).
+    """
+
+    rate: tuple[float, float] = (0.03, 0.9)
+    frames: float = 1.0
+    unseen: float = 0.0
+    sweep_offset: tuple[float, float] = (0.4, 1.0)
+    coverage_step: float = 1.0
+
+    def __post_init__(self) -> None:
+        _pair(self.rate, "rate", 0.0, 1.0)
+        check(0.0 <= self.frames <= 1.0, "frames", f"expected 0..1, got {self.frames}")
+        check(0.0 <= self.unseen <= 1.0, "unseen", f"expected 0..1, got {self.unseen}")
+        _pair(self.sweep_offset, "sweep_offset", 0.0, 3.0)
+        check(0.1 <= self.coverage_step <= 4.0, "coverage_step", f"expected 0.1..4, got {self.coverage_step}")
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """A whole scene. layout: ``gum`` plans Chewing-Gum sweeps (generators/scene.py; gum targets and
+    occluders, fixed counts, rigid motion); ``sweep`` sends each occluder across a target, for any
+    family and motion; ``path``: one target on a square path (the original code's geometry)."""
+
+    frame: FrameConfig = field(default_factory=FrameConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    targets: GroupConfig = field(default_factory=GroupConfig)
+    occluders: GroupConfig = field(default_factory=lambda: GroupConfig(count=(1, 1)))
+    static: StaticConfig = field(default_factory=StaticConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    occlusion: OcclusionConfig = field(default_factory=OcclusionConfig)
+    layout: Literal["gum", "sweep", "path"] = "sweep"
+    min_color_distance: float = 80.0
+    amodal_flow: bool = True
+    max_attempts: int = 200
+
+    def __post_init__(self) -> None:
+        check(self.targets.count[0] >= 1, "targets.count", "expected at least one target")
+        check(0.0 <= self.min_color_distance <= 150.0, "min_color_distance",
+              f"expected 0..150, got {self.min_color_distance}")
+        check(1 <= self.max_attempts <= 100_000, "max_attempts",
+              f"expected 1..100000, got {self.max_attempts}")
+        most = self.targets.count[1] + self.occluders.count[1] + 3
+        check(most < 256, "targets.count", "at most 252 objects in all")
+        if self.layout == "gum":
+            for group in ("targets", "occluders"):
+                g = getattr(self, group)
+                check(g.families == ("gum",), f"{group}.families", "layout gum takes only the gum family")
+                check(g.count[0] == g.count[1], f"{group}.count", "layout gum takes a fixed count [n, n]")
+            check(self.occluders.count[0] >= 1, "occluders.count", "layout gum needs at least one occluder")
+        if self.layout == "path":
+            check(self.targets.count == (1, 1), "targets.count", "layout path moves exactly one target")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able and JSON-stable (tuples as lists): ``meta["config"]`` and ``from_dict`` input."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "scene config") -> SceneConfig:
+        """Build from a mapping; SavosError ``"<where>: <key path>: <what is wrong>"`` on a bad key."""
+        try:
+            return _build(cls, data, "")
+        except FieldError as e:
+            raise SavosError(f"{where}: {e.key.lstrip('.') or '<top>'}: {e.msg}") from None
+
+
+def load_scene(path: str | Path) -> SceneConfig:
+    """Read a scene YAML file; every error is one line naming the file."""
+    from savos.readers import read_yaml
+
+    return SceneConfig.from_dict(read_yaml(path, "scene file"), str(path))
+
+
+def _build(cls: type, data: Any, section: str) -> Any:
+    """``section_from_dict`` that also builds nested dataclass sections (keys as a.b.c)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise FieldError(section, f"expected a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    nested = {f.name: hints[f.name] for f in dataclasses.fields(cls)
+              if dataclasses.is_dataclass(hints[f.name])}
+    subs = {k: _build(nested[k], v, f"{section}.{k}") for k, v in data.items() if k in nested}
+    # built sections pass through the type check unchanged; __post_init__ then sees the final values
+    return section_from_dict(cls, {**data, **subs}, section)
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    return x
