@@ -83,8 +83,8 @@ def test_should_stop_is_the_papers_rule():
 def test_adaptation_lowers_the_loss_and_raises_the_visible_iou():
     model, config = _tiny_model("savos")
     clip = _clip()
-    (after, predicted), (before, _), log = _adapt(model, config, clip)
-    assert log.steps == 25 and log.stopped == "max_iters"
+    (after, predicted), (before, _), log = _adapt(model, config, clip, lr=1e-2, max_iters=12)
+    assert log.steps == 12 and log.stopped == "max_iters"
     assert np.mean(log.loss[-3:]) < 0.9 * log.loss[0], log.loss
     assert log.visible_iou[-1] > log.visible_iou[0] + 0.05, log.visible_iou
     assert after.shape == clip.amodal.shape and predicted[clip.target_ids()].all()
@@ -94,7 +94,7 @@ def test_adaptation_lowers_the_loss_and_raises_the_visible_iou():
 
 def test_image_ssl_adapts_with_its_own_loss():
     model, config = _tiny_model("image-ssl")
-    _, _, log = _adapt(model, config, _clip())
+    _, _, log = _adapt(model, config, _clip(), max_iters=15)
     assert np.mean(log.loss[-3:]) < np.mean(log.loss[:3]), log.loss
 
 
@@ -108,11 +108,11 @@ def test_the_model_is_restored_and_clips_do_not_leak_into_each_other():
     model, config = _tiny_model("savos")
     start = {k: v.clone() for k, v in model.state_dict().items()}
     ds = [generate_clip(ChewingGumConfig.from_dict(TINY), 0, i, "test") for i in (5, 6)]
-    _adapt(model, config, ds[0])
+    _adapt(model, config, ds[0], max_iters=5)
     assert all(torch.equal(start[k], v) for k, v in model.state_dict().items())
-    (b_after, _), _, b_log = _adapt(model, config, ds[1])
+    (b_after, _), _, b_log = _adapt(model, config, ds[1], max_iters=5)
     fresh, _ = _tiny_model("savos")
-    (b_alone, _), _, alone_log = _adapt(fresh, config, ds[1])
+    (b_alone, _), _, alone_log = _adapt(fresh, config, ds[1], max_iters=5)
     assert np.array_equal(b_after, b_alone) and b_log.loss == alone_log.loss
 
 
