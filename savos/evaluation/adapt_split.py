@@ -33,7 +33,7 @@ import torch
 from tqdm import tqdm
 
 from savos.atomic import write_json_atomic
-from savos.config import ConfigError, apply_overrides, config_from_dict
+from savos.config import ConfigError, apply_overrides, config_from_dict, config_to_dict
 from savos.data import fingerprint, open_dataset
 from savos.data.shards import sha256_file
 from savos.errors import SavosError
@@ -140,8 +140,6 @@ def adapt(run_dir: str | Path, data_root: str | Path, split: str, out_dir: str |
     ds = open_dataset(data_root, split)
     positions = parse_clips(clips, len(ds))
     keys = [ds.locate(i)[1] for i in positions]
-    from savos.config import config_to_dict
-
     settings = {"method": config.method, "source": str(Path(ckpt_path).resolve()),
                 "checkpoint_sha256": sha256_file(Path(ckpt_path)),
                 "step": int(load_checkpoint(ckpt_path)["step"]), "data_root": str(Path(data_root).resolve()),
