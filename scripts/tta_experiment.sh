@@ -92,5 +92,6 @@ print(f"| {name} | {s['miou_full']:.4f} | {s['miou_occ']:.4f} | {f(steps)} | {f(
 EOF
   done
 } | tee "$OUT/table.md"
-"$BIN/savos" report "$OUT/pred/image-ssl-gum-tta" "$OUT/pred/savos-gum-tta/before" "$OUT/pred/savos-gum-tta" \
-  "$OUT/pred/savos-hard" --data "$T" --out "$OUT/report" --clips 3
+"$BIN/savos" report "$OUT/pred/image-ssl-gum-tta/before" "$OUT/pred/image-ssl-gum-tta" \
+  "$OUT/pred/savos-gum-tta/before" "$OUT/pred/savos-gum-tta" "$OUT/pred/savos-hard" --data "$T" \
+  --out "$OUT/report" --clips 3
