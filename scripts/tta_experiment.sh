@@ -63,8 +63,10 @@ train savos-hard recipes/gum-cpu.yaml "$OUT/gum-hard" "${savos_model[@]}"
 T="$OUT/hard-test"
 for name in image-ssl-gum savos-gum; do
   step "adapt $name to each of the $TEST unseen gum-hard clips (adapt.max_iters=$ITERS, adapt.lr=$LR)"
+  again=(--overwrite)  # redo finished adaptations (the run may have changed); resume interrupted ones
+  [ -f "$OUT/pred/$name-tta/.adapt.json" ] && again=()
   "${NICE[@]}" "$BIN/savos" adapt "$OUT/runs/$name" "$T" --split test --out "$OUT/pred/$name-tta" \
-    --set "adapt.max_iters=$ITERS" --set "adapt.lr=$LR" --workers "$WORKERS" -q
+    --set "adapt.max_iters=$ITERS" --set "adapt.lr=$LR" --workers "$WORKERS" -q "${again[@]}"
 done
 "${NICE[@]}" "$BIN/savos" predict "$OUT/runs/savos-hard" "$T" --split test --out "$OUT/pred/savos-hard" \
   --overwrite -q
