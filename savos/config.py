@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import yaml
 
+from savos.errors import note
 from savos.limits import MAX_BATCH, MAX_CLIPS, MAX_PATCH, MAX_WORKERS
 from savos.models.configs import MODEL_CONFIGS
 from savos.readers import FileFormatError, read_yaml
@@ -34,7 +35,8 @@ class DataConfig:
     root: str = "data/gum"
     train_split: str = "train"
     val_split: str = "val"
-    patch: int = 64  # crop side P in pixels
+    # crop size in pixels: P (square P x P) or [Ph, Pw] (height, width; the paper's 64 x 128 for wide objects)
+    patch: int | tuple[int, int] = 64
     enlarge: float = 1.5  # crop box = box of the visible mask enlarged by this factor
     window: int = 16  # training window length in frames (validation and prediction use whole tracks)
     val_clips: int = 32  # first clips of the val split used for validation (all their target tracks)
@@ -46,7 +48,8 @@ class DataConfig:
     plateau: int = 0  # curriculum: advance after this many validations without a better val loss (0 = off)
 
     def __post_init__(self):
-        check_range(self.patch, "patch", 8, MAX_PATCH)
+        for side in (self.patch,) if isinstance(self.patch, int) else self.patch:
+            check_range(side, "patch", 8, MAX_PATCH, " (an int, or a list [height, width] of them)")
         check(self.enlarge >= 1.0, "enlarge", f"must be >= 1, got {self.enlarge}")
         check_range(self.window, "window", 2, 1000, " frames")
         check_range(self.val_clips, "val_clips", 0, MAX_CLIPS)
@@ -224,8 +227,28 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of sections, got {type(raw).__name__}")
+    train = raw.get("train")
+    recipe_steps = train.get("steps") if isinstance(train, dict) else None  # before the overrides
     origins = apply_overrides(raw, overrides)
+    _scale_warmup(raw, origins, recipe_steps)
     return config_from_dict(raw, str(path), origins)
+
+
+def _scale_warmup(raw: dict, origins: dict[str, str], recipe_steps: Any) -> None:
+    """``--set train.steps=N`` below the recipe's warm-up (and no ``--set train.warmup``): scale the
+    warm-up by N / recipe steps, so a short run (``--set train.steps=3``) keeps the recipe's schedule
+    shape instead of failing ``train.warmup must be in [0, steps]``. Prints a one-line note."""
+    train = raw.get("train")
+    if "train.steps" not in origins or "train.warmup" in origins or not isinstance(train, dict):
+        return
+    steps, warmup = train.get("steps"), train.get("warmup")
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (steps, warmup))
+    if not ints or not 0 <= steps < warmup:
+        return
+    base = recipe_steps if isinstance(recipe_steps, int) and recipe_steps >= warmup else warmup
+    train["warmup"] = min(steps, warmup * steps // base)
+    note(f"{origins['train.steps']}: train.warmup {warmup} -> {train['warmup']} "
+         f"(scaled by {steps}/{base}; --set train.warmup=N to choose)")
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

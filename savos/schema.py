@@ -39,8 +39,13 @@ def check_range(value: float, key: str, low: float, high: float, note: str = "")
 
 
 def _type_name(tp: Any) -> str:
-    if typing.get_origin(tp) is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin is tuple:
+        if Ellipsis in args:
+            return f"a list of {_type_name(args[0])}"
+        return f"a list of {len(args)} {' and '.join(sorted({_type_name(a) for a in args}))}s"
     return getattr(tp, "__name__", str(tp))
 
 
@@ -51,13 +56,27 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _convert(value, inner[0], key)
+        for alt in inner[:-1]:  # the first alternative the value fits (e.g. int | tuple[int, int])
+            try:
+                return _convert(value, alt, key)
+            except FieldError:
+                pass
+        try:
+            return _convert(value, inner[-1], key)
+        except FieldError:
+            if len(inner) == 1:
+                raise
+            names = " or ".join(_type_name(a) for a in inner)
+            raise FieldError(key, f"expected {names}, got {value!r}") from None
     if origin is Literal:
         check(value in args, key, f"expected {_type_name(tp)}, got {value!r}")
         return value
     if origin is tuple:
-        check(isinstance(value, list | tuple), key, f"expected a list, got {value!r}")
-        return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+        fixed = Ellipsis not in args  # tuple[int, int]: exactly that many items
+        want = f"a list of {len(args)}" if fixed else "a list"
+        check(isinstance(value, list | tuple) and (not fixed or len(value) == len(args)), key,
+              f"expected {want}, got {value!r}")
+        return tuple(_convert(v, args[i if fixed else 0], f"{key}[{i}]") for i, v in enumerate(value))
     if tp is bool:
         check(isinstance(value, bool), key, f"expected true or false, got {value!r}")
     elif tp is int:

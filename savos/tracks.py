@@ -1,17 +1,22 @@
-"""Object tracks: per-object square crops that follow the visible mask, and their exact inverse.
+"""Object tracks: per-object Ph x Pw crops that follow the visible mask, and their exact inverse.
+
+Patch size: ``patch`` is an int P (square P x P) or a pair (Ph, Pw): height, width
+(the paper's 64 x 128 for FISHBOWL and KINS-Video-Car). ``patch_hw`` normalises it.
 
 Geometry (frame and patch share the pixel-centre convention: pixel (r, c) has its centre at x=c, y=r):
 
-- A Track has ONE scale ``s`` (patch pixels per frame pixel) for all its frames, and per frame t a box
-  ``boxes[t] = (x0, y0, x1, y1)``: the region of the frame the patch covers, in continuous frame
-  coordinates (pixel c spans [c - 0.5, c + 0.5]); ``x1 - x0 = y1 - y0 = P / s``.
+- A Track has ONE scale ``s`` (patch pixels per frame pixel, the same along x and y) for all its frames,
+  and per frame t a box ``boxes[t] = (x0, y0, x1, y1)``: the region of the frame the patch covers, in
+  continuous frame coordinates (pixel c spans [c - 0.5, c + 0.5]); ``x1 - x0 = Pw / s``,
+  ``y1 - y0 = Ph / s``.
 - A frame point x maps to the patch coordinate ``u = s * (x - x0_t) - 0.5`` (same for y), i.e.
-  ``u = s * (x - c_t) + (P - 1) / 2`` with ``c_t`` the box centre. Crop and paste-back both use this
+  ``u = s * (x - c_t) + (Pw - 1) / 2`` with ``c_t`` the box centre. Crop and paste-back both use this
   map, so they are exact inverses up to bilinear interpolation (exact for s = 1 and integer offsets).
-- The side is ``enlarge`` × the largest extent of the visible mask's bounding box over the track's
-  visible frames (one scale per track). The centre follows the visible bounding box per frame and is
-  linearly interpolated (held at the ends) over frames where the object is not visible; those frames
-  have ``valid = False``.
+- The box is the smallest of aspect Ph : Pw that holds ``enlarge`` × the largest height and
+  ``enlarge`` × the largest width of the visible mask's bounding box over the track's visible frames
+  (one scale per track; square patches: side ``enlarge`` × the largest extent). The centre follows the
+  visible bounding box per frame and is linearly interpolated (held at the ends) over frames where the
+  object is not visible; those frames have ``valid = False``.
 - Flow in patch units, exact under the crop change: a point x of frame t moves to x + f; its patch
   coordinates are ``s (x - c_t) + k`` in crop t and ``s (x + f - c_{t+1}) + k`` in crop t+1, so
   ``patch_flow_fwd = s f - s (c_{t+1} - c_t)`` and ``patch_flow_bwd = s b - s (c_{t-1} - c_t)``.
@@ -19,6 +24,8 @@ Geometry (frame and patch share the pixel-centre convention: pixel (r, c) has it
   whole clip, so windows look like short clips.
 - Resampling is bilinear with zeros outside the frame, for rgb, flow and masks alike; masks stay float
   in [0, 1].
+- ``known`` carries ``clip.amodal_known``: ``amodal`` is ground truth only where it is True (real data
+  is partly annotated). Only metrics and the supervised oracles read ``amodal``, and only there.
 """
 
 from __future__ import annotations
@@ -34,6 +41,14 @@ from savos.errors import SavosError
 from savos.models.warp import exact_size, sample
 
 
+def patch_hw(patch: int | Sequence[int]) -> tuple[int, int]:
+    """``data.patch`` -> (Ph, Pw): an int P is the square (P, P); a pair is (height, width)."""
+    if isinstance(patch, int | np.integer):
+        return int(patch), int(patch)
+    ph, pw = patch
+    return int(ph), int(pw)
+
+
 @dataclass
 class Track:
     """Crop geometry of one object over a whole clip (numpy)."""
@@ -41,9 +56,12 @@ class Track:
     object_id: int  # 0-based k: the object is amodal[:, k], visible == k + 1
     boxes: np.ndarray  # float64 (T, 4): (x0, y0, x1, y1) frame region covered by the patch
     valid: np.ndarray  # bool (T,): the object is visible at t
-    scale: float  # patch pixels per frame pixel, one for the whole track
-    patch: int  # P
+    scale: float  # patch pixels per frame pixel, one for the whole track and both axes
+    patch: tuple[int, int]  # (Ph, Pw); an int P is stored as (P, P)
     size: tuple[int, int]  # (H, W) of the frames
+
+    def __post_init__(self):
+        self.patch = patch_hw(self.patch)
 
     @property
     def centres(self) -> np.ndarray:
@@ -51,15 +69,27 @@ class Track:
         return 0.5 * (self.boxes[:, :2] + self.boxes[:, 2:])
 
     def patch_to_frame(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Frame coordinates of the patch pixel centres: x (L, P) and y (L, P) for frames ts (L,)."""
-        u = (np.arange(self.patch) + 0.5) / self.scale  # (P,)
-        return self.boxes[ts, 0:1] + u, self.boxes[ts, 1:2] + u
+        """Frame coordinates of the patch pixel centres: x (L, Pw) and y (L, Ph) for frames ts (L,)."""
+        ph, pw = self.patch
+        u = (np.arange(pw) + 0.5) / self.scale  # (Pw,)
+        v = u if ph == pw else (np.arange(ph) + 0.5) / self.scale  # (Ph,)
+        return self.boxes[ts, 0:1] + u, self.boxes[ts, 1:2] + v
 
 
-def make_tracks(clip: Clip, patch: int, enlarge: float) -> list[Track]:
-    """One Track per target object (``clip.target_ids()``), in that order. See the module docstring."""
-    if patch < 2 or enlarge <= 0:
-        raise SavosError(f"tracks need patch >= 2 and enlarge > 0, got patch={patch}, enlarge={enlarge}")
+def _box_size(ph: int, pw: int, height: float, width: float) -> tuple[float, float]:
+    """The smallest (box height, box width) of aspect ph : pw holding height x width frame pixels."""
+    if height * pw >= width * ph:  # the height fills the patch
+        return height, height * (pw / ph)
+    return width * (ph / pw), width
+
+
+def make_tracks(clip: Clip, patch: int | Sequence[int], enlarge: float) -> list[Track]:
+    """One Track per target object (``clip.target_ids()``), in that order. patch: P or (Ph, Pw).
+    See the module docstring."""
+    ph, pw = patch_hw(patch)
+    if min(ph, pw) < 2 or enlarge <= 0:
+        raise SavosError(f"tracks need patch sides >= 2 and enlarge > 0, got patch={patch}, "
+                         f"enlarge={enlarge}")
     T, H, W = clip.visible.shape
     t_all = np.arange(T)
     tracks = []
@@ -70,30 +100,33 @@ def make_tracks(clip: Clip, patch: int, enlarge: float) -> list[Track]:
         if valid.any():
             r0, r1 = rows.argmax(1), H - 1 - rows[:, ::-1].argmax(1)  # (T,) first/last row (valid t only)
             c0, c1 = cols.argmax(1), W - 1 - cols[:, ::-1].argmax(1)
-            extent = np.maximum(r1 - r0, c1 - c0)[valid].max() + 1.0  # pixel edges: last - first + 1
-            side = max(enlarge * float(extent), 1.0)
+            ext_h = (r1 - r0)[valid].max() + 1.0  # pixel edges: last - first + 1
+            ext_w = (c1 - c0)[valid].max() + 1.0
+            box_h, box_w = _box_size(ph, pw, max(enlarge * float(ext_h), 1.0),
+                                     max(enlarge * float(ext_w), 1.0))
             tv = t_all[valid]
             cx = np.interp(t_all, tv, (0.5 * (c0 + c1))[valid])  # holds the end values
             cy = np.interp(t_all, tv, (0.5 * (r0 + r1))[valid])
         else:  # never visible: a fixed box over the whole frame; every frame invalid
-            side = float(max(H, W))
+            box_h, box_w = _box_size(ph, pw, float(H), float(W))
             cx, cy = np.full(T, (W - 1) / 2), np.full(T, (H - 1) / 2)
-        boxes = np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], axis=1)
-        tracks.append(Track(int(k), boxes.astype(np.float64), valid, patch / side, int(patch), (H, W)))
+        boxes = np.stack([cx - box_w / 2, cy - box_h / 2, cx + box_w / 2, cy + box_h / 2], axis=1)
+        tracks.append(Track(int(k), boxes.astype(np.float64), valid, pw / box_w, (ph, pw), (H, W)))
     return tracks
 
 
 @dataclass
 class TrackItem:
-    """One object over a temporal window, in patch units (numpy). L frames, P x P patches."""
+    """One object over a temporal window, in patch units (numpy). L frames, Ph x Pw patches."""
 
-    rgb: np.ndarray  # float32 (L, 3, P, P) in [0, 1]
-    visible: np.ndarray  # float32 (L, 1, P, P) own visible mask V^k
-    others: np.ndarray  # float32 (L, 1, P, P) other objects' visible masks
-    flow_fwd: np.ndarray  # float32 (L, 2, P, P) t -> t+1, patch pixels, 0 at the last frame
-    flow_bwd: np.ndarray  # float32 (L, 2, P, P) t -> t-1, lives on t, patch pixels, 0 at the first frame
+    rgb: np.ndarray  # float32 (L, 3, Ph, Pw) in [0, 1]
+    visible: np.ndarray  # float32 (L, 1, Ph, Pw) own visible mask V^k
+    others: np.ndarray  # float32 (L, 1, Ph, Pw) other objects' visible masks
+    flow_fwd: np.ndarray  # float32 (L, 2, Ph, Pw) t -> t+1, patch pixels, 0 at the last frame
+    flow_bwd: np.ndarray  # float32 (L, 2, Ph, Pw) t -> t-1, lives on t, patch pixels, 0 at the first frame
     valid: np.ndarray  # bool (L,) object visible at t
-    amodal: np.ndarray  # float32 (L, 1, P, P) ground truth; never used by the SaVos loss
+    amodal: np.ndarray  # float32 (L, 1, Ph, Pw) ground truth where known; never used by the SaVos loss
+    known: np.ndarray | None = None  # bool (L,) amodal is ground truth at t (clip.amodal_known); None: all
     key: str = ""  # clip key
     object_id: int = 0  # 0-based k
     t0: int = 0  # first frame of the window in the clip
@@ -101,19 +134,28 @@ class TrackItem:
 
 @dataclass
 class TrackBatch:
-    """A batch of TrackItems (torch). Padded frames (clips shorter than the batch) have valid=False."""
+    """A batch of TrackItems (torch). Padded frames (clips shorter than the batch) have valid=False and
+    known=False."""
 
-    rgb: torch.Tensor  # float32 (B, T, 3, P, P) in [0, 1]
-    visible: torch.Tensor  # float32 (B, T, 1, P, P)
-    others: torch.Tensor  # float32 (B, T, 1, P, P)
-    flow_fwd: torch.Tensor  # float32 (B, T, 2, P, P) t -> t+1, 0 at the last frame
-    flow_bwd: torch.Tensor  # float32 (B, T, 2, P, P) t -> t-1 living on t, 0 at the first frame
+    rgb: torch.Tensor  # float32 (B, T, 3, Ph, Pw) in [0, 1]
+    visible: torch.Tensor  # float32 (B, T, 1, Ph, Pw)
+    others: torch.Tensor  # float32 (B, T, 1, Ph, Pw)
+    flow_fwd: torch.Tensor  # float32 (B, T, 2, Ph, Pw) t -> t+1, 0 at the last frame
+    flow_bwd: torch.Tensor  # float32 (B, T, 2, Ph, Pw) t -> t-1 living on t, 0 at the first frame
     valid: torch.Tensor  # bool (B, T)
-    amodal: torch.Tensor  # float32 (B, T, 1, P, P) ground truth: metrics, oracles, logging only
+    amodal: torch.Tensor  # float32 (B, T, 1, Ph, Pw) ground truth where known: metrics, oracles, logging
+    # bool (B, T): amodal[b, t] is ground truth. None (batches built by hand): all known; ``known_pairs``
+    known: torch.Tensor | None = None
     length: torch.Tensor | None = None  # long (B,) real frames before padding
     object_id: torch.Tensor | None = None  # long (B,)
     t0: torch.Tensor | None = None  # long (B,)
     keys: list[str] = field(default_factory=list)  # (B,) clip keys
+
+    def known_pairs(self) -> torch.Tensor:
+        """bool (B, T): where ``amodal`` may be read as ground truth (``known``, all True if None)."""
+        if self.known is None:
+            return torch.ones(self.valid.shape, dtype=torch.bool, device=self.valid.device)
+        return self.known
 
     def to(self, device, non_blocking: bool = False) -> TrackBatch:
         moved = {
@@ -140,7 +182,7 @@ def crop_track(clip: Clip, track: Track, t0: int = 0, length: int | None = None)
     ts = np.arange(t0, t0 + L)
     lab = clip.visible[t0 : t0 + L]  # (L, H, W)
     # allocated at grid_sample's exact size (zero rows/cols beyond H, W: the outside of the frame)
-    x = np.zeros((L, _CHANNELS, exact_size(H), exact_size(W)), np.float32)
+    x = np.zeros((L, _CHANNELS, exact_size(H), exact_size(W)), np.float32)  # (L, 10, H', W')
     x[:, 0:3, :H, :W] = clip.rgb[t0 : t0 + L].transpose(0, 3, 1, 2)
     x[:, 0:3, :H, :W] *= 1.0 / 255.0
     x[:, 3, :H, :W] = lab == k + 1
@@ -149,12 +191,12 @@ def crop_track(clip: Clip, track: Track, t0: int = 0, length: int | None = None)
     x[: L - 1, 6:8, :H, :W] = clip.flow_fwd[t0 : t0 + L - 1].transpose(0, 3, 1, 2)
     x[1:, 8:10, :H, :W] = clip.flow_bwd[t0 : t0 + L - 1].transpose(0, 3, 1, 2)  # flow_bwd[t] lives on t+1
 
-    gx, gy = track.patch_to_frame(ts)  # (L, P) each
-    coords = np.stack(np.broadcast_arrays(gx[:, None, :], gy[:, :, None]), axis=1)  # (L, 2, P, P)
+    gx, gy = track.patch_to_frame(ts)  # (L, Pw), (L, Ph)
+    coords = np.stack(np.broadcast_arrays(gx[:, None, :], gy[:, :, None]), axis=1)  # (L, 2, Ph, Pw)
     with torch.no_grad():
         out = sample(
             torch.from_numpy(x), torch.from_numpy(coords.astype(np.float32))
-        ).numpy()  # (L, 10, P, P)
+        ).numpy()  # (L, 10, Ph, Pw)
 
     shift = (s * np.diff(track.centres[ts], axis=0)).astype(np.float32)  # (L-1, 2) s (c_{t+1} - c_t)
     fwd, bwd = s * out[:, 6:8], s * out[:, 8:10]  # frame pixels -> patch pixels
@@ -170,6 +212,7 @@ def crop_track(clip: Clip, track: Track, t0: int = 0, length: int | None = None)
         flow_bwd=np.ascontiguousarray(bwd),
         valid=track.valid[ts].copy(),
         amodal=np.ascontiguousarray(out[:, 5:6]),
+        known=clip.amodal_known[t0 : t0 + L, k].copy(),
         key=clip.key,
         object_id=k,
         t0=int(t0),
@@ -180,10 +223,10 @@ def collate(items: Sequence[TrackItem]) -> TrackBatch:
     """Stack TrackItems into a TrackBatch; shorter items are padded at the end with zeros, valid=False."""
     if not items:
         raise ValueError("collate needs at least one item")
-    P = items[0].rgb.shape[-1]
-    if any(it.rgb.shape[-1] != P for it in items):
+    size = items[0].rgb.shape[-2:]  # (Ph, Pw)
+    if any(it.rgb.shape[-2:] != size for it in items):
         raise SavosError(
-            f"cannot batch patches of different sizes: {sorted({it.rgb.shape[-1] for it in items})}"
+            f"cannot batch patches of different sizes: {sorted({it.rgb.shape[-2:] for it in items})}"
         )
     T = max(it.rgb.shape[0] for it in items)
 
@@ -195,6 +238,9 @@ def collate(items: Sequence[TrackItem]) -> TrackBatch:
             out[b, : a.shape[0]] = a
         return torch.from_numpy(out)
 
+    known = np.zeros((len(items), T), np.bool_)  # padded frames: no truth
+    for b, it in enumerate(items):
+        known[b, : it.rgb.shape[0]] = True if it.known is None else it.known
     return TrackBatch(
         rgb=stack("rgb"),
         visible=stack("visible"),
@@ -203,6 +249,7 @@ def collate(items: Sequence[TrackItem]) -> TrackBatch:
         flow_bwd=stack("flow_bwd"),
         valid=stack("valid", np.bool_),
         amodal=stack("amodal"),
+        known=torch.from_numpy(known),
         length=torch.tensor([it.rgb.shape[0] for it in items], dtype=torch.long),
         object_id=torch.tensor([it.object_id for it in items], dtype=torch.long),
         t0=torch.tensor([it.t0 for it in items], dtype=torch.long),
@@ -213,13 +260,13 @@ def collate(items: Sequence[TrackItem]) -> TrackBatch:
 def paste_back(probs, track: Track, size: tuple[int, int] | None = None, t0: int = 0):
     """Map patch predictions back onto the frames: the exact inverse of ``crop_track``.
 
-    probs: (L, P, P) for frames [t0, t0 + L) of the track, numpy or torch -> (L, H, W) float32 of the
+    probs: (L, Ph, Pw) for frames [t0, t0 + L) of the track, numpy or torch -> (L, H, W) float32 of the
     same kind (numpy in, numpy out), zero outside the crop. size defaults to the track's (H, W).
     """
     is_np = isinstance(probs, np.ndarray)
     p = torch.from_numpy(np.asarray(probs, np.float32)) if is_np else probs.float()
-    if p.dim() != 3 or p.shape[-1] != track.patch or p.shape[-2] != track.patch:
-        raise SavosError(f"paste_back expects (L, {track.patch}, {track.patch}), got {tuple(p.shape)}")
+    if p.dim() != 3 or tuple(p.shape[-2:]) != track.patch:
+        raise SavosError(f"paste_back expects (L, {track.patch[0]}, {track.patch[1]}), got {tuple(p.shape)}")
     L = p.shape[0]
     H, W = track.size if size is None else size
     b = torch.from_numpy(track.boxes[t0 : t0 + L]).to(p.device)  # (L, 4)
@@ -248,7 +295,7 @@ class TrackWindows(torch.utils.data.Dataset):
     def __init__(
         self,
         clips: Sequence[Clip],
-        patch: int,
+        patch: int | Sequence[int],
         enlarge: float,
         window: int | None = None,
         seed: int = 0,

@@ -1,34 +1,61 @@
 #!/usr/bin/env bash
-# The README's results table: the default Chewing-Gum set, SaVos with the CPU recipe and every baseline,
-# scored on the test split under the savos protocol, plus a report. Several hours on a 2-core CPU
-# (each learned method has a 60-minute budget in its recipe); MINUTES caps each training run.
-# Settings (environment): DATA (dataset folder), RUNS, MINUTES, BIN. Re-running resumes.
+# The README's results tables, one command: for each Chewing-Gum set (the default one and gum-hard), every
+# method of the table trained and scored on the test split under the savos protocol, plus a report.
+#   visible, convex, circle           non-learned baselines (savos baseline ...)
+#   gum-image-ssl                     the per-frame self-supervised baseline
+#   gum-oracle-unet                   the per-frame network trained with amodal labels
+#   gum-cpu-vector                    SaVos with the paper's memory (a 128-number LSTM state)
+#   gum-cpu                           SaVos with the spatial memory (ConvGRU at P/8) and the others' masks
+#   gum-oracle-savos                  the SaVos network trained with amodal labels
+# Many hours on a 2-core CPU: each learned method has a MINUTES budget (default 60, its recipe's).
+# Settings (environment): SETS ("gum gum-hard"), DATA_DIR (data), RUNS (runs), MINUTES, N (5000 clips),
+# METHODS (the learned recipes), EXTRA (more --set KEY=VALUE for every training run), BIN.
+# Re-running resumes: finished data and training are kept; predictions and scores are redone.
+# Output: $RUNS/<set>/<method>/pred-test, $RUNS/<set>/table.md (the scores), $RUNS/<set>/report/.
 set -euo pipefail
-DATA=${DATA:-data/gum}
+SETS=${SETS:-gum gum-hard}
+DATA_DIR=${DATA_DIR:-data}
 RUNS=${RUNS:-runs}
-BIN=${BIN:-.venv/bin}
 MINUTES=${MINUTES:-60}
+N=${N:-5000}
+METHODS=${METHODS:-gum-image-ssl gum-oracle-unet gum-cpu-vector gum-cpu gum-oracle-savos}
+EXTRA=${EXTRA:-}
+BIN=${BIN:-.venv/bin}
 step() { printf '\n== %s\n' "$*"; }
 
-step "data: savos-gen chewing-gum --n 5000 --out $DATA"
-"$BIN/savos-gen" chewing-gum --n 5000 --out "$DATA" -q
+for set in $SETS; do
+  data="$DATA_DIR/$set"
+  out="$RUNS/$set"
+  config=()
+  [ "$set" != gum ] && config=(--config "recipes/data/$set.yaml")
+  step "$set: savos-gen chewing-gum ${config[*]} --n $N --out $data"
+  "$BIN/savos-gen" chewing-gum "${config[@]}" --n "$N" --out "$data" -q
+  "$BIN/savos-gen" verify "$data" -q | tail -n 1
 
-for recipe in gum-cpu gum-image-ssl gum-oracle-unet gum-oracle-savos; do
-  step "train $recipe (at most $MINUTES min)"
-  resume=()
-  [ -f "$RUNS/$recipe/last.pt" ] && resume=(--resume)
-  "$BIN/savos" train "recipes/$recipe.yaml" --set "data.root=$DATA" --set "train.max_minutes=$MINUTES" \
-    --out "$RUNS/$recipe" "${resume[@]}"
-  "$BIN/savos" predict "$RUNS/$recipe" "$DATA" --split test --out "$RUNS/$recipe/pred-test" --overwrite -q
-done
-for b in convex visible; do
-  "$BIN/savos" baseline "$b" "$DATA" --split test --out "$RUNS/$b/pred-test" --overwrite -q
-done
+  for recipe in $METHODS; do
+    step "$set: train $recipe (at most $MINUTES min)"
+    resume=()
+    [ -f "$out/$recipe/last.pt" ] && resume=(--resume)
+    extra=()
+    for kv in $EXTRA; do extra+=(--set "$kv"); done
+    "$BIN/savos" train "recipes/$recipe.yaml" --set "data.root=$data" --set "train.max_minutes=$MINUTES" \
+      "${extra[@]}" --out "$out/$recipe" -q "${resume[@]}"
+    "$BIN/savos" predict "$out/$recipe" "$data" --split test --out "$out/$recipe/pred-test" --overwrite -q
+  done
+  for b in visible convex circle; do
+    "$BIN/savos" baseline "$b" "$data" --split test --out "$out/$b/pred-test" --overwrite -q
+  done
 
-step "score and report -> $RUNS/report"
-preds=()
-for m in visible convex gum-image-ssl gum-cpu gum-oracle-unet gum-oracle-savos; do
-  "$BIN/savos" eval "$RUNS/$m/pred-test" "$DATA" --split test -q | sed -n 2p
-  preds+=("$RUNS/$m/pred-test")
+  step "$set: score -> $out/table.md, report -> $out/report"
+  preds=()
+  for m in visible convex circle $METHODS; do preds+=("$out/$m/pred-test"); done
+  {
+    echo "| method | full | occluded |"
+    echo "|---|---|---|"
+    for m in visible convex circle $METHODS; do
+      "$BIN/savos" eval "$out/$m/pred-test" "$data" --split test -q | sed -n 2p \
+        | awk -v m="$m" '{print "| " m " | " $3 " | " $4 " |"}'
+    done
+  } | tee "$out/table.md"
+  "$BIN/savos" report "${preds[@]}" --data "$data" --out "$out/report"
 done
-"$BIN/savos" report "${preds[@]}" --out "$RUNS/report"

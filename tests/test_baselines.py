@@ -59,8 +59,13 @@ def test_hand_made_hulls():
     assert np.array_equal(tri, _mask([(0, 0), (1, 1), (2, 1), (2, 2), (2, 3), (3, 1), (3, 2), (4, 1)]))
 
 
+# Vertices on a 1/16-pixel grid: binary fractions keep shapely's point-in-polygon exact. With arbitrary
+# floats (hypothesis found x = 1e-45) a pixel centre on an edge can fall either side of it in rounding.
+_COORD = st.integers(-3 * 16, (max(H, W) + 2) * 16).map(lambda v: v / 16)
+
+
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.floats(-3, W + 2), st.floats(-3, H + 2)), min_size=3, max_size=9))
+@given(st.lists(st.tuples(_COORD, _COORD), min_size=3, max_size=9))
 def test_hull_of_a_convex_shape_is_the_shape(points):
     poly = shapely.MultiPoint(points).convex_hull
     mask = _raster(poly)

@@ -153,3 +153,29 @@ def test_patch_must_fit_the_model_levels():
     with pytest.raises(SavosError, match=r"gum-tiny.yaml: data.patch: 18 must be "
                        r"divisible by 2\^2"):
         METHODS[config.method].build(config)
+    # a pair [height, width]: both sides are checked, for every method; the message names data.patch
+    config = load_config(tiny, ["data.patch=[16, 18]"])
+    assert config.data.patch == (16, 18)
+    with pytest.raises(SavosError, match=r"gum-tiny.yaml: data.patch: \[16, 18\] must be divisible by "
+                       r"2\^2 \(both sides\)"):
+        METHODS[config.method].build(config)
+    for recipe in ("gum-image-ssl.yaml", "gum-oracle-unet.yaml"):
+        path = next(p for p in RECIPES if p.name == recipe)
+        config = load_config(path, ["data.patch=[24, 64]"])  # 4 levels: 24 is not divisible by 16
+        with pytest.raises(SavosError, match=rf"{recipe}: data.patch: \[24, 64\] must be divisible by 2\^4 "
+                           r"\(both sides\) \(model.widths"):
+            METHODS[config.method].build(config)
+        assert METHODS[config.method].build(load_config(path, ["data.patch=[32, 64]"])) is not None
+
+
+@pytest.mark.parametrize("value, words", [("[64]", "expected int or a list of 2 ints"),
+                                          ("[64, 128, 3]", "expected int or a list of 2 ints"),
+                                          ("[64, x]", "expected int or a list of 2 ints"),
+                                          ("[4, 64]", "must be in [8, 512]"),
+                                          ("64.5", "expected int or a list of 2 ints")])
+def test_patch_is_an_int_or_a_height_width_pair(value, words):
+    tiny = next(p for p in RECIPES if p.name == "gum-tiny.yaml")
+    with pytest.raises(SavosError) as e:
+        load_config(tiny, [f"data.patch={value}"])
+    assert str(e.value).startswith(f"--set data.patch={value}: data.patch") and words in str(e.value)
+    assert "\n" not in str(e.value)

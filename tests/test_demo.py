@@ -23,7 +23,8 @@ def test_demo_shortened_writes_the_promised_report(tmp_path):
     index = (report / "index.md").read_text()
     for method in ("savos", "convex", "visible"):
         assert f"| {method} |" in index
-    for promised in ("results.md", "iou_vs_occlusion.png", "training_curves.png"):
+    for promised in ("results.md", "iou_vs_occlusion.png", "iou_vs_reach.png", "iou_vs_reach.md",
+                     "training_curves.png"):
         assert (report / promised).is_file() and promised in index
     gifs = sorted((report / "clips").glob("*.gif"))
     assert gifs and all(f"clips/{g.name}" in index for g in gifs)

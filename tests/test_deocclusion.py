@@ -23,13 +23,14 @@ from savos.training.deocclusion import (
 P = 32
 
 
-def _blob(B: int, T: int, seed: int) -> torch.Tensor:
-    """Random soft-edged blobs (B*T, 1, P, P), one shape per track drifting over its frames."""
+def _blob(B: int, T: int, seed: int, size=(P, P)) -> torch.Tensor:
+    """Random soft-edged blobs (B*T, 1, Ph, Pw), one shape per track drifting over its frames."""
     g = torch.Generator().manual_seed(seed)
-    ys, xs = torch.meshgrid(torch.arange(P), torch.arange(P), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(size[0]), torch.arange(size[1]), indexing="ij")
     out = []
     for _ in range(B):
-        cy, cx = (8 + 16 * torch.rand(2, generator=g)).tolist()
+        half = torch.tensor(size) / 2
+        cy, cx = (half / 2 + half * torch.rand(2, generator=g)).tolist()
         ry, rx = (4 + 6 * torch.rand(2, generator=g)).tolist()
         for t in range(T):
             d = ((ys - cy - t) / ry) ** 2 + ((xs - cx) / rx) ** 2
@@ -37,8 +38,8 @@ def _blob(B: int, T: int, seed: int) -> torch.Tensor:
     return torch.stack(out)
 
 
-def _occlude(front_prob=0.8, seed=0, B=3, T=4, max_offset=0.25):
-    vis = _blob(B, T, 1)
+def _occlude(front_prob=0.8, seed=0, B=3, T=4, max_offset=0.25, size=(P, P)):
+    vis = _blob(B, T, 1, size)
     others = torch.zeros_like(vis)
     others[..., :, :5] = 1.0  # a real occluder band on the left, disjoint from V where V is
     others = others * (1 - vis)
@@ -49,9 +50,10 @@ def _occlude(front_prob=0.8, seed=0, B=3, T=4, max_offset=0.25):
     return vis, others, occ
 
 
-@pytest.mark.parametrize("front_prob", [0.0, 0.5, 1.0])
-def test_artificial_occlusion_cases(front_prob):
-    vis, others, occ = _occlude(front_prob)
+@pytest.mark.parametrize("front_prob, size", [(0.0, (P, P)), (0.5, (P, P)), (1.0, (P, P)), (0.5, (24, 48)),
+                                             (1.0, (48, 24))])
+def test_artificial_occlusion_cases(front_prob, size):
+    vis, others, occ = _occlude(front_prob, size=size)
     eps = 1e-6
     assert (occ.visible <= vis + eps).all()  # input ⊆ target
     assert (occ.occluder >= others - eps).all() and (occ.occluder >= occ.artificial - eps).all()
@@ -89,6 +91,32 @@ def test_occluders_come_from_other_tracks():
     occ = artificial_occlusion(vis[:T], torch.zeros_like(vis[:T]), torch.zeros(T, dtype=torch.long),
                                torch.ones(T, dtype=torch.bool), 1.0, 0.0, torch.Generator().manual_seed(0))
     assert torch.isfinite(occ.occluder).all() and (occ.artificial.sum((1, 2, 3)) == 100).all()
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_occluders_keep_their_shape_on_non_square_patches(transpose):
+    B, T, size = 2, 3, (16, 40)
+    vis = torch.zeros(B * T, 1, *size)
+    vis[:T, :, 5:11, 17:23] = 1  # track 0: a 6x6 square (area 36), centre (7.5, 19.5)
+    vis[T:, :, 6:10, 10:30] = 1  # track 1: a 4x20 bar (area 80), the same centre
+    if transpose:  # a tall patch holding a tall bar
+        vis = vis.transpose(2, 3).contiguous()
+    group = torch.arange(B).repeat_interleave(T)
+    for seed in range(5):  # max_offset 0: flipped or not, each source lands wholly inside the patch
+        occ = artificial_occlusion(vis, torch.zeros_like(vis), group, torch.ones(B * T, dtype=torch.bool),
+                                   1.0, 0.0, torch.Generator().manual_seed(seed))
+        area = occ.artificial.sum((1, 2, 3))
+        assert area[:T].tolist() == [80.0] * T and area[T:].tolist() == [36.0] * T
+        assert torch.equal(occ.artificial[:T], vis[T:])  # the bar, centred on the square: itself
+    torch.manual_seed(0)
+    hw = tuple(vis.shape[-2:])
+    model = ImageSSL(build_frame_completer(hw, (4, 8)), 0.8, 5.0, 0.25, True)
+    batch = TrackBatch(rgb=torch.rand(B, T, 3, *hw), visible=vis.view(B, T, 1, *hw),
+                       others=torch.zeros(B, T, 1, *hw), flow_fwd=torch.zeros(B, T, 2, *hw),
+                       flow_bwd=torch.zeros(B, T, 2, *hw), valid=torch.ones(B, T, dtype=torch.bool),
+                       amodal=vis.view(B, T, 1, *hw))
+    losses, probs = image_ssl_step(model, batch, LossConfig())
+    assert probs.shape == (B, T, 1, *hw) and torch.isfinite(losses["total"])
 
 
 def test_loss_weights_and_ignored_others():

@@ -66,7 +66,7 @@ def _temps(root: Path) -> list[Path]:
 
 
 def _one_line_naming(result: subprocess.CompletedProcess, text: str) -> None:
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip() and not ln.startswith("note:")]
     assert result.returncode != 0 and len(lines) == 1 and lines[0].startswith("error:"), result.stderr
     assert text in lines[0] and "Traceback" not in result.stderr, result.stderr
 

@@ -25,10 +25,10 @@ def ok(cli, *args):
     return r
 
 
-def train_predict_eval(tmp_path, data, split, protocol):
+def train_predict_eval(tmp_path, data, split, protocol, *sets):
     run = tmp_path / "run"
     ok(savos, "train", TINY, "--set", f"data.root={data}", "--set", f"data.val_split={split}", "--set",
-       "train.threads=1", "--out", run, "--quiet")
+       "train.threads=1", *sets, "--out", run, "--quiet")
     ok(savos, "predict", run, data, "--split", split, "--out", tmp_path / "pred", "--quiet")
     r = ok(savos, "eval", tmp_path / "pred", data, "--split", split, "--protocol", protocol, "--quiet")
     return json.loads((tmp_path / "pred" / f"metrics_{protocol}.json").read_text()), r.output
@@ -38,7 +38,8 @@ def test_fishbowl_import_train_predict_eval(tmp_path):
     for split, seed in (("train", 0), ("val", 1), ("test", 2)):
         make_fishbowl_raw(tmp_path / "src", split=split, T=6, seed=seed)
     ok(gen, "import", "fishbowl", tmp_path / "src", "--out", tmp_path / "ds", "-q", "--workers", "1")
-    doc, _ = train_predict_eval(tmp_path, tmp_path / "ds", "test", "savos")
+    # the paper's wide patches (64 x 128, here 16 x 32), through training, prediction and paste-back
+    doc, _ = train_predict_eval(tmp_path, tmp_path / "ds", "test", "savos", "--set", "data.patch=[16, 32]")
     assert doc["summary"]["num_clips"] == 2 and doc["summary"]["pairs_full"] > 0
 
 
@@ -73,9 +74,23 @@ def test_user_video_train_predict_preview(tmp_path):
     ok(savos, "train", TINY, "--set", f"data.root={tmp_path / 'ds'}", "--set", "data.train_split=test",
        "--set", "data.val_split=test", "--set", "train.threads=1", "--out", run, "--quiet")
     ok(savos, "predict", run, tmp_path / "ds", "--split", "test", "--out", tmp_path / "pred", "--quiet")
+    oracle = Path(__file__).parent.parent / "recipes" / "gum-oracle-unet.yaml"  # needs amodal truth: refused
+    r = CliRunner().invoke(savos, ["train", str(oracle), "--set", f"data.root={tmp_path / 'ds'}", "--set",
+                                   "data.train_split=test", "--out", str(tmp_path / "oracle"), "--quiet"])
+    assert r.exit_code == 2 and "no clip has amodal ground truth" in r.output
+    assert len(r.output.strip().splitlines()) == 1, r.output
     ok(gen, "preview", tmp_path / "ds", "--split", "test", "--pred", tmp_path / "pred", "--out",
        tmp_path / "pred.gif")
     assert (tmp_path / "pred.gif").stat().st_size > 0
     r = ok(savos, "eval", tmp_path / "pred", tmp_path / "ds", "--split", "test", "--quiet")
     assert json.loads((tmp_path / "pred" / "metrics_savos.json").read_text())["summary"]["pairs_full"] == 0
     assert "nan" in r.output  # nothing is known, so nothing is scored (and nothing fails)
+    ok(savos, "report", tmp_path / "pred", "--data", tmp_path / "ds", "--split", "test", "--clips", 1,
+       "--out", tmp_path / "report")
+    from savos.evaluation.report import NO_TRUTH_COLOR, SCALE
+
+    (gif,) = (tmp_path / "report" / "clips").glob("*.gif")
+    frame = np.asarray(Image.open(gif).convert("RGB"))[14:]  # below the panel names
+    w = 32 * SCALE  # panels: input | visible | ground truth | prediction
+    words = (frame == NO_TRUTH_COLOR).all(-1)
+    assert words[:, 2 * w : 3 * w].any() and not words[:, 3 * w :].any()

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from savos.errors import SavosError
+from savos.models.memory import ConvGRUMemory, VectorMemory
 from savos.models.savos import SaVos, SaVosOutput, build_savos, masked_mean_flow
 from savos.tracks import TrackBatch
 from savos.training.losses import savos_loss, supervised_loss
@@ -11,13 +12,15 @@ P = 16
 SMALL = dict(patch=P, enc_widths=(8, 16), feat=16, hidden=16, completer_widths=(8, 16), motion_widths=(8, 16))
 
 
-def moving_squares(B=2, T=5, v=(1.0, 0.5), seed=0) -> TrackBatch:
-    """Squares translating by v (patch px/frame) under a bar occluder, with exact visible flow."""
+def moving_squares(B=2, T=5, v=(1.0, 0.5), seed=0, size=(P, P)) -> TrackBatch:
+    """Squares translating by v (patch px/frame) under a bar occluder, with exact visible flow.
+    size: the patch (Ph, Pw)."""
     g = torch.Generator().manual_seed(seed)
+    Ph, Pw = size
     y, x = torch.meshgrid(
-        torch.arange(P, dtype=torch.float32), torch.arange(P, dtype=torch.float32), indexing="ij"
+        torch.arange(Ph, dtype=torch.float32), torch.arange(Pw, dtype=torch.float32), indexing="ij"
     )
-    amodal = torch.zeros(B, T, 1, P, P)
+    amodal = torch.zeros(B, T, 1, Ph, Pw)
     for b in range(B):
         ox, oy = 2.0 + b, 3.0
         for t in range(T):
@@ -27,7 +30,7 @@ def moving_squares(B=2, T=5, v=(1.0, 0.5), seed=0) -> TrackBatch:
                 & (y >= oy + v[1] * t)
                 & (y < oy + v[1] * t + 6)
             ).float()
-    bar = ((y >= 6) & (y < 8)).float().expand(B, T, 1, P, P)
+    bar = ((y >= 6) & (y < 8)).float().expand(B, T, 1, Ph, Pw)
     visible = amodal * (1 - bar)
     vel = torch.tensor(v).view(1, 1, 2, 1, 1)
     flow_fwd = visible * vel
@@ -35,7 +38,7 @@ def moving_squares(B=2, T=5, v=(1.0, 0.5), seed=0) -> TrackBatch:
     flow_bwd = -visible * vel
     flow_bwd[:, 0] = 0
     return TrackBatch(
-        rgb=torch.rand(B, T, 3, P, P, generator=g) * 0.2 + 0.6 * visible,
+        rgb=torch.rand(B, T, 3, Ph, Pw, generator=g) * 0.2 + 0.6 * visible,
         visible=visible,
         others=bar.clone(),
         flow_fwd=flow_fwd,
@@ -182,3 +185,49 @@ def test_build_savos_checks_and_accepts_lists():
     assert m(moving_squares(B=1, T=2)).amodal.shape == (1, 2, 1, P, P)
     with pytest.raises(SavosError, match="patch"):
         build_savos(**{**SMALL, "patch": 18})
+
+
+WIDE = (16, 32)  # (Ph, Pw)
+THREE = dict(enc_widths=(4, 8, 8), feat=8, hidden=8, completer_widths=(4, 8, 8), motion_widths=(4, 8, 8))
+
+
+@pytest.mark.parametrize("memory", ["vector", "conv", "both"])
+@pytest.mark.parametrize("size", [WIDE, WIDE[::-1]])
+def test_non_square_patches(memory, size):
+    torch.manual_seed(0)
+    m = build_savos(patch=size, memory=memory, others=memory == "conv", **THREE)
+    batch = moving_squares(B=2, T=4, size=size)
+    out = m(batch)
+    for name in ("amodal", "amodal_fwd", "amodal_bwd", "logits_fwd", "logits_bwd"):
+        assert getattr(out, name).shape == (2, 4, 1, *size), name
+    assert out.motion_fwd.shape == out.alpha.shape == (2, 4, 2, *size)
+    # the motion starts as the common fate, now over a non-square patch
+    torch.testing.assert_close(out.motion_fwd, out.mean_flow_fwd[..., None, None].expand(2, 4, 2, *size))
+    torch.testing.assert_close(out.mean_flow_fwd[:, :-1], torch.tensor([1.0, 0.5]).expand(2, 3, 2))
+    loss = savos_loss(out, batch, 1.0, 1.0)["total"]
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)
+    if memory != "conv":  # the flat state: Linear over the (Ph/8, Pw/8) encoder map
+        lstm = next(mod for mod in m.modules() if isinstance(mod, VectorMemory))
+        assert lstm.fc.in_features == 8 * (size[0] // 8) * (size[1] // 8)
+
+
+def test_conv_memory_moves_its_state_by_the_flow_in_state_pixels_on_non_square_patches():
+    torch.manual_seed(0)
+    m = build_savos(patch=WIDE, memory="conv", **THREE)  # state at (Ph/8, Pw/8) = (2, 4)
+    seen = {}
+    gru = next(mod for mod in m.modules() if isinstance(mod, ConvGRUMemory))  # gets shifts in state px
+    hook = gru.register_forward_pre_hook(lambda mod, args: seen.__setitem__("shift", args[1].clone()))
+    try:
+        m(moving_squares(B=1, T=3, v=(1.0, 0.5), size=WIDE))
+    finally:
+        hook.remove()
+    # 1 patch pixel is 1/8 state pixel along both axes (not Sw / Ph or Sh / Pw)
+    torch.testing.assert_close(seen["shift"][0, :2], torch.tensor([[0.125, 0.0625]] * 2))
+
+
+def test_build_savos_checks_each_side():
+    with pytest.raises(SavosError, match=r"patch \[16, 20\] must be divisible by 2\^len\(enc_widths\) = "
+                       r"2\^3 \(each side\)"):
+        build_savos(patch=(16, 20), **THREE)

@@ -3,11 +3,14 @@ imported clips, and scoring only of known pairs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from savos.data.clip import ClipError
 from savos.data.codec import decode_clip, encode_clip
+from savos.errors import SavosError
 from savos.evaluation.metrics import score_clip
 from tests.toy import toy_clip
 
@@ -98,3 +101,146 @@ def test_savos_kins_drops_occluded_iou_of_exactly_one():
     assert savos.occ_valid.all() and not kins.occ_valid.any()
     pred[:, 0] = False  # nothing predicted behind the bar: occluded IoU 0, kept
     assert score_clip(clip, pred, "savos-kins").occ_valid.all()
+
+
+# --- training and reporting on partly annotated data: amodal is read only where it is known ---
+
+def _no_truth(index: int, split: str):
+    clip = toy_clip(index, split)
+    clip.amodal_known[:] = False  # a user's video: visible masks only
+    return clip
+
+
+def _partly_known_batch():
+    """Two toy tracks on non-square (8, 16) patches; the target's amodal is unknown at 3 of 10 frames."""
+    from savos.tracks import collate, crop_track, make_tracks
+
+    clips = [toy_clip(i) for i in range(2)]
+    clips[0].amodal_known[1:3, 0] = False
+    clips[1].amodal_known[4, 0] = False
+    clips[1].amodal_known[:, 1] = False  # the bar is not a target: no effect
+    batch = collate([crop_track(c, tr) for c in clips for tr in make_tracks(c, (8, 16), 1.5)])
+    assert batch.known.tolist() == [[True, False, False, True, True], [True] * 4 + [False]]
+    return batch
+
+
+def _poisoned(batch, where):
+    """The batch with amodal replaced by garbage (NaN, then huge values) at the (B, T) pairs ``where``."""
+    import dataclasses
+
+    import torch
+
+    garbage = torch.full_like(batch.amodal, float("nan"))
+    garbage[..., ::2] = 1e6
+    amodal = torch.where(where[:, :, None, None, None], garbage, batch.amodal)
+    return dataclasses.replace(batch, amodal=amodal)
+
+
+def _models():
+    from savos.models.savos import build_savos
+    from savos.models.unet import build_frame_completer
+    from savos.training.deocclusion import ImageSSL
+
+    small = dict(patch=(8, 16), enc_widths=(4, 8), feat=8, hidden=8, completer_widths=(4, 8),
+                 motion_widths=(4, 8))
+    return {"savos": lambda: build_savos(**small), "oracle-savos": lambda: build_savos(**small),
+            "image-ssl": lambda: ImageSSL(build_frame_completer((8, 16), (4, 8)), 0.8, 5.0, 0.25, True),
+            "oracle-unet": lambda: build_frame_completer((8, 16), (4, 8))}
+
+
+def _loss_and_grads(method: str, batch):
+    import torch
+
+    from savos.config import LossConfig
+    from savos.training.methods import METHODS
+
+    torch.manual_seed(0)
+    model = _models()[method]()
+    losses, _ = METHODS[method].step(model, batch, LossConfig())
+    losses["total"].backward()
+    return losses["total"].detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+
+@pytest.mark.parametrize("method", ["savos", "image-ssl", "oracle-unet", "oracle-savos"])
+def test_no_training_loss_reads_amodal_where_it_is_unknown(method):
+    import torch
+
+    batch = _partly_known_batch()
+    loss, grads = _loss_and_grads(method, batch)
+    bad_loss, bad_grads = _loss_and_grads(method, _poisoned(batch, ~batch.known))
+    assert torch.isfinite(loss) and torch.equal(loss, bad_loss)
+    assert len(grads) == len(bad_grads) > 0
+    assert all(torch.equal(a, b) for a, b in zip(grads, bad_grads, strict=True))
+    # where it is known: the self-supervised methods still ignore it; the oracles learn from it
+    all_loss, _ = _loss_and_grads(method, _poisoned(batch, torch.ones_like(batch.known)))
+    assert torch.equal(all_loss, loss) == (method in ("savos", "image-ssl"))
+
+
+def test_oracle_loss_is_the_mean_over_known_pairs():
+    import dataclasses
+
+    import torch
+
+    batch = _partly_known_batch()
+    loss, _ = _loss_and_grads("oracle-unet", batch)
+    only_known = dataclasses.replace(batch, valid=batch.valid & batch.known, known=None)
+    torch.testing.assert_close(loss, _loss_and_grads("oracle-unet", only_known)[0])
+
+
+def test_val_crop_iou_and_picture_use_only_known_pairs():
+    import torch
+
+    from savos.training.train import crop_iou, track_image
+
+    batch = _partly_known_batch()
+    probs = batch.amodal.clone()  # perfect where known
+    zeroed = _poisoned(batch, torch.zeros_like(batch.known))
+    zeroed.amodal[~batch.known] = 0.0  # unknown pairs' "truth": empty (a perfect prediction would score 0)
+    for b in (batch, zeroed):
+        iou = crop_iou(probs, b)
+        assert iou["full"] == (7.0, 7)  # the 7 known pairs, each IoU 1
+    image = track_image(batch.visible[0], probs[0], batch.amodal[0], known=batch.known[0])
+    P, Q = batch.visible.shape[-2:]
+    gt_row = image[2 * P + 2 :]  # (P, n Q): frames 1 and 2 are unknown: uniform grey
+    assert (gt_row[:, Q : 3 * Q] == 0.5).all() and (gt_row[:, :Q] != 0.5).any()
+
+
+def test_oracle_training_refuses_a_split_without_truth(tmp_path):
+    from click.testing import CliRunner
+
+    from savos.cli import main
+    from savos.data import open_dataset
+    from savos.data.writer import write_dataset
+    from savos.training.oracle import check_truth
+
+    root = tmp_path / "mine"
+    write_dataset(root, _no_truth, {"train": 2, "val": 1}, {"generator": "toy", "version": "0", "seed": 0,
+                  "config": {}, "amodal_flow": True}, shard_size=2, workers=1, progress=False)
+    recipe = Path(__file__).parent.parent / "recipes" / "gum-oracle-unet.yaml"
+    run = tmp_path / "run"
+    r = CliRunner().invoke(main, ["train", str(recipe), "--out", str(run), "-q", "--set", f"data.root={root}",
+                                  "--set", "data.patch=[16, 32]", "--set", "data.window=4"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert f"{root}: split 'train': no clip has amodal ground truth" in r.output and "image-ssl" in r.output
+    assert not (run / "config.yaml").exists() and not (run / "last.pt").exists()
+    clips = list(open_dataset(root, "train"))
+    clips[1].amodal_known[3, 0] = True  # one known pair is enough
+    check_truth(clips, "x", "oracle-unet")
+    clips[1].amodal_known[:, 0], clips[1].amodal_known[:, 1] = False, True  # a known non-target: not enough
+    with pytest.raises(SavosError, match="no clip has amodal ground truth"):
+        check_truth(clips, "x", "oracle-unet")
+
+
+def test_report_ground_truth_panel_says_no_amodal_truth():
+    from savos.evaluation.report import NO_TRUTH_COLOR, SCALE, mask_panel
+    from savos.evaluation.viz import label_colors
+
+    clip = toy_clip(0)
+    vis, own = label_colors(clip.visible[2]), clip.visible[2] == 1
+    shown = mask_panel(vis, clip.amodal[2, 0], own, known=True)
+    hidden = mask_panel(vis, clip.amodal[2, 0], own, known=False)
+    assert shown.shape == hidden.shape == (SCALE * 12, SCALE * 16, 3)
+    white = (shown == 255).all(-1)
+    assert white.sum() == SCALE**2 * (clip.amodal[2, 0] & ~own).sum()  # the hidden part of the mask
+    assert not (hidden == 255).all(-1).any() and not (hidden == (120, 200, 255)).all(-1).any()
+    assert (hidden == NO_TRUTH_COLOR).all(-1).any()  # the words

@@ -47,7 +47,7 @@ def boundary_band(mask: np.ndarray, width: int) -> np.ndarray:
 
 
 def crop_indicator(ind: np.ndarray, track: Track, t: int) -> torch.Tensor:
-    """Bilinear crop of a frame-sized float image (H, W) at frame t of a track -> (1, 1, P, P)."""
+    """Bilinear crop of a frame-sized float image (H, W) at frame t of a track -> (1, 1, Ph, Pw)."""
     gx, gy = track.patch_to_frame(np.array([t]))
     coords = np.stack(np.broadcast_arrays(gx[:, None, :], gy[:, :, None]), axis=1).astype(np.float32)
     return sample(torch.from_numpy(ind.astype(np.float32))[None, None], torch.from_numpy(coords))
@@ -89,44 +89,77 @@ def test_object_never_visible_gives_an_all_invalid_track():
     assert not item.valid.any() and np.isfinite(item.rgb).all()
 
 
-def _unit_track(clip: Clip, P: int, x0: np.ndarray, y0: np.ndarray) -> Track:
-    """Scale 1, boxes starting at pixel edges (integer - 0.5): crops are exact sub-windows."""
+def _unit_track(clip: Clip, P, x0: np.ndarray, y0: np.ndarray) -> Track:
+    """Scale 1, boxes starting at pixel edges (integer - 0.5): crops are exact sub-windows. P: int or
+    (Ph, Pw)."""
     T = clip.num_frames
-    boxes = np.stack([x0 - 0.5, y0 - 0.5, x0 - 0.5 + P, y0 - 0.5 + P], axis=1).astype(np.float64)
+    ph, pw = (P, P) if isinstance(P, int) else P
+    boxes = np.stack([x0 - 0.5, y0 - 0.5, x0 - 0.5 + pw, y0 - 0.5 + ph], axis=1).astype(np.float64)
     return Track(0, boxes, np.ones(T, bool), 1.0, P, clip.size)
 
 
-def test_crop_is_exact_subwindow_and_paste_back_exact_inverse_at_scale_one():
+@pytest.mark.parametrize("P", [24, (24, 32), (30, 26)])  # each window holds the whole square
+def test_crop_is_exact_subwindow_and_paste_back_exact_inverse_at_scale_one(P):
     clip = square_clip()
-    P = 24
+    ph, pw = (P, P) if isinstance(P, int) else P
     x0 = 6 + 2 * np.arange(6) - 7  # left column of each window (integers; partly outside the frame)
     y0 = 8 + np.arange(6) - 7
     tr = _unit_track(clip, P, x0, y0)
     item = crop_track(clip, tr)
+    assert item.rgb.shape == (6, 3, ph, pw) and item.flow_fwd.shape == (6, 2, ph, pw)
     for t in range(6):
-        win = np.zeros((P, P), np.float32)
+        win = np.zeros((ph, pw), np.float32)
         r0, c0 = y0[t], x0[t]
-        rs, cs = slice(max(r0, 0), r0 + P), slice(max(c0, 0), c0 + P)
+        rs, cs = slice(max(r0, 0), r0 + ph), slice(max(c0, 0), c0 + pw)
         sub = (clip.visible[t] == 1)[rs, cs]
         win[max(-r0, 0) : max(-r0, 0) + sub.shape[0], max(-c0, 0) : max(-c0, 0) + sub.shape[1]] = sub
         np.testing.assert_array_equal(item.visible[t, 0], win)
     pasted = paste_back(item.amodal[:, 0], tr)
     assert pasted.dtype == np.float32 and pasted.shape == (6, 40, 48)
     np.testing.assert_array_equal(pasted, clip.amodal[:, 0].astype(np.float32))  # bit for bit
+    wrong = item.amodal[:, 0].transpose(0, 2, 1) if ph != pw else item.amodal[:, 0, 1:]  # (L, Pw, Ph)
+    with pytest.raises(SavosError, match="paste_back expects"):  # a transposed patch is refused
+        paste_back(wrong, tr)
 
 
 @settings(max_examples=25, deadline=None)
-@given(dx=st.integers(-12, 40), dy=st.integers(-12, 30), P=st.integers(4, 20))
-def test_crop_paste_integer_offsets_property(dx, dy, P):
+@given(dx=st.integers(-12, 40), dy=st.integers(-12, 30), ph=st.integers(4, 20), pw=st.integers(4, 20))
+def test_crop_paste_integer_offsets_property(dx, dy, ph, pw):
     clip = square_clip(T=2)
-    tr = _unit_track(clip, P, np.array([dx, dx]), np.array([dy, dy]))
+    tr = _unit_track(clip, (ph, pw), np.array([dx, dx]), np.array([dy, dy]))
     pasted = paste_back(crop_track(clip, tr).amodal[:, 0], tr)
     inside = np.zeros((40, 48), bool)
-    inside[max(dy, 0) : max(dy + P, 0), max(dx, 0) : max(dx + P, 0)] = True
+    inside[max(dy, 0) : max(dy + ph, 0), max(dx, 0) : max(dx + pw, 0)] = True
     np.testing.assert_array_equal(pasted, (clip.amodal[:, 0] & inside).astype(np.float32))
 
 
-@pytest.mark.parametrize("patch,enlarge", [(32, 2.0), (16, 2.0), (24, 1.3)])
+@settings(max_examples=25, deadline=None)
+@given(ph=st.integers(8, 40), pw=st.integers(8, 40), enlarge=st.floats(1.0, 2.5), side=st.floats(4.0, 14.0),
+       vx=st.floats(-2.0, 2.0), vy=st.floats(-2.0, 2.0))
+def test_non_square_box_has_the_patch_aspect_one_scale_and_holds_the_enlarged_visible_box(
+        ph, pw, enlarge, side, vx, vy):
+    clip = square_clip(T=4, side=side, origin=(14.0, 12.0), velocity=(vx, vy), bar_rows=(38, 39))
+    (tr,) = make_tracks(clip, (ph, pw), enlarge)
+    w, h = tr.boxes[:, 2] - tr.boxes[:, 0], tr.boxes[:, 3] - tr.boxes[:, 1]
+    np.testing.assert_allclose(w * tr.scale, pw, rtol=1e-12)  # one scale along x and y
+    np.testing.assert_allclose(h * tr.scale, ph, rtol=1e-12)
+    own = clip.visible == 1
+    ext_h = max(np.ptp(np.nonzero(own[t].any(1))[0]) + 1 for t in range(4))
+    ext_w = max(np.ptp(np.nonzero(own[t].any(0))[0]) + 1 for t in range(4))
+    assert (h >= enlarge * ext_h - 1e-9).all() and (w >= enlarge * ext_w - 1e-9).all()
+    # the smallest such box: one side is exactly the enlarged extent
+    assert np.isclose(h, enlarge * ext_h).all() or np.isclose(w, enlarge * ext_w).all()
+
+
+def test_square_pair_is_the_int_patch():
+    clip = square_clip(origin=(6.3, 8.6), velocity=(2.4, 1.3))
+    (a,), (b,) = make_tracks(clip, 24, 1.5), make_tracks(clip, (24, 24), 1.5)
+    assert a.patch == b.patch == (24, 24) and a.scale == b.scale
+    np.testing.assert_array_equal(a.boxes, b.boxes)
+    np.testing.assert_array_equal(crop_track(clip, a).flow_fwd, crop_track(clip, b).flow_fwd)
+
+
+@pytest.mark.parametrize("patch,enlarge", [(32, 2.0), (16, 2.0), (24, 1.3), ((16, 32), 2.0), ((40, 24), 1.3)])
 def test_crop_paste_roundtrip_within_interpolation_error(patch, enlarge):
     clip = square_clip(origin=(6.3, 8.6), velocity=(2.4, 1.3))
     (tr,) = make_tracks(clip, patch=patch, enlarge=enlarge)
@@ -137,15 +170,16 @@ def test_crop_paste_roundtrip_within_interpolation_error(patch, enlarge):
         wrong = (pasted[t] > 0.5) != truth
         assert not (wrong & ~boundary_band(truth, band)).any()
     # a torch tensor in gives a torch tensor out
-    assert isinstance(paste_back(torch.zeros(6, patch, patch), tr), torch.Tensor)
+    assert isinstance(paste_back(torch.zeros(6, *tr.patch), tr), torch.Tensor)
 
 
-def test_patch_flow_is_exact_under_crop_change():
+@pytest.mark.parametrize("patch", [32, (24, 40), (40, 24)])
+def test_patch_flow_is_exact_under_crop_change(patch):
     # non-integer motion, scale != 1, moving crop, occluder bar crossing the object
     clip = square_clip(
         T=5, H=48, W=56, side=14.0, origin=(10.3, 20.6), velocity=(1.5, -2.75), bar_rows=(18, 20)
     )
-    (tr,) = make_tracks(clip, patch=32, enlarge=1.7)
+    (tr,) = make_tracks(clip, patch=patch, enlarge=1.7)
     item = crop_track(clip, tr)
     s, c = tr.scale, tr.centres
     assert not np.allclose(c[1:] - c[:-1], 0)  # the crop moves
@@ -172,7 +206,7 @@ def test_patch_flow_is_exact_under_crop_change():
         back = warp(torch.from_numpy(item.rgb[t : t + 1]), bwd)[0]
         assert (back - torch.from_numpy(item.rgb[t + 1]))[:, ok_b].abs().max() < 2.5 / 255
         # the amodal crop moved by the true (constant) amodal patch flow is the next amodal crop
-        delta = torch.from_numpy(expect.astype(np.float32)).view(1, 2, 1, 1).expand(1, 2, 32, 32)
+        delta = torch.from_numpy(expect.astype(np.float32)).view(1, 2, 1, 1).expand(1, 2, *tr.patch)
         warped = warp_forward(torch.from_numpy(item.amodal[t : t + 1]), delta)[0, 0].numpy()
         nxt = item.amodal[t + 1, 0]
         assert ((warped > 0.5) == (nxt > 0.5))[~boundary_band(nxt > 0.5, 2)].all()
@@ -208,6 +242,24 @@ def test_collate_pads_with_invalid_frames_and_to_device():
     assert batch.others.max() == 1.0  # the bar
     moved = batch.to("cpu")
     assert isinstance(moved, TrackBatch) and torch.equal(moved.rgb, batch.rgb) and moved.keys == batch.keys
+    (wide,) = make_tracks(clip, patch=(16, 24), enlarge=1.5)
+    with pytest.raises(SavosError, match="different sizes"):
+        collate([crop_track(clip, tr), crop_track(clip, wide)])
+    assert collate([crop_track(clip, wide)]).rgb.shape == (1, 6, 3, 16, 24)
+
+
+def test_known_follows_amodal_known_and_padding_is_unknown():
+    clip = square_clip()
+    (tr,) = make_tracks(clip, patch=16, enlarge=1.5)
+    clip.amodal_known[[1, 4], 0] = False  # no truth for the target at frames 1 and 4
+    clip.amodal_known[:, 1] = False  # nor for the occluder (not a track: must not matter)
+    items = [crop_track(clip, tr), crop_track(clip, tr, 3, 2)]
+    assert items[0].known.tolist() == [True, False, True, True, False, True]
+    assert items[1].known.tolist() == [True, False]
+    batch = collate(items)
+    assert batch.known.dtype == torch.bool
+    assert batch.known.tolist() == [[True, False, True, True, False, True], [True, False] + [False] * 4]
+    assert torch.equal(batch.to("cpu").known, batch.known) and torch.equal(batch.known_pairs(), batch.known)
 
 
 def test_track_windows_are_deterministic_per_seed_epoch_index():

@@ -11,13 +11,15 @@ from savos.models.unet import FrameCompleter, UNet, build_frame_completer, predi
 from savos.tracks import TrackBatch
 
 
-@pytest.mark.parametrize("widths, patch", [((4,), 8), ((4, 8), 16), ((16, 32, 64, 128), 64), ((8, 8, 8), 32)])
+@pytest.mark.parametrize("widths, patch", [((4,), 8), ((4, 8), 16), ((16, 32, 64, 128), 64), ((8, 8, 8), 32),
+                                           ((4, 8, 8), (16, 40)), ((4, 8), (24, 8))])
 def test_unet_shapes_and_finite(widths, patch):
     torch.manual_seed(0)
     net = UNet(3, 2, widths)
-    x = torch.rand(5, 3, patch, patch)
+    ph, pw = (patch, patch) if isinstance(patch, int) else patch
+    x = torch.rand(5, 3, ph, pw)
     y = net(x)
-    assert y.shape == (5, 2, patch, patch) and torch.isfinite(y).all()
+    assert y.shape == (5, 2, ph, pw) and torch.isfinite(y).all()
     y.square().mean().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
 
@@ -29,6 +31,10 @@ def test_unet_refuses_bad_sizes():
         UNet(1, 1, ())
     with pytest.raises(SavosError, match="patch 24 must be divisible by 2\\^len\\(widths\\) = 2\\^4"):
         build_frame_completer(24, (4, 8, 16, 32))
+    with pytest.raises(SavosError, match="divisible by 2\\^3"):
+        UNet(1, 1, (4, 8, 16))(torch.zeros(1, 1, 16, 20))  # one side is enough to refuse
+    with pytest.raises(SavosError, match="patch \\[32, 24\\] must be divisible"):
+        build_frame_completer((32, 24), (4, 8, 16, 32))
     with pytest.raises(SavosError, match="5 input channels"):
         FrameCompleter(UNet(2, 1, (4,)), use_rgb=True)
 

@@ -52,9 +52,10 @@ def load_run(run_dir: str | Path, device: torch.device):
 
 
 @torch.no_grad()
-def predict_clip(model: torch.nn.Module, method_name: str, clip, patch: int, enlarge: float,
-                 batch: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+def predict_clip(model: torch.nn.Module, method_name: str, clip, patch: int | tuple[int, int],
+                 enlarge: float, batch: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """-> (amodal bool (T, K, H, W), predicted bool (K,)) for every target object of ``clip``.
+    patch: ``data.patch`` of the run (P, or (Ph, Pw)).
 
     A target without any visible pixel has no track; it is marked predicted with an empty mask.
     """
@@ -67,7 +68,7 @@ def predict_clip(model: torch.nn.Module, method_name: str, clip, patch: int, enl
     for i in range(0, len(tracks), batch):
         chunk = tracks[i: i + batch]
         b = collate([crop_track(clip, tr) for tr in chunk]).to(device)
-        probs = predict(model, b).float().cpu()  # (B, T, 1, P, P)
+        probs = predict(model, b).float().cpu()  # (B, T, 1, Ph, Pw)
         for j, track in enumerate(chunk):
             full = paste_back(probs[j, :, 0].numpy(), track, size=clip.size)  # (T, H, W)
             amodal[:, track.object_id] = full >= THRESHOLD

@@ -4,8 +4,12 @@
       index.md                  links everything below
       results.md                the results table (one row per method) under the chosen protocol
       iou_vs_occlusion.png      occluded and full IoU per occlusion-rate bucket, one line per method
+      iou_vs_reach.png          occluded IoU against temporal reach (savos.evaluation.reach), and
+      iou_vs_reach.md           its table: does a method use time?
       training_curves.png       train and validation losses of every run given (or found)
-      clips/clip_NNNNNN.gif     input | visible | ground truth | each method's prediction
+      clips/clip_NNNNNN.gif     input | visible | ground truth | each method's prediction; where the
+                                amodal mask is not known (real data, clip.amodal_known), the ground
+                                truth panel says "no amodal truth" instead of drawing a mask
       J_adapt_curves.png        for the J-th folder written by `savos adapt`: learning curves of its
       adapt_clips/J_<key>.gif   first clips, and GIFs before | after adaptation (adapt_plots.py)
 
@@ -30,7 +34,12 @@ from savos.outputs import OwnedDir, check_writable
 from savos.readers import need, read_json
 from savos.training.summary import SUMMARY, read_summary
 
-REPORT_FILES = ["index.md", "results.md", "iou_vs_occlusion.png", "training_curves.png", "clips"]
+NO_TRUTH = "no amodal truth"
+NO_TRUTH_COLOR = (255, 200, 0)  # text colour: distinct from the masks' white and blue
+SCALE = 3  # clip pixels -> GIF pixels
+
+REPORT_FILES = ["index.md", "results.md", "iou_vs_occlusion.png", "iou_vs_reach.png", "iou_vs_reach.md",
+                "training_curves.png", "clips"]
 
 
 @dataclass
@@ -190,6 +199,27 @@ def _plot_curves(entries: list[Entry], out: Path) -> bool:
     return True
 
 
+def mask_panel(vis: np.ndarray, mask: np.ndarray, own: np.ndarray, known: bool = True) -> np.ndarray:
+    """One GIF panel, upscaled SCALE x: the dimmed visible labels vis (H, W, 3) uint8 with the amodal
+    mask (H, W) bool in white, its part on the object's own visible pixels own (H, W) in blue; without
+    truth (``known`` False) no mask, and the words NO_TRUTH. -> (SCALE H, SCALE W, 3) uint8."""
+    from PIL import Image, ImageDraw
+
+    img = (vis // 3).copy()
+    if known:
+        img[mask] = (255, 255, 255)
+        img[mask & own] = (120, 200, 255)
+    big = np.repeat(np.repeat(img, SCALE, 0), SCALE, 1)
+    if known:
+        return big
+    im = Image.fromarray(big)
+    draw = ImageDraw.Draw(im)
+    draw.fontmode = "1"  # no anti-aliasing: the words stay NO_TRUTH_COLOR exactly
+    for i, word in enumerate(("no amodal", "truth")):  # two short lines fit narrow clips
+        draw.text((2, 2 + 11 * i), word, fill=NO_TRUTH_COLOR)
+    return np.asarray(im)
+
+
 def _clip_gifs(entries: list[Entry], data_root: str, split: str, out_dir: Path, n: int) -> list[Path]:
     from PIL import Image, ImageDraw
 
@@ -204,21 +234,21 @@ def _clip_gifs(entries: list[Entry], data_root: str, split: str, out_dir: Path, 
     for i in range(min(n, len(ds))):
         clip = ds[i]
         k = clip.target_ids()[0]
-        masks = [("ground truth", clip.amodal[:, k])]
-        masks += [(name, p.load(clip.key)[0][:, k]) for name, p in preds if p.has(clip.key)]
+        # (name, masks (T, H, W), known (T,)): predictions are drawn at every frame
+        masks = [("ground truth", clip.amodal[:, k], clip.amodal_known[:, k])]
+        masks += [(name, p.load(clip.key)[0][:, k], np.ones(clip.num_frames, bool)) for name, p in preds
+                  if p.has(clip.key)]
         frames = []
         for t in range(clip.num_frames):
             vis = label_colors(clip.visible[t])
-            panels = [("input", clip.rgb[t]), ("visible", vis)]
-            for name, m in masks:
-                img = (vis // 3).copy()
-                img[m[t]] = (255, 255, 255)
-                img[m[t] & (clip.visible[t] == k + 1)] = (120, 200, 255)
-                panels.append((name, img))
-            row = np.concatenate([np.repeat(np.repeat(p, 3, 0), 3, 1) for _, p in panels], axis=1)
+            own = clip.visible[t] == k + 1
+            big = lambda x: np.repeat(np.repeat(x, SCALE, 0), SCALE, 1)  # noqa: E731
+            panels = [("input", big(clip.rgb[t])), ("visible", big(vis))]
+            panels += [(name, mask_panel(vis, m[t], own, bool(known[t]))) for name, m, known in masks]
+            row = np.concatenate([p for _, p in panels], axis=1)
             im = Image.fromarray(np.pad(row, ((14, 0), (0, 0), (0, 0))))
             draw = ImageDraw.Draw(im)
-            w = clip.size[1] * 3
+            w = clip.size[1] * SCALE
             for j, (name, _) in enumerate(panels):
                 draw.text((j * w + 2, 1), name[:24], fill=(255, 255, 255))
             frames.append(im)
@@ -227,6 +257,25 @@ def _clip_gifs(entries: list[Entry], data_root: str, split: str, out_dir: Path, 
         path = write_bytes_atomic(out_dir / f"{clip.key}.gif", buf.getvalue())
         paths.append(path)
     return paths
+
+
+def _reach_section(scored: list[Entry], root: str, split: str, protocol: str, out: Path) -> list[str]:
+    """Occluded IoU against temporal reach (savos.evaluation.reach): plot, table, index lines."""
+    from savos.evaluation.reach import iou_by_reach, pair_reach, plot_reach, reach_table, read_pairs
+
+    try:
+        reach = pair_reach(root, scored[0].metrics.get("split", split))
+    except SavosError as e:  # a dataset without motion information: no reach section, say why
+        return ["## Occluded IoU against temporal reach", "", f"Not measured: {e}", ""]
+    per = {e.name: iou_by_reach(read_pairs(e.pred_dir, protocol), reach) for e in scored}
+    plot_reach(per, out / "iou_vs_reach.png")
+    table = reach_table(per)
+    write_bytes_atomic(out / "iou_vs_reach.md", table.encode())
+    return ["## Occluded IoU against temporal reach", "",
+            "Reach: frames to the nearest frame where the hidden part is visible (median over its pixels; "
+            "object-frames per bucket in brackets). A per-frame method is flat; a method that uses time "
+            "is best at small reach.", "", table, "[iou_vs_reach.md](iou_vs_reach.md)", "",
+            "![IoU vs reach](iou_vs_reach.png)", ""]
 
 
 def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str | None = None,
@@ -252,13 +301,16 @@ def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str
     if any(e.metrics for e in entries):
         _plot_buckets(entries, out / "iou_vs_occlusion.png")
         lines += ["## IoU against occlusion rate", "", "![IoU vs occlusion](iou_vs_occlusion.png)", ""]
-    if _plot_curves(entries, out / "training_curves.png"):
-        lines += ["## Training curves", "", "![training curves](training_curves.png)", ""]
     scored = [e for e in entries if e.metrics]
     root = data_root or (scored[0].metrics.get("data_root") if scored else None)
+    if root and scored:
+        lines += _reach_section(scored, root, split, protocol, out)
+    if _plot_curves(entries, out / "training_curves.png"):
+        lines += ["## Training curves", "", "![training curves](training_curves.png)", ""]
     if root and clips > 0:
         gifs = _clip_gifs(entries, root, split, out / "clips", clips)
-        lines += ["## Clips", "", "White: predicted amodal mask; blue: its visible part.", ""]
+        lines += ["## Clips", "", "White: predicted amodal mask; blue: its visible part. Ground truth "
+                  f"\"{NO_TRUTH}\": the data has no amodal mask of the object in that frame (real data).", ""]
         lines += [f"- [{g.stem}](clips/{g.name})\n\n  ![{g.stem}](clips/{g.name})" for g in gifs]
         lines.append("")
     if root:

@@ -6,8 +6,21 @@ recipe does not import the networks. ``MODEL_CONFIGS`` maps a recipe's ``method`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
+from savos.errors import SavosError
 from savos.schema import check
+
+
+def check_patch(patch: int | tuple[int, int], levels: int, widths: str, source: str = "") -> None:
+    """One line naming ``data.patch`` unless each side of it (P, or (Ph, Pw)) is divisible by 2^levels,
+    the network's stride-2 levels (``widths`` names the recipe keys that set them)."""
+    sides = (patch,) if isinstance(patch, int) else tuple(patch)
+    if any(side % 2**levels for side in sides):
+        shown = patch if isinstance(patch, int) else list(patch)
+        both = "" if isinstance(patch, int) else " (both sides)"
+        raise SavosError(f"{source or 'recipe'}: data.patch: {shown} must be divisible by 2^{levels}{both} "
+                         f"({widths} has {levels} stride-2 levels)")
 
 
 @dataclass(frozen=True)
@@ -15,13 +28,16 @@ class SaVosModelConfig:
     """The recipe's ``model`` section for method "savos": exactly the explicit arguments of build_savos
     except ``patch``, which comes from ``data.patch`` (tests/test_config.py checks they agree)."""
 
-    enc_widths: tuple[int, ...] = (16, 32, 64, 64)  # encoder channels per stride-2 level
-    feat: int = 128  # encoder feature f_t
-    hidden: int = 128  # LSTM state h_t
+    enc_widths: tuple[int, ...] = (16, 32, 64, 64)  # encoder channels per stride-2 level (conv: first 3)
+    feat: int = 128  # encoder feature f_t (vector memory only)
+    hidden: int = 128  # LSTM state h_t (vector memory)
     completer_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_a / DeConv_a channels per level
     motion_widths: tuple[int, ...] = (8, 16, 32, 64)  # CNN_c / DeConv_c channels per level
     skips: bool = True  # U-Net skips from the conditioning CNNs (False: the paper's pure bottleneck)
     flow_scale: float = 4.0  # patch pixels of flow that map to 1.0 inside the network
+    memory: Literal["vector", "conv", "both"] = "vector"  # the paper's LSTM, a ConvGRU at P/8, or both
+    conv_hidden: int = 32  # ConvGRU channels at P/8 (conv memory)
+    others: bool = False  # the other objects' visible masks as inputs of the encoder and the completer
 
     def __post_init__(self):
         for key in ("enc_widths", "completer_widths", "motion_widths"):
@@ -30,6 +46,7 @@ class SaVosModelConfig:
                   f"must be a list of 1 to 8 ints in [1, 4096], got {list(w)}")
         check(1 <= self.feat <= 8192, "feat", f"must be in [1, 8192], got {self.feat}")
         check(1 <= self.hidden <= 8192, "hidden", f"must be in [1, 8192], got {self.hidden}")
+        check(1 <= self.conv_hidden <= 4096, "conv_hidden", f"must be in [1, 4096], got {self.conv_hidden}")
         check(self.flow_scale > 0, "flow_scale", f"must be > 0, got {self.flow_scale}")
 
 

@@ -1,11 +1,12 @@
 """A small per-frame U-Net (Ronneberger et al. 2015), the image-level network of the learned baselines.
 
-``UNet(in_ch, out_ch, widths)``: (N, C_in, P, P) -> (N, C_out, P, P) logits, for P divisible by
-2^len(widths). Level i works at P / 2^(i+1) with ``widths[i]`` channels: one 3x3 conv block (conv, GroupNorm,
-LeakyReLU) per level on the way down (strided from level 1 on), one transposed-conv up block plus one
-conv block per level on the way up, with a skip from the encoder feature of the same level. One conv
-per level down keeps a training step of 128 images of 64 x 64 (batch 8 x 16 frames) at a few tenths of
-a second on 2 CPU threads; a second conv per level down and a two-conv stem roughly doubled it.
+``UNet(in_ch, out_ch, widths)``: (N, C_in, Ph, Pw) -> (N, C_out, Ph, Pw) logits, for both sides divisible by
+2^len(widths) (P below stands for either side). Level i works at P / 2^(i+1) with ``widths[i]`` channels: one
+3x3 conv block (conv, GroupNorm, LeakyReLU) per level on the way down (strided from level 1 on), one
+transposed-conv up block plus one conv block per level on the way up, with a skip from the encoder feature of
+the same level. One conv per level down keeps a training step of 128 images of 64 x 64 (batch 8 x 16 frames)
+at a few tenths of a second on 2 CPU threads; a second conv per level down and a two-conv stem roughly doubled
+it.
 
 Two CPU-driven choices, the same as SaVos's completer (savos.models.savos.CondUNet):
 
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 
 from savos.errors import SavosError
 from savos.models.savos import conv_block, up_block
-from savos.tracks import TrackBatch
+from savos.tracks import TrackBatch, patch_hw
 
 
 def _cl(x: torch.Tensor) -> torch.Tensor:
@@ -39,7 +40,7 @@ def _cl(x: torch.Tensor) -> torch.Tensor:
 
 
 class UNet(nn.Module):
-    """(N, in_ch, P, P) -> (N, out_ch, P, P) logits; P divisible by 2^len(widths)."""
+    """(N, in_ch, Ph, Pw) -> (N, out_ch, Ph, Pw) logits; Ph and Pw divisible by 2^len(widths)."""
 
     def __init__(self, in_ch: int, out_ch: int, widths: Sequence[int] = (16, 32, 64, 128)):
         super().__init__()
@@ -56,23 +57,24 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert x.dim() == 4 and x.shape[1] == self.in_ch, (tuple(x.shape), self.in_ch)
-        P, n = x.shape[-1], len(self.widths)
-        if x.shape[-2] != P or P % 2**n:
-            raise SavosError(f"UNet with {n} levels needs square inputs with a side divisible by 2^{n}, "
+        n = len(self.widths)
+        if any(side % 2**n for side in x.shape[-2:]):
+            raise SavosError(f"UNet with {n} levels needs inputs with both sides divisible by 2^{n}, "
                              f"got {tuple(x.shape[-2:])}")
-        feats = [self.stem(_cl(F.pixel_unshuffle(x, 2)))]  # (N, w0, P/2, P/2)
+        feats = [self.stem(_cl(F.pixel_unshuffle(x, 2)))]  # (N, w0, Ph/2, Pw/2)
         for block in self.down:
             feats.append(block(feats[-1]))  # (N, w_i, P/2^(i+1), ...)
         z = feats[-1]
         for i in range(n - 2, -1, -1):
             z = self.fuse[i](self.up[i](z) + feats[i])  # (N, w_i, P/2^(i+1), ...)
-        return F.pixel_shuffle(self.head(z), 2)  # (N, out_ch, P, P)
+        return F.pixel_shuffle(self.head(z), 2)  # (N, out_ch, Ph, Pw)
 
 
 class FrameCompleter(nn.Module):
     """Amodal completion of one object in one frame: [V, O, rgb ⊙ (1 - O)] -> amodal logit.
 
-    ``forward(visible (N, 1, P, P), occluder (N, 1, P, P), rgb (N, 3, P, P)) -> (N, 1, P, P)`` logits.
+    ``forward(visible (N, 1, Ph, Pw), occluder (N, 1, Ph, Pw), rgb (N, 3, Ph, Pw)) -> (N, 1, Ph, Pw)``
+    logits.
     ``occluder`` marks where something may hide the object (other objects' visible masks). The rgb there
     is blacked out: it shows the occluder, never the object, and in the self-supervised training the
     artificial occluder must not leave the object's colour behind. ``use_rgb=False``: masks only.
@@ -91,28 +93,30 @@ class FrameCompleter(nn.Module):
         parts = [visible, occluder]
         if self.use_rgb:
             parts.append(rgb * (1.0 - occluder))
-        return self.unet(torch.cat(parts, dim=1))  # (N, 1, P, P)
+        return self.unet(torch.cat(parts, dim=1))  # (N, 1, Ph, Pw)
 
 
-def build_frame_completer(patch: int, widths: Sequence[int] = (16, 32, 64, 128),
+def build_frame_completer(patch: int | Sequence[int], widths: Sequence[int] = (16, 32, 64, 128),
                           use_rgb: bool = True) -> FrameCompleter:
-    """A FrameCompleter for P x P patches; P must be divisible by 2^len(widths)."""
+    """A FrameCompleter for P x P patches, or Ph x Pw for a pair (Ph, Pw); each side must be divisible by
+    2^len(widths)."""
     n = len(widths)
-    if n < 1 or patch % 2**n:
-        raise SavosError(f"model: patch {patch} must be divisible by 2^len(widths) = 2^{n}, "
+    if n < 1 or any(side % 2**n for side in patch_hw(patch)):
+        shown = patch if isinstance(patch, int) else list(patch)
+        raise SavosError(f"model: patch {shown} must be divisible by 2^len(widths) = 2^{n} (each side), "
                          f"got widths={list(widths)}")
     return FrameCompleter(UNet(5 if use_rgb else 2, 1, widths), use_rgb)
 
 
 def predict_frames(model: nn.Module, batch: TrackBatch) -> torch.Tensor:
-    """Amodal probabilities (B, T, 1, P, P) of a per-frame completer: frame by frame, from the visible
+    """Amodal probabilities (B, T, 1, Ph, Pw) of a per-frame completer: frame by frame, from the visible
     mask with the other objects' visible masks as occluders. Frames where the object is not visible
     (``valid`` False) carry no information for an image-level model and are predicted empty.
 
-    model: called as ``model(visible, occluder, rgb)`` on (N, ., P, P) -> (N, 1, P, P) logits
+    model: called as ``model(visible, occluder, rgb)`` on (N, ., Ph, Pw) -> (N, 1, Ph, Pw) logits
     (a FrameCompleter, or a module wrapping one).
     """
-    B, T, _, P, _ = batch.visible.shape
+    B, T, _, Ph, Pw = batch.visible.shape
     logits = model(batch.visible.flatten(0, 1), batch.others.flatten(0, 1), batch.rgb.flatten(0, 1))
-    probs = torch.sigmoid(logits.float()).view(B, T, 1, P, P)
+    probs = torch.sigmoid(logits.float()).view(B, T, 1, Ph, Pw)
     return probs * batch.valid[:, :, None, None, None].to(probs.dtype)

@@ -83,7 +83,7 @@ def should_stop(visible_iou: Sequence[float], patience: int, min_delta: float) -
 def crop_scores(probs: torch.Tensor, batch: TrackBatch, known: torch.Tensor) -> dict[str, float | None]:
     """Mean IoUs of thresholded crops over (track, frame) pairs; None where no pair counts.
 
-    probs (B, T, 1, P, P); known bool (B, T): pairs whose ground truth may be scored (``amodal_known``).
+    probs (B, T, 1, Ph, Pw); known bool (B, T): pairs whose ground truth may be scored (``amodal_known``).
     "visible": see the module docstring (no ground truth). "full" / "occluded" (ground truth, analysis
     only): against the amodal crop, and both restricted to outside the own visible mask, over known pairs
     where the ground truth has pixels there.
@@ -126,9 +126,10 @@ def _windows(clip: Clip, tracks: list[Track], whole: TrackBatch, batch_size: int
 
 
 def adapt_clip(model: torch.nn.Module, method: Method, clip: Clip, initial: dict[str, torch.Tensor], *,
-               patch: int, enlarge: float, loss: LossConfig, lr: float, max_iters: int, patience: int,
-               min_delta: float, batch_size: int, window: int, grad_clip: float, seed: Sequence[int],
-               device: torch.device, on_iteration: Callable[[AdaptLog], None] | None = None):
+               patch: int | tuple[int, int], enlarge: float, loss: LossConfig, lr: float, max_iters: int,
+               patience: int, min_delta: float, batch_size: int, window: int, grad_clip: float,
+               seed: Sequence[int], device: torch.device,
+               on_iteration: Callable[[AdaptLog], None] | None = None):
     """Adapt ``model`` (weights ``initial``) to ``clip``; see the module docstring.
 
     Returns (after, before, log): ``after`` and ``before`` are (amodal bool (T, K, H, W), predicted bool
@@ -143,7 +144,7 @@ def adapt_clip(model: torch.nn.Module, method: Method, clip: Clip, initial: dict
         log.stopped = "no tracks"
         return empty, empty, log
     whole = collate([crop_track(clip, tr) for tr in tracks]).to(device)  # (B, T, ...) every target
-    known = torch.as_tensor(clip.amodal_known[:, [tr.object_id for tr in tracks]].T.copy(), device=device)
+    known = whole.known_pairs()  # (B, T) clip.amodal_known of each track's object
     model.load_state_dict(initial)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     max_norm = grad_clip if grad_clip > 0 else math.inf

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from savos.errors import SavosError
+from savos.models.configs import check_patch
 from savos.models.unet import FrameCompleter, build_frame_completer, predict_frames
 from savos.tracks import TrackBatch
 
@@ -56,7 +57,7 @@ CANDIDATES = 4  # placements tried per image; the first with a cover in COVER wi
 class ImageSSL(nn.Module):
     """A FrameCompleter plus the settings of its objective (plain attributes, not weights).
 
-    ``forward(visible, occluder, rgb)`` is the completer's: (N, 1|1|3, P, P) -> (N, 1, P, P) logits.
+    ``forward(visible, occluder, rgb)`` is the completer's: (N, 1|1|3, Ph, Pw) -> (N, 1, Ph, Pw) logits.
     """
 
     def __init__(self, completer: FrameCompleter, front_prob: float, occluder_weight: float,
@@ -72,21 +73,21 @@ class ImageSSL(nn.Module):
 
 @dataclass
 class Occlusion:
-    """One artificial occlusion per image (N images, P x P)."""
+    """One artificial occlusion per image (N images, Ph x Pw)."""
 
-    visible: torch.Tensor  # (N, 1, P, P) the input visible mask: V ∧ ¬O (case 1) or V (case 2)
-    occluder: torch.Tensor  # (N, 1, P, P) the input occluder channel: the artificial occluder ∪ R
-    artificial: torch.Tensor  # (N, 1, P, P) the artificial occluder as input: O (case 1), O ∧ ¬V (case 2)
+    visible: torch.Tensor  # (N, 1, Ph, Pw) the input visible mask: V ∧ ¬O (case 1) or V (case 2)
+    occluder: torch.Tensor  # (N, 1, Ph, Pw) the input occluder channel: the artificial occluder ∪ R
+    artificial: torch.Tensor  # (N, 1, Ph, Pw) the artificial occluder as input: O (case 1), O ∧ ¬V (case 2)
     front: torch.Tensor  # bool (N,): case 1
 
 
 def _centroid(m: torch.Tensor) -> torch.Tensor:
-    """(N, P, P) soft masks -> (N, 2) (row, col) centres of mass; the patch centre for empty masks."""
-    P = m.shape[-1]
-    idx = torch.arange(P, device=m.device, dtype=m.dtype)
+    """(N, Ph, Pw) soft masks -> (N, 2) (row, col) centres of mass; the patch centre for empty masks."""
+    Ph, Pw = m.shape[-2:]
+    rows, cols = (torch.arange(n, device=m.device, dtype=m.dtype) for n in (Ph, Pw))
     mass = m.sum((1, 2))  # (N,)
-    rc = torch.stack([(m.sum(2) * idx).sum(1), (m.sum(1) * idx).sum(1)], dim=1)  # (N, 2)
-    centre = torch.full_like(rc, (P - 1) / 2)
+    rc = torch.stack([(m.sum(2) * rows).sum(1), (m.sum(1) * cols).sum(1)], dim=1)  # (N, 2)
+    centre = torch.tensor([(Ph - 1) / 2, (Pw - 1) / 2], device=m.device, dtype=m.dtype).expand_as(rc)
     return torch.where(mass[:, None] > 1e-6, rc / mass.clamp_min(1e-6)[:, None], centre)
 
 
@@ -95,16 +96,16 @@ def artificial_occlusion(visible: torch.Tensor, others: torch.Tensor, group: tor
                          gen: torch.Generator) -> Occlusion:
     """Occlude each image's visible mask with another track's visible mask (see the module docstring).
 
-    visible, others (N, 1, P, P) soft masks V and R; group long (N,): the track of each image — the
+    visible, others (N, 1, Ph, Pw) soft masks V and R; group long (N,): the track of each image — the
     occluder comes from an image of another track when there is a valid one, else from another image;
     valid bool (N,): images that may serve as occluders. gen: a CPU torch.Generator; every random draw
     comes from it. The source mask is flipped at random (each axis, p = 0.5) and shifted by whole pixels
-    so that its centre of mass lands within ± max_offset * P of V's (zeros shifted in); of CANDIDATES
+    so that its centre of mass lands within ± max_offset * (Ph, Pw) of V's (zeros shifted in); of CANDIDATES
     such placements the first hiding a fraction of V within COVER is kept, else the closest to it.
     """
-    N, _, P, _ = visible.shape
+    N, _, Ph, Pw = visible.shape
     dev, dt = visible.device, visible.dtype
-    v = visible[:, 0]  # (N, P, P)
+    v = visible[:, 0]  # (N, Ph, Pw)
     usable = (valid & (v.flatten(1).sum(1) > 0.5)).cpu()  # (N,) non-empty occluder sources
     g = group.cpu()
     weights = (usable[None, :] & (g[None, :] != g[:, None])).float()  # (N, N) row i: sources for image i
@@ -113,31 +114,32 @@ def artificial_occlusion(visible: torch.Tensor, others: torch.Tensor, group: tor
     weights = torch.where(weights.sum(1, keepdim=True) > 0, weights, torch.ones(N, N))
     src = torch.multinomial(weights, 1, generator=gen)[:, 0]  # (N,)
     flip = torch.rand(N, 2, generator=gen) < 0.5  # (N, 2): flip rows, flip cols
-    offset = (2 * torch.rand(N, CANDIDATES, 2, generator=gen) - 1) * (max_offset * P)  # (N, C, 2) rows, cols
+    u = 2 * torch.rand(N, CANDIDATES, 2, generator=gen) - 1  # (N, C, 2) rows, cols in [-1, 1)
+    offset = torch.stack([u[..., 0] * (max_offset * Ph), u[..., 1] * (max_offset * Pw)], dim=-1)
     front = torch.rand(N, generator=gen) < front_prob  # (N,)
     src, flip, offset, front = src.to(dev), flip.to(dev), offset.to(dev, dt), front.to(dev)
 
-    s = v[src]  # (N, P, P) source masks
+    s = v[src]  # (N, Ph, Pw) source masks
     c_src = _centroid(s)  # (N, 2)
-    c_src = torch.where(flip, (P - 1) - c_src, c_src)  # centre after flipping
+    last = torch.tensor([Ph - 1, Pw - 1], device=dev, dtype=c_src.dtype)  # (2,) last row, last column
+    c_src = torch.where(flip, last - c_src, c_src)  # centre after flipping
     shift = torch.round(_centroid(v)[:, None] + offset - c_src[:, None]).long()  # (N, C, 2)
-    # Output pixel (r, c) takes pixel (r - dy, c - dx) of the flipped source; index P (a zero row and
+    # Output pixel (r, c) takes pixel (r - dy, c - dx) of the flipped source; index Ph or Pw (a zero row and
     # column padded on) stands for outside. Rows are gathered first, then columns: two cheap gathers.
-    ar = torch.arange(P, device=dev)
     idx = []
-    for axis in (0, 1):
-        i = ar - shift[..., axis : axis + 1]  # (N, C, P)
-        out = (i < 0) | (i >= P)
-        i = torch.where(flip[:, None, axis : axis + 1], (P - 1) - i, i)
-        idx.append(torch.where(out, P, i))
-    s = F.pad(s, (0, 1, 0, 1))  # (N, P + 1, P + 1)
-    cand = s[torch.arange(N, device=dev)[:, None, None], idx[0]]  # (N, C, P, P + 1) rows picked
-    cand = torch.gather(cand, 3, idx[1][:, :, None, :].expand(N, CANDIDATES, P, P))  # (N, C, P, P)
+    for axis, n in ((0, Ph), (1, Pw)):
+        i = torch.arange(n, device=dev) - shift[..., axis : axis + 1]  # (N, C, n)
+        out = (i < 0) | (i >= n)
+        i = torch.where(flip[:, None, axis : axis + 1], (n - 1) - i, i)
+        idx.append(torch.where(out, n, i))
+    s = F.pad(s, (0, 1, 0, 1))  # (N, Ph + 1, Pw + 1)
+    cand = s[torch.arange(N, device=dev)[:, None, None], idx[0]]  # (N, C, Ph, Pw + 1) rows picked
+    cand = torch.gather(cand, 3, idx[1][:, :, None, :].expand(N, CANDIDATES, Ph, Pw))  # (N, C, Ph, Pw)
 
     area = v.sum((1, 2)).clamp_min(1e-6)  # (N,)
     cover = (cand * v[:, None]).sum((2, 3)) / area[:, None]  # (N, C) fraction of V hidden
     miss = F.relu(COVER[0] - cover) + F.relu(cover - COVER[1])  # (N, C), 0 inside the range
-    occ = cand[torch.arange(N, device=dev), miss.argmin(1)][:, None]  # (N, 1, P, P) the first best
+    occ = cand[torch.arange(N, device=dev), miss.argmin(1)][:, None]  # (N, 1, Ph, Pw) the first best
     f = front[:, None, None, None].to(dt)
     art = f * occ + (1 - f) * occ * (1 - visible)  # O, or its part not behind V
     inp = f * visible * (1 - occ) + (1 - f) * visible
@@ -149,9 +151,9 @@ def deocclusion_loss(logits: torch.Tensor, target: torch.Tensor, artificial: tor
                      ignore_others: bool) -> torch.Tensor:
     """Weighted BCE (module docstring): mean over pixels, then over the valid images; 0 if none.
 
-    logits, target (V), artificial, others (N, 1, P, P); valid bool (N,). -> scalar.
+    logits, target (V), artificial, others (N, 1, Ph, Pw); valid bool (N,). -> scalar.
     """
-    w = 1.0 + (occluder_weight - 1.0) * artificial  # (N, 1, P, P)
+    w = 1.0 + (occluder_weight - 1.0) * artificial  # (N, 1, Ph, Pw)
     if ignore_others:
         w = w * (1.0 - others)
     per = (w * F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")).mean((1, 2, 3))
@@ -171,6 +173,7 @@ def batch_seed(batch: TrackBatch) -> int:
 
 def build_image_ssl(config: Config) -> ImageSSL:
     m = config.model
+    check_patch(config.data.patch, len(m.widths), "model.widths", config.source)
     try:
         completer = build_frame_completer(config.data.patch, m.widths, m.use_rgb)
     except SavosError as e:
@@ -179,23 +182,24 @@ def build_image_ssl(config: Config) -> ImageSSL:
 
 
 def image_ssl_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> tuple[dict, torch.Tensor]:
-    """-> ({"total", "deocclusion"}, probabilities (B, T, 1, P, P)). ``loss`` (lambda1, lambda2) is unused.
+    """-> ({"total", "deocclusion"}, probabilities (B, T, 1, Ph, Pw)). ``loss`` (lambda1, lambda2) is
+    unused.
 
     The probabilities are the test-time predictions (``predict_frames``) in eval mode (validation: crop
     mIoU), and the completions of the artificially occluded inputs in training mode (unused there; no
     second forward pass).
     """
     net = getattr(model, "module", model)  # the bare ImageSSL under DDP, for its settings
-    B, T, _, P, _ = batch.visible.shape
+    B, T, _, Ph, Pw = batch.visible.shape
     vis, others, valid = batch.visible.flatten(0, 1), batch.others.flatten(0, 1), batch.valid.flatten()
     group = torch.arange(B).repeat_interleave(T)  # (B*T,) the track of each image
     gen = torch.Generator().manual_seed(batch_seed(batch))
     occ = artificial_occlusion(vis, others, group, valid, net.front_prob, net.max_offset, gen)
-    logits = model(occ.visible, occ.occluder, batch.rgb.flatten(0, 1))  # (B*T, 1, P, P)
+    logits = model(occ.visible, occ.occluder, batch.rgb.flatten(0, 1))  # (B*T, 1, Ph, Pw)
     value = deocclusion_loss(logits, vis, occ.artificial, others, valid, net.occluder_weight,
                              net.ignore_others)
     if model.training:
-        probs = torch.sigmoid(logits.detach().float()).view(B, T, 1, P, P)
+        probs = torch.sigmoid(logits.detach().float()).view(B, T, 1, Ph, Pw)
     else:
         probs = predict_frames(model, batch)
     return {"total": value, "deocclusion": value}, probs

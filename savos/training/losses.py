@@ -18,7 +18,12 @@ forward motion over forward pairs and by the backward motion over reversed pairs
 own prediction moved by its own motion. The merged chains train α and make the merged mask — the one
 that is evaluated — self-consistent; the own chains keep each direction a complete predictor, so the
 softmax cannot starve one direction of gradient. ``merged_weight`` balances the two (0.5 by default).
-The ground truth ``batch.amodal`` never enters ``savos_loss``.
+The ground truth ``batch.amodal`` never enters ``savos_loss`` (tests/test_losses.py fills it with NaN
+where it is unknown and checks that the loss and its gradient do not change).
+
+``supervised_loss`` (the video oracle) reads ``batch.amodal`` only at pairs that are valid and known
+(``batch.known``: real data is partly annotated); elsewhere the target is replaced by 0 before the BCE,
+so whatever an unknown pair holds (even NaN) reaches neither the loss nor its gradient.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def bce(p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def soft_iou_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Diff-IoU: 1 - Σab / Σ(a + b - ab) over the last three dims; (..., C, P, P) -> (...).
+    """Diff-IoU: 1 - Σab / Σ(a + b - ab) over the last three dims; (..., C, Ph, Pw) -> (...).
 
     Two empty masks agree: loss 0.
     """
@@ -57,20 +62,20 @@ def chain_terms(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """L_M and L_C sums over the valid pairs (t, t+1) of C prediction chains sharing one motion.
 
-    masks (B, T, C, P, P) probabilities M̃ of C chains; motion (B, T, 2, P, P) Δ_t, t -> t+1 on frame t;
-    visible, others (B, T, 1, P, P); valid bool (B, T).
+    masks (B, T, C, Ph, Pw) probabilities M̃ of C chains; motion (B, T, 2, Ph, Pw) Δ_t, t -> t+1 on frame t;
+    visible, others (B, T, 1, Ph, Pw); valid bool (B, T).
     Returns (lm (C,), lc (C,)) sums over valid pairs, and the number of valid pairs (a scalar).
     """
-    B, T, C, P, _ = masks.shape
+    B, T, C, Ph, Pw = masks.shape
     pair = valid[:, :-1] & valid[:, 1:]  # (B, T-1)
     n = pair.sum()
     if T < 2:
         zero = masks.sum(dim=(0, 1, 3, 4)) * 0.0  # (C,), keeps the graph
         return zero, zero, n
-    src = masks[:, :-1].flatten(0, 1)  # (B*(T-1), C, P, P)
-    delta = motion[:, :-1].flatten(0, 1)  # (B*(T-1), 2, P, P)
-    warped = warp_forward(src, delta).view(B, T - 1, C, P, P)  # M̂_{t+1}
-    weight = 1.0 - others[:, 1:]  # (B, T-1, 1, P, P), eq. 5
+    src = masks[:, :-1].flatten(0, 1)  # (B*(T-1), C, Ph, Pw)
+    delta = motion[:, :-1].flatten(0, 1)  # (B*(T-1), 2, Ph, Pw)
+    warped = warp_forward(src, delta).view(B, T - 1, C, Ph, Pw)  # M̂_{t+1}
+    weight = 1.0 - others[:, 1:]  # (B, T-1, 1, Ph, Pw), eq. 5
     lm = (weight * bce(warped, visible[:, 1:])).mean(dim=(-2, -1))  # (B, T-1, C)
     lc = soft_iou_loss(masks[:, 1:, :, None], warped[:, :, :, None])  # (B, T-1, C)
     keep = pair[:, :, None]  # (B, T-1, 1); where() so a NaN in an invalid frame cannot leak
@@ -88,7 +93,7 @@ def savos_loss(
     out: SaVosOutput of a batch with B tracks of T frames; batch: its TrackBatch (visible, others, valid).
     """
     w = torch.tensor([merged_weight, 1.0 - merged_weight], device=out.amodal.device)  # merged, own
-    fwd_masks = torch.cat([out.amodal, out.amodal_fwd], dim=2)  # (B, T, 2, P, P)
+    fwd_masks = torch.cat([out.amodal, out.amodal_fwd], dim=2)  # (B, T, 2, Ph, Pw)
     bwd_masks = torch.cat([out.amodal, out.amodal_bwd], dim=2).flip(1)  # reversed time
     lm_f, lc_f, n = chain_terms(fwd_masks, out.motion_fwd, batch.visible, batch.others, batch.valid)
     lm_b, lc_b, _ = chain_terms(
@@ -104,16 +109,17 @@ def supervised_loss(
     out: SaVosOutput, batch: TrackBatch, merged_weight: float = 0.5
 ) -> dict[str, torch.Tensor]:
     """Video oracle: BCE against the ground-truth ``batch.amodal``, mean over pixels, then over the
-    valid (object, frame) pairs. Merged and per-direction predictions weighted as in ``savos_loss``.
-    Keys ``total`` and ``supervised`` (the same value).
+    valid and known (object, frame) pairs (0 if none). Merged and per-direction predictions weighted as in
+    ``savos_loss``. Keys ``total`` and ``supervised`` (the same value).
     """
-    target = batch.amodal  # (B, T, 1, P, P)
+    use = batch.valid & batch.known_pairs()  # (B, T)
+    target = torch.where(use[:, :, None, None, None], batch.amodal, torch.zeros_like(batch.amodal))
     merged = bce(out.amodal, target).mean(dim=(2, 3, 4))  # (B, T)
     own = 0.5 * (
         torch.nn.functional.binary_cross_entropy_with_logits(out.logits_fwd, target, reduction="none")
         + torch.nn.functional.binary_cross_entropy_with_logits(out.logits_bwd, target, reduction="none")
     ).mean(dim=(2, 3, 4))  # (B, T)
     per = merged_weight * merged + (1.0 - merged_weight) * own
-    per = torch.where(batch.valid, per, torch.zeros_like(per))
-    loss = per.sum() / batch.valid.sum().clamp_min(1).to(per.dtype)
+    per = torch.where(use, per, torch.zeros_like(per))
+    loss = per.sum() / use.sum().clamp_min(1).to(per.dtype)
     return {"total": loss, "supervised": loss}

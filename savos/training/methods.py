@@ -5,6 +5,9 @@ nn.Module), a training step (module, batch, loss config -> losses with key "tota
 probabilities used for logging and validation IoU) and a prediction function (module, batch -> amodal
 probabilities). A baseline (e.g. "image-ssl", "oracle-unet", "oracle-savos") slots in as one more entry
 of ``METHODS``; nothing else in the trainer or predictor changes.
+
+A ``supervised`` method (an oracle) reads ``batch.amodal``, and only where ``batch.known``; the trainer
+refuses a training split without any known amodal pair for it (``savos.training.oracle.check_truth``).
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from savos.errors import SavosError
-from savos.models.configs import ImageSSLConfig, OracleUNetConfig, SaVosModelConfig
+from savos.models.configs import ImageSSLConfig, OracleUNetConfig, SaVosModelConfig, check_patch
 from savos.models.savos import build_savos
 from savos.training.deocclusion import build_image_ssl, image_ssl_predict, image_ssl_step
 from savos.training.losses import savos_loss
@@ -46,12 +48,10 @@ class Method:
 
 
 def build_savos_model(config: Config) -> nn.Module:
-    m, patch = config.model, config.data.patch
+    m = config.model
     levels = max(len(m.enc_widths), len(m.completer_widths), len(m.motion_widths))
-    if patch % 2**levels:
-        raise SavosError(f"{config.source or 'recipe'}: data.patch: {patch} must be divisible by "
-                         f"2^{levels} (the deepest of model.*_widths has {levels} stride-2 levels)")
-    return build_savos(patch=patch, **asdict(m))
+    check_patch(config.data.patch, levels, "the deepest of model.*_widths", config.source)
+    return build_savos(patch=config.data.patch, **asdict(m))
 
 
 def savos_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> tuple[dict[str, Any], torch.Tensor]:

@@ -7,6 +7,10 @@ reach with labels.
   which show the occluders, never the object), BCE against the amodal crop, mean over pixels, then over
   the valid (object, frame) pairs. Frames where the object is not visible are skipped in the loss and
   predicted empty: an image-level model has nothing to go on there.
+- Both read ``batch.amodal`` only where it is truth (``batch.known``, from ``clip.amodal_known``: real data
+  is partly annotated): unknown pairs are left out of the loss and their target is zeroed first, so
+  nothing they hold reaches a gradient. A training split without any known pair is refused in one line
+  (``check_truth``, called by the trainer before the first step).
 - "oracle-savos": the video oracle: the SaVos network (``build_savos``, the recipe's model section is
   method "savos"'s) trained with ``savos.training.losses.supervised_loss`` (BCE of the merged and of each
   direction's prediction against the amodal crop, over valid pairs; the two weighted by the recipe's
@@ -17,13 +21,16 @@ reach with labels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from savos.data.clip import Clip
 from savos.errors import SavosError
+from savos.models.configs import check_patch
 from savos.models.unet import FrameCompleter, build_frame_completer, predict_frames
 from savos.tracks import TrackBatch
 from savos.training.losses import savos_loss, supervised_loss
@@ -33,6 +40,7 @@ if TYPE_CHECKING:
 
 
 def build_oracle_unet(config: Config) -> FrameCompleter:
+    check_patch(config.data.patch, len(config.model.widths), "model.widths", config.source)
     try:
         return build_frame_completer(config.data.patch, config.model.widths, config.model.use_rgb)
     except SavosError as e:
@@ -40,15 +48,19 @@ def build_oracle_unet(config: Config) -> FrameCompleter:
 
 
 def oracle_unet_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> tuple[dict, torch.Tensor]:
-    """-> ({"total", "supervised"}, probabilities (B, T, 1, P, P), 0 at invalid frames). ``loss`` unused."""
-    B, T, _, P, _ = batch.visible.shape
+    """-> ({"total", "supervised"}, probabilities (B, T, 1, Ph, Pw), 0 at invalid frames). ``loss`` unused.
+
+    The loss is over valid and known pairs only (0 if none)."""
+    B, T, _, Ph, Pw = batch.visible.shape
     logits = model(batch.visible.flatten(0, 1), batch.others.flatten(0, 1), batch.rgb.flatten(0, 1))
-    per = F.binary_cross_entropy_with_logits(logits.float(), batch.amodal.flatten(0, 1), reduction="none")
+    use = (batch.valid & batch.known_pairs()).flatten()  # (B*T,)
+    target = batch.amodal.flatten(0, 1)  # (B*T, 1, Ph, Pw)
+    target = torch.where(use[:, None, None, None], target, torch.zeros_like(target))
+    per = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")
     per = per.mean((1, 2, 3))  # (B*T,)
-    valid = batch.valid.flatten()
-    per = torch.where(valid, per, torch.zeros_like(per))
-    value = per.sum() / valid.sum().clamp_min(1).to(per.dtype)
-    probs = torch.sigmoid(logits.detach().float()).view(B, T, 1, P, P)
+    per = torch.where(use, per, torch.zeros_like(per))
+    value = per.sum() / use.sum().clamp_min(1).to(per.dtype)
+    probs = torch.sigmoid(logits.detach().float()).view(B, T, 1, Ph, Pw)
     probs = probs * batch.valid[:, :, None, None, None].to(probs.dtype)
     return {"total": value, "supervised": value}, probs
 
@@ -56,8 +68,19 @@ def oracle_unet_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> t
 oracle_unet_predict = predict_frames
 
 
+def check_truth(clips: Sequence[Clip], where: str, method: str) -> None:
+    """One line unless some target object of some clip has amodal truth at some frame
+    (``clip.amodal_known``). Stops at the first clip that has (synthetic data: the first)."""
+    for clip in clips:
+        if clip.amodal_known[:, clip.target_ids()].any():
+            return
+    raise SavosError(f"{where}: no clip has amodal ground truth (amodal_known is all False), and method "
+                     f"{method!r} trains on it; use a self-supervised method (savos, image-ssl) or data "
+                     "with amodal truth")
+
+
 def oracle_savos_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> tuple[dict, torch.Tensor]:
-    """-> ({"total", "supervised"[, "motion", "consistency"]}, merged probabilities (B, T, 1, P, P))."""
+    """-> ({"total", "supervised"[, "motion", "consistency"]}, merged probabilities (B, T, 1, Ph, Pw))."""
     out = model(batch)
     losses = supervised_loss(out, batch, merged_weight=loss.merged_weight)
     if loss.lambda1 > 0 or loss.lambda2 > 0:

@@ -176,8 +176,8 @@ class SourceBatches(torch.utils.data.Dataset):
     """Item s is this process's training batch of step s from the level that step s belongs to; a pure
     function of (seed, s, rank) for every kind of source."""
 
-    def __init__(self, source: Source, starts: list[int], split: str, patch: int, enlarge: float, window: int,
-                 batch_size: int, seed: int, rank: int = 0, world: int = 1):
+    def __init__(self, source: Source, starts: list[int], split: str, patch: int | tuple[int, int],
+                 enlarge: float, window: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
         from savos.training.train import StepBatches
 
         self.source, self.starts = source, starts

@@ -48,6 +48,7 @@ from savos.training.health import (
     val_diverged,
 )
 from savos.training.methods import METHODS, Method
+from savos.training.oracle import check_truth
 from savos.training.summary import SUMMARY, read_summary
 
 # Config keys that may differ on --resume: they change speed, logging or where data lives, not the numbers.
@@ -76,8 +77,8 @@ class StepBatches(torch.utils.data.Dataset):
     the same batches, ranks never share data, and the data of a step does not depend on the world size.
     """
 
-    def __init__(self, root: str, split: str, patch: int, enlarge: float, window: int, batch_size: int,
-                 seed: int, rank: int = 0, world: int = 1):
+    def __init__(self, root: str, split: str, patch: int | tuple[int, int], enlarge: float, window: int,
+                 batch_size: int, seed: int, rank: int = 0, world: int = 1):
         self.clips = open_dataset(root, split)
         if len(self.clips) == 0:
             raise SavosError(f"{root}: split {split!r} has no clips to train on")
@@ -133,27 +134,33 @@ def val_batches(config: Config):
 
 
 def crop_iou(probs: torch.Tensor, batch: TrackBatch) -> dict[str, tuple[float, int]]:
-    """IoU of thresholded crops vs the ground-truth amodal crops, per (track, frame) pair.
+    """IoU of thresholded crops vs the ground-truth amodal crops, per (track, frame) pair whose amodal
+    mask is known (``batch.known``; real data is partly annotated).
 
-    probs (B, T, 1, P, P). "full": pairs with a non-empty union; "occluded": the region outside the own
+    probs (B, T, 1, Ph, Pw). "full": pairs with a non-empty union; "occluded": the region outside the own
     visible mask, pairs where the ground truth has pixels there. Returns {name: (sum of IoUs, pairs)}.
     """
-    pred, gt = probs[:, :, 0] > 0.5, batch.amodal[:, :, 0] > 0.5  # (B, T, P, P)
+    pred, gt = probs[:, :, 0] > 0.5, batch.amodal[:, :, 0] > 0.5  # (B, T, Ph, Pw)
     hidden = batch.visible[:, :, 0] <= 0.5
+    known = batch.known_pairs()  # (B, T)
     out = {}
     for name, p, g in (("full", pred, gt), ("occluded", pred & hidden, gt & hidden)):
         inter, union = (p & g).sum((-1, -2)), (p | g).sum((-1, -2))  # (B, T)
-        keep = g.any(-1).any(-1) if name == "occluded" else union > 0
+        keep = known & (g.any(-1).any(-1) if name == "occluded" else union > 0)
         iou = inter[keep].double() / union[keep].double()
         out[name] = (float(iou.sum()), int(keep.sum()))
     return out
 
 
-def track_image(visible: torch.Tensor, pred: torch.Tensor, gt: torch.Tensor, frames: int = 8) -> torch.Tensor:
-    """(T, 1, P, P) crops -> (3P + 2, n P) image: rows visible / prediction / ground truth, n <= frames."""
+def track_image(visible: torch.Tensor, pred: torch.Tensor, gt: torch.Tensor, frames: int = 8,
+                known: torch.Tensor | None = None) -> torch.Tensor:
+    """(T, 1, Ph, Pw) crops -> (3 Ph + 2, n Pw) image: rows visible / prediction / ground truth, n <= frames.
+    known bool (T,): frames without amodal truth show a uniform grey (0.5) ground truth."""
     T = visible.shape[0]
     ts = np.unique(np.linspace(0, T - 1, min(frames, T)).round().astype(int))
-    rows = [torch.cat([x[t, 0] for t in ts], dim=1) for x in (visible, pred, gt)]  # each (P, n P)
+    if known is not None:
+        gt = torch.where(known[:, None, None, None], gt, torch.full_like(gt, 0.5))
+    rows = [torch.cat([x[t, 0] for t in ts], dim=1) for x in (visible, pred, gt)]  # each (Ph, n Pw)
     gap = torch.full((1, rows[0].shape[1]), 0.5)
     return torch.cat([rows[0], gap, rows[1], gap, rows[2]], dim=0)
 
@@ -177,7 +184,7 @@ def validate(model: torch.nn.Module, method: Method, config: Config, device: tor
             iou[k][1] += n
         for j in range(min(B, config.train.images - len(pictures))):
             pictures.append(track_image(batch.visible[j].cpu(), probs[j].float().cpu(),
-                                        batch.amodal[j].cpu()))
+                                        batch.amodal[j].cpu(), known=batch.known_pairs()[j].cpu()))
     model.train()
     if n_tracks == 0:
         return {}, None
@@ -276,7 +283,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, *, stop_aft
         distributed.cleanup(d)
 
 
-def _notes(config: Config, train_clips: int, workers: int) -> None:
+def _notes(config: Config, train_clips: int, workers: int, device: torch.device) -> None:
+    if config.train.device == "auto" and device.type == "cpu":
+        note("train.device is auto and no CUDA GPU is available: training on the CPU")
     if config.train.batch_size > train_clips:
         note(f"train.batch_size {config.train.batch_size} is more than the {train_clips} clips of split "
              f"{config.data.train_split!r}: clips repeat within a batch")
@@ -327,13 +336,16 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
     data = sources.SourceBatches(source, starts, config.data.train_split, config.data.patch,
                                  config.data.enlarge, config.data.window, tc.batch_size, tc.seed, d.rank,
                                  d.world)
+    if method.supervised and data.disk is not None:  # streamed (synthetic) clips are all known
+        for root, level in zip(source.levels, data.disk, strict=True):
+            check_truth(level.clips, f"{root}: split {config.data.train_split!r}", config.method)
     val_config = dataclasses.replace(config, data=dataclasses.replace(config.data, root=source.val_root))
     workers = min(config.data.workers, cpu_count())
     writer, folder = None, OwnedDir(run_dir, "savos train")
     if d.is_main:
         from torch.utils.tensorboard import SummaryWriter
 
-        _notes(config, data.num_clips, workers)
+        _notes(config, data.num_clips, workers, d.device)
         folder.claim(RUN_FILES)
         folder.remove_stale_temps()  # .last.pt.tmp-PID and the like, left by killed runs
         dump_config(config, run_dir / "config.yaml")
