@@ -41,7 +41,9 @@ common=(--set "data.patch=$PATCH" --set "train.steps=$STEPS" --set "train.max_mi
 savos_model=() ssl_model=()
 if [ "$SMALL" = 1 ]; then  # a smaller network, windows and batches: ~4x cheaper steps
   common+=(--set data.window=8 --set train.batch_size=4)
-  savos_model=(--set "model.enc_widths=[8,16,32]" --set model.feat=64 --set model.hidden=64
+  # the paper's LSTM memory, no others' masks as input: the network the README's numbers were measured with
+  savos_model=(--set model.memory=vector --set model.others=false
+               --set "model.enc_widths=[8,16,32]" --set model.feat=64 --set model.hidden=64
                --set "model.completer_widths=[8,16,32]" --set "model.motion_widths=[8,16,32]")
   ssl_model=(--set "model.widths=[8,16,32,64]")
 fi
