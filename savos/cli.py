@@ -104,6 +104,34 @@ def predict_cmd(run_dir: str, data: str, split: str, out_dir: str, batch: int, d
     click.echo(f"wrote {path}")
 
 
+@main.command("adapt")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("data", type=click.Path(file_okay=False))
+@click.option("--split", default="test", show_default=True, help="Dataset split to adapt to and predict.")
+@click.option("--clips", default=None, metavar="LIST",
+              help="Clip positions in the split, e.g. 0-9,12 [default: every clip].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Prediction folder to write (adapted predictions, before/, logs/); resumes an "
+                   "interrupted run.")
+@click.option("--set", "overrides", multiple=True, metavar="adapt.KEY=VALUE",
+              help="Override an adapt setting of the run's recipe, e.g. --set adapt.lr=3e-4 (repeatable).")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Processes adapting clips in parallel (each uses adapt.threads torch threads).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace outputs already in --out.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def adapt_cmd(run_dir: str, data: str, split: str, clips: str | None, out_dir: str,
+              overrides: tuple[str, ...], workers: int, device: str, overwrite: bool, quiet: bool) -> None:
+    """Test-time adaptation (paper §3.2): per clip of DATA, fine-tune RUN_DIR's weights with the method's
+    own self-supervised loss on that clip alone (no ground truth), stop early on the visible-part IoU,
+    and predict. The run is never modified. Settings: the recipe's `adapt:` section (docs/adapt.md)."""
+    from savos.evaluation.adapt_split import adapt
+
+    path = adapt(run_dir, data, split, out_dir, clips=clips, overrides=overrides, workers=workers,
+                 device=device, overwrite=overwrite, progress=not quiet)
+    click.echo(f"wrote {path}")
+
+
 @main.command("report")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Report folder.")

@@ -1,10 +1,11 @@
 """Recipes: YAML files loaded into frozen, typed dataclasses.
 
 A recipe has the sections ``method`` (a name in ``savos.training.methods.METHODS``), ``data``, ``model`` (the
-method's model config: for "savos", exactly the explicit arguments of ``build_savos``), ``loss`` and
-``train``. Every key is optional (defaults below) but an unknown key or a wrong type is an error naming
-the file and the key path. ``--set train.lr=3e-4`` overrides are parsed as YAML scalars and checked the
-same way. ``dump_config`` writes the resolved config (every default filled in) back to YAML.
+method's model config: for "savos", exactly the explicit arguments of ``build_savos``), ``loss``,
+``train`` and ``adapt`` (test-time adaptation, `savos adapt`). Every key is optional (defaults below)
+but an unknown key or a wrong type is an error naming the file and the key path. ``--set train.lr=3e-4``
+overrides are parsed as YAML scalars and checked the same way. ``dump_config`` writes the resolved
+config (every default filled in) back to YAML.
 
 Only ``cli.py`` and the ``build_*``/``train``/``predict`` functions read a Config; modules take explicit
 arguments.
@@ -116,17 +117,46 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class AdaptConfig:
+    """Test-time adaptation (`savos adapt`, paper §3.2 and §4.3; savos/training/adapt.py): per clip, the
+    trained weights are fine-tuned with the method's own self-supervised loss on that clip alone."""
+
+    lr: float = 1e-3  # Adam learning rate (constant); 1e-3 beat 1e-4 on gum-hard val clips (docs/adapt.md)
+    max_iters: int = 30  # optimizer steps per clip at most
+    patience: int = 10  # §4.3: stop when the best visible-part IoU rose by less than min_delta ...
+    min_delta: float = 0.01  # ... over the last `patience` iterations (0 = never stop early)
+    batch_size: int = 8  # windows per step (all the clip's target tracks when they are fewer, whole)
+    window: int = 0  # frames per window; 0 = whole clips (the model is recurrent over the clip)
+    grad_clip: float = 1.0  # max global gradient norm; 0 = no clipping
+    seed: int = 0  # window sampling (and image-ssl's artificial occluders): rng([seed, clip, iteration])
+    threads: int = 1  # torch CPU threads per worker process (`--workers` processes adapt clips in parallel)
+
+    def __post_init__(self):
+        check(0 < self.lr <= 1, "lr", f"must be in (0, 1] (Adam; typical 1e-5 to 1e-3), got {self.lr}")
+        check_range(self.max_iters, "max_iters", 0, 100_000)
+        check_range(self.patience, "patience", 1, 100_000)
+        check(self.min_delta >= 0, "min_delta", f"must be >= 0, got {self.min_delta}")
+        check_range(self.batch_size, "batch_size", 1, MAX_BATCH)
+        check(self.window == 0 or 2 <= self.window <= 1000, "window",
+              f"must be 0 (whole clips) or in [2, 1000] frames, got {self.window}")
+        check(self.grad_clip >= 0, "grad_clip", f"must be >= 0, got {self.grad_clip}")
+        check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        check_range(self.threads, "threads", 0, 1024)
+
+
+@dataclass(frozen=True)
 class Config:
     method: str = "savos"
     data: DataConfig = field(default_factory=DataConfig)
     model: Any = None  # the method's model dataclass (savos.training.methods.METHODS[method].model_config)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
     # Where the config came from ("recipes/x.yaml --set ..."), for error messages; not part of it.
     source: str = field(default="", compare=False, repr=False)
 
 
-SECTIONS = ("method", "data", "model", "loss", "train")
+SECTIONS = ("method", "data", "model", "loss", "train", "adapt")
 
 
 def config_from_dict(raw: Any, source: str = "<dict>", origins: dict[str, str] | None = None) -> Config:
@@ -147,6 +177,7 @@ def config_from_dict(raw: Any, source: str = "<dict>", origins: dict[str, str] |
             model=section_from_dict(MODEL_CONFIGS[method], raw.get("model"), "model"),
             loss=section_from_dict(LossConfig, raw.get("loss"), "loss"),
             train=section_from_dict(TrainConfig, raw.get("train"), "train"),
+            adapt=section_from_dict(AdaptConfig, raw.get("adapt"), "adapt"),
             source=source,
         )
     except FieldError as e:
@@ -231,7 +262,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         return x
 
     d = {k: plain(getattr(config, k)) for k in ("method",)}
-    for k in ("data", "model", "loss", "train"):
+    for k in ("data", "model", "loss", "train", "adapt"):
         d[k] = plain(dataclasses.asdict(getattr(config, k)))
     return d
 

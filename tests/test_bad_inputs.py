@@ -255,7 +255,26 @@ OUTPUTS = {
                                            str(out), "-q"]),
     "report": lambda w, tmp, out: ("savos", ["report", str(_copy(w.scored, tmp / "sc")), "--out", str(out),
                                              "--clips", "1"]),
+    "adapt": lambda w, tmp, out: ("savos", ["adapt", str(w.run), str(w.data), "--out", str(out),
+                                            "--overwrite", "--set", "adapt.max_iters=1", "-q"]),
 }
+
+
+def _adapt(*extra: str, expect: str):
+    def build(w, tmp):
+        return "savos", ["adapt", str(w.run), str(w.data), "--out", str(tmp / "a"), "-q", *extra], expect, \
+            [w.run, w.data]
+    return build
+
+
+def _adapt_oracle(w, tmp):
+    """A run of a supervised oracle: its loss reads the ground truth, so it cannot adapt at test time."""
+    run = _copy(w.run, tmp / "oracle")
+    for name in ("best.pt", "last.pt"):
+        ckpt = torch.load(run / name, weights_only=True)
+        ckpt["config"]["method"] = "oracle-savos"  # same network as savos, supervised loss
+        torch.save(ckpt, run / name)
+    return "savos", ["adapt", str(run), str(w.data), "--out", str(tmp / "a"), "-q"], "oracle-savos", [run]
 
 
 def _prediction_file(damage: str):
@@ -406,6 +425,18 @@ CASES = [
     ("report-input-missing", lambda w, tmp: ("savos", ["report", str(tmp / "nope"), "--out",
                                                        str(tmp / "rep")], "nope", [])),
     ("report-into-user-folder", _into_user_folder(OUTPUTS["report"])),
+    # --- savos adapt ---
+    ("adapt-run-missing", lambda w, tmp: ("savos", ["adapt", str(tmp / "nope"), str(w.data), "--out",
+                                                    str(tmp / "a")], "nope", [])),
+    ("adapt-oracle-run", _adapt_oracle),
+    ("adapt-clips-absurd", _adapt("--clips", "99999", expect="--clips")),
+    ("adapt-clips-garbage", _adapt("--clips", "1-x", expect="--clips")),
+    ("adapt-set-not-adapt", _adapt("--set", "train.lr=0.1", expect="train.lr")),
+    ("adapt-set-unknown", _adapt("--set", "adapt.lrr=0.1", expect="adapt.lrr")),
+    ("adapt-lr-absurd", _adapt("--set", "adapt.lr=1e300", expect="adapt.lr")),
+    ("adapt-workers-zero", _adapt("--workers", "0", expect="--workers")),
+    ("adapt-split-traversal", _adapt("--split", "../other/test", expect="../other/test")),
+    ("adapt-into-user-folder", _into_user_folder(OUTPUTS["adapt"])),
 ]
 def _verify_damage(kind: str):
     """Damage only `savos-gen verify` can see (its report lists every problem, then FAILED)."""

@@ -10,6 +10,8 @@
       clips/clip_NNNNNN.gif     input | visible | ground truth | each method's prediction; where the
                                 amodal mask is not known (real data, clip.amodal_known), the ground
                                 truth panel says "no amodal truth" instead of drawing a mask
+      J_adapt_curves.png        for the J-th folder written by `savos adapt`: learning curves of its
+      adapt_clips/J_<key>.gif   first clips, and GIFs before | after adaptation (adapt_plots.py)
 
 Inputs are prediction folders (``predictions.json``) or run folders (``config.yaml``). A prediction
 folder that has not been scored yet is scored with ``savos eval`` first (against the data root and split
@@ -27,6 +29,7 @@ import numpy as np
 
 from savos.atomic import write_bytes_atomic
 from savos.errors import SavosError
+from savos.evaluation.adapt_plots import adapt_names, adapt_section
 from savos.outputs import OwnedDir, check_writable
 from savos.readers import need, read_json
 from savos.training.summary import SUMMARY, read_summary
@@ -282,12 +285,15 @@ def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str
         raise SavosError("give at least one prediction or run folder")
     out = check_writable(out_dir)
     folder = OwnedDir(out, "savos report")
-    folder.refuse_collisions(REPORT_FILES)
     entries = _classify([Path(p) for p in inputs])
+    adapted = [(e.name, e.pred_dir) for e in entries
+               if e.pred_dir is not None and (e.pred_dir / "before" / "predictions.json").is_file()]
+    names = REPORT_FILES + adapt_names(len(adapted))
+    folder.refuse_collisions(names)
     for e in entries:
         if e.pred_dir is not None:
             _score(e, protocol, data_root, split)
-    folder.claim(REPORT_FILES)
+    folder.claim(names)
     lines = ["# savos report", ""]
     table = _table(entries, protocol)
     write_bytes_atomic(out / "results.md", table.encode())
@@ -307,6 +313,8 @@ def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str
                   f"\"{NO_TRUTH}\": the data has no amodal mask of the object in that frame (real data).", ""]
         lines += [f"- [{g.stem}](clips/{g.name})\n\n  ![{g.stem}](clips/{g.name})" for g in gifs]
         lines.append("")
+    if root:
+        lines += adapt_section(adapted, root, split, out, clips)
     lines += ["## Sources", ""]
     for e in entries:
         lines.append(f"- {e.name}: predictions `{e.pred_dir}`, run `{e.run_dir}`")

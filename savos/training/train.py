@@ -52,6 +52,7 @@ from savos.training.oracle import check_truth
 from savos.training.summary import SUMMARY, read_summary
 
 # Config keys that may differ on --resume: they change speed, logging or where data lives, not the numbers.
+# The adapt section (test-time adaptation, used by `savos adapt` only) may change too.
 RESUME_MAY_CHANGE = {"train.max_minutes", "train.device", "train.threads", "train.log_every", "train.images",
                      "train.val_every", "data.workers", "data.root"}
 
@@ -250,7 +251,7 @@ def _check_run_dir(run_dir: Path, resume: bool, config: Config) -> dict[str, Any
     ckpt = load_checkpoint(run_dir / LAST)
     saved, now = _flat(ckpt["config"]), _flat(config_to_dict(config))
     diff = [k for k in sorted(saved.keys() | now.keys()) if saved.get(k) != now.get(k)
-            and k not in RESUME_MAY_CHANGE]
+            and k not in RESUME_MAY_CHANGE and not k.startswith("adapt.")]
     if diff:
         k = diff[0]
         raise SavosError(f"{run_dir / LAST}: --resume with a different config ({k}: {saved.get(k)!r} -> "
