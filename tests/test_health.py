@@ -119,3 +119,18 @@ def test_notes_for_a_batch_larger_than_the_split_and_no_validation(toy_root, tmp
     assert "note: train.batch_size 8 is more than the 6 clips of split 'train'" in err
     assert "no validation, no best.pt" in err
     assert summary["status"] == "finished" and not (tmp_path / "run" / "best.pt").exists()
+
+
+def test_resume_of_a_run_saved_before_new_config_keys_existed(toy_root, tmp_path):
+    """A checkpoint written before a key was added (here: the divergence settings) resumes: the saved
+    config is resolved again, so the missing key takes its default."""
+    from savos.training.checkpoint import load_checkpoint, save_checkpoint
+
+    run = tmp_path / "run"
+    config = _config(toy_root, "train.steps=4", "train.val_every=2")
+    train(config, run, stop_after=2, progress=False)
+    ckpt = load_checkpoint(run / "last.pt")
+    for key in ("diverge_factor", "diverge_after"):
+        del ckpt["config"]["train"][key]
+    save_checkpoint(run / "last.pt", {k: v for k, v in ckpt.items() if k not in ("format", "version")})
+    assert train(config, run, resume=True, progress=False)["status"] == "finished"

@@ -31,7 +31,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from savos.atomic import write_json_atomic
-from savos.config import Config, TrainConfig, config_to_dict, dump_config
+from savos.config import Config, TrainConfig, config_from_dict, config_to_dict, dump_config
 from savos.data import fingerprint, open_dataset
 from savos.errors import SavosError, note
 from savos.limits import cpu_count
@@ -249,7 +249,13 @@ def _check_run_dir(run_dir: Path, resume: bool, config: Config) -> dict[str, Any
     if not (run_dir / LAST).is_file():
         raise SavosError(f"{run_dir / LAST}: nothing to resume; drop --resume to start a new run")
     ckpt = load_checkpoint(run_dir / LAST)
-    saved, now = _flat(ckpt["config"]), _flat(config_to_dict(config))
+    # The saved config is resolved again, so keys added to the schema since (with their defaults) compare
+    # equal to a run that never had them.
+    try:
+        resolved = config_to_dict(config_from_dict(ckpt["config"], source=str(run_dir / LAST)))
+    except SavosError:
+        resolved = ckpt["config"]
+    saved, now = _flat(resolved), _flat(config_to_dict(config))
     diff = [k for k in sorted(saved.keys() | now.keys()) if saved.get(k) != now.get(k)
             and k not in RESUME_MAY_CHANGE and not k.startswith("adapt.")]
     if diff:
