@@ -44,17 +44,29 @@ def _load_yaml(path: str) -> dict:
     return data
 
 
+def _dataset_options(command):
+    """The options every dataset-making command shares: seed, split sizes, workers, shards."""
+    options = [
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Base seed: clip i uses rng([seed, i])."),
+        click.option("--val", type=int, default=None, help="Validation clips [default: 10% of --n]."),
+        click.option("--test", type=int, default=None, help="Test clips [default: 10% of --n]."),
+        click.option("--workers", type=int, default=None, help="Processes [default: all cores]."),
+        click.option("--shard", "shard", default="0/1", show_default=True,
+                     help="Make only every n-th shard starting at i (i/n), e.g. to split work across "
+                          "machines."),
+        click.option("--shard-size", type=int, default=100, show_default=True, help="Clips per shard file."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command("chewing-gum")
 @click.option("--n", "n", type=int, default=5000, show_default=True, help="Total number of clips.")
 @click.option("--out", type=click.Path(file_okay=False), default="data/gum", show_default=True,
               help="Dataset folder (created; an interrupted run resumes here).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Base seed: clip i uses rng([seed, i]).")
-@click.option("--val", type=int, default=None, help="Validation clips [default: 10% of --n].")
-@click.option("--test", type=int, default=None, help="Test clips [default: 10% of --n].")
-@click.option("--workers", type=int, default=None, help="Processes [default: all cores].")
-@click.option("--shard", "shard", default="0/1", show_default=True,
-              help="Make only every n-th shard starting at i (i/n), e.g. to split work across machines.")
-@click.option("--shard-size", type=int, default=100, show_default=True, help="Clips per shard file.")
+@_dataset_options
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="YAML file of generator options (the keys of ChewingGumConfig); flags override it.")
 @click.option("--height", type=int, default=None, help="Frame height in pixels.")
@@ -114,13 +126,7 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
 @click.option("--n", "n", type=int, default=5000, show_default=True, help="Total number of clips.")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Dataset folder (created; an interrupted run resumes here).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Base seed: clip i uses rng([seed, i]).")
-@click.option("--val", type=int, default=None, help="Validation clips [default: 10% of --n].")
-@click.option("--test", type=int, default=None, help="Test clips [default: 10% of --n].")
-@click.option("--workers", type=int, default=None, help="Processes [default: all cores].")
-@click.option("--shard", "shard", default="0/1", show_default=True,
-              help="Make only every n-th shard starting at i (i/n), e.g. to split work across machines.")
-@click.option("--shard-size", type=int, default=100, show_default=True, help="Clips per shard file.")
+@_dataset_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def scene(scene_file, n, out, seed, val, test, workers, shard, shard_size, quiet):
     """Make a dataset of configurable occlusion scenes described by SCENE.yaml.
