@@ -108,7 +108,8 @@ def test_one_clip_overfit_raises_the_occluded_iou(gum_root):
     from savos.config import load_config
     from savos.training import distributed
     from savos.training.methods import METHODS
-    from savos.training.train import StepBatches, crop_iou, train_step
+    from savos.training.train import StepBatches, train_step
+    from savos.training.validation import crop_iou
 
     tiny = Path(__file__).parent.parent / "recipes" / "gum-tiny.yaml"
     config = load_config(tiny, [f"data.root={gum_root}", "train.threads=1", "model.memory=conv",

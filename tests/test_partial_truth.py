@@ -190,7 +190,7 @@ def test_oracle_loss_is_the_mean_over_known_pairs():
 def test_val_crop_iou_and_picture_use_only_known_pairs():
     import torch
 
-    from savos.training.train import crop_iou, track_image
+    from savos.training.validation import crop_iou, track_image
 
     batch = _partly_known_batch()
     probs = batch.amodal.clone()  # perfect where known

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +30,14 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from savos.atomic import write_json_atomic
-from savos.config import Config, TrainConfig, config_from_dict, config_to_dict, dump_config
+from savos.config import Config, TrainConfig, config_to_dict, dump_config
 from savos.data import fingerprint, open_dataset
 from savos.errors import SavosError, note
 from savos.limits import cpu_count
-from savos.outputs import OwnedDir, check_writable
+from savos.outputs import OwnedDir
 from savos.tracks import TrackBatch, collate, crop_track, make_tracks
 from savos.training import distributed, sources
-from savos.training.checkpoint import BEST, LAST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from savos.training.checkpoint import BEST, LAST, rng_state, save_checkpoint, set_rng_state
 from savos.training.health import (
     DivergedError,
     InterruptedRun,
@@ -49,12 +48,9 @@ from savos.training.health import (
 )
 from savos.training.methods import METHODS, Method
 from savos.training.oracle import check_truth
+from savos.training.run_folder import RUN_FILES, check_run_dir
 from savos.training.summary import SUMMARY, read_summary
-
-# Config keys that may differ on --resume: they change speed, logging or where data lives, not the numbers.
-# The adapt section (test-time adaptation, used by `savos adapt` only) may change too.
-RESUME_MAY_CHANGE = {"train.max_minutes", "train.device", "train.threads", "train.log_every", "train.images",
-                     "train.val_every", "data.workers", "data.root"}
+from savos.training.validation import validate
 
 
 def lr_at(step: int, tc: TrainConfig) -> float:
@@ -113,87 +109,6 @@ class StepBatches(torch.utils.data.Dataset):
         return 2**62  # indexed by step
 
 
-def val_batches(config: Config):
-    """Whole target tracks of the first ``data.val_clips`` val clips, in batches of at most
-    ``train.batch_size`` tracks of equal length."""
-    clips = open_dataset(config.data.root, config.data.val_split)
-    items, length = [], None
-    for i in range(min(len(clips), config.data.val_clips)):
-        clip = clips[i]
-        if items and (len(items) == config.train.batch_size or clip.num_frames != length):
-            yield collate(items)
-            items = []
-        length = clip.num_frames
-        for track in make_tracks(clip, config.data.patch, config.data.enlarge):
-            if len(items) == config.train.batch_size:
-                yield collate(items)
-                items = []
-            items.append(crop_track(clip, track))
-    if items:
-        yield collate(items)
-
-
-def crop_iou(probs: torch.Tensor, batch: TrackBatch) -> dict[str, tuple[float, int]]:
-    """IoU of thresholded crops vs the ground-truth amodal crops, per (track, frame) pair whose amodal
-    mask is known (``batch.known``; real data is partly annotated).
-
-    probs (B, T, 1, Ph, Pw). "full": pairs with a non-empty union; "occluded": the region outside the own
-    visible mask, pairs where the ground truth has pixels there. Returns {name: (sum of IoUs, pairs)}.
-    """
-    pred, gt = probs[:, :, 0] > 0.5, batch.amodal[:, :, 0] > 0.5  # (B, T, Ph, Pw)
-    hidden = batch.visible[:, :, 0] <= 0.5
-    known = batch.known_pairs()  # (B, T)
-    out = {}
-    for name, p, g in (("full", pred, gt), ("occluded", pred & hidden, gt & hidden)):
-        inter, union = (p & g).sum((-1, -2)), (p | g).sum((-1, -2))  # (B, T)
-        keep = known & (g.any(-1).any(-1) if name == "occluded" else union > 0)
-        iou = inter[keep].double() / union[keep].double()
-        out[name] = (float(iou.sum()), int(keep.sum()))
-    return out
-
-
-def track_image(visible: torch.Tensor, pred: torch.Tensor, gt: torch.Tensor, frames: int = 8,
-                known: torch.Tensor | None = None) -> torch.Tensor:
-    """(T, 1, Ph, Pw) crops -> (3 Ph + 2, n Pw) image: rows visible / prediction / ground truth, n <= frames.
-    known bool (T,): frames without amodal truth show a uniform grey (0.5) ground truth."""
-    T = visible.shape[0]
-    ts = np.unique(np.linspace(0, T - 1, min(frames, T)).round().astype(int))
-    if known is not None:
-        gt = torch.where(known[:, None, None, None], gt, torch.full_like(gt, 0.5))
-    rows = [torch.cat([x[t, 0] for t in ts], dim=1) for x in (visible, pred, gt)]  # each (Ph, n Pw)
-    gap = torch.full((1, rows[0].shape[1]), 0.5)
-    return torch.cat([rows[0], gap, rows[1], gap, rows[2]], dim=0)
-
-
-@torch.no_grad()
-def validate(model: torch.nn.Module, method: Method, config: Config, device: torch.device):
-    """Self-supervised val loss (for model selection) and crop mIoU (information). -> (metrics, image)."""
-    model.eval()
-    sums: dict[str, float] = defaultdict(float)
-    n_tracks, iou = 0, {"full": [0.0, 0], "occluded": [0.0, 0]}
-    pictures = []
-    for batch in val_batches(config):
-        batch = batch.to(device)
-        losses, probs = method.step(model, batch, config.loss)
-        B = probs.shape[0]
-        for k, v in losses.items():
-            sums[k] += float(v) * B
-        n_tracks += B
-        for k, (s, n) in crop_iou(probs, batch).items():
-            iou[k][0] += s
-            iou[k][1] += n
-        for j in range(min(B, config.train.images - len(pictures))):
-            pictures.append(track_image(batch.visible[j].cpu(), probs[j].float().cpu(),
-                                        batch.amodal[j].cpu(), known=batch.known_pairs()[j].cpu()))
-    model.train()
-    if n_tracks == 0:
-        return {}, None
-    metrics = {f"loss_{k}": v / n_tracks for k, v in sums.items()}
-    metrics.update({f"miou_{k}": (s / n if n else float("nan")) for k, (s, n) in iou.items()})
-    image = torch.cat([torch.cat([p, torch.ones(2, p.shape[1])]) for p in pictures]) if pictures else None
-    return metrics, image
-
-
 class NonFiniteError(SavosError):
     """The loss or the gradient norm is NaN or infinite."""
 
@@ -229,50 +144,6 @@ def train_step(ddp: torch.nn.Module, method: Method, optimizer: torch.optim.Opti
     return mean, grad_norm, tuple(bool(v > 0) for v in stats[len(names):])
 
 
-RUN_FILES = ["config.yaml", LAST, BEST, SUMMARY]
-
-
-def _check_run_dir(run_dir: Path, resume: bool, config: Config) -> dict[str, Any] | None:
-    """Check the run folder before any work; -> the checkpoint to resume from (or None)."""
-    root = Path(config.data.root)
-    if sources.resolve(config.data.root, config.data.val_root, config.train.seed).kind == "missing":
-        frames = f" --frames {config.data.window}" if config.data.window > 16 else ""  # generator default 16
-        raise SavosError(f"{config.source or 'recipe'}: data.root: no dataset at {root}; make one with "
-                         f"`savos-gen chewing-gum --out {root}{frames}` or pass --set data.root=DIR")
-    check_writable(run_dir)
-    if not resume:
-        if (run_dir / LAST).exists():
-            raise SavosError(f"{run_dir}: already holds a run ({LAST}); pass --resume to continue it "
-                             "or choose another --out")
-        OwnedDir(run_dir, "savos train").refuse_collisions(RUN_FILES)
-        return None
-    if not (run_dir / LAST).is_file():
-        raise SavosError(f"{run_dir / LAST}: nothing to resume; drop --resume to start a new run")
-    ckpt = load_checkpoint(run_dir / LAST)
-    # The saved config is resolved again, so keys added to the schema since (with their defaults) compare
-    # equal to a run that never had them.
-    try:
-        resolved = config_to_dict(config_from_dict(ckpt["config"], source=str(run_dir / LAST)))
-    except SavosError:
-        resolved = ckpt["config"]
-    saved, now = _flat(resolved), _flat(config_to_dict(config))
-    diff = [k for k in sorted(saved.keys() | now.keys()) if saved.get(k) != now.get(k)
-            and k not in RESUME_MAY_CHANGE and not k.startswith("adapt.")]
-    if diff:
-        k = diff[0]
-        raise SavosError(f"{run_dir / LAST}: --resume with a different config ({k}: {saved.get(k)!r} -> "
-                         f"{now.get(k)!r}{f' and {len(diff) - 1} more' if len(diff) > 1 else ''}); only "
-                         f"{', '.join(sorted(RESUME_MAY_CHANGE))} may change")
-    return ckpt
-
-
-def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
-
-
 def train(config: Config, run_dir: str | Path, resume: bool = False, *, stop_after: int | None = None,
           progress: bool = True, resume_command: str | None = None) -> dict[str, Any]:
     """Train ``config`` into ``run_dir`` (config.yaml, TensorBoard events, last.pt, best.pt, metrics.json).
@@ -305,7 +176,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
         torch.set_num_threads(tc.threads)
     if d.device.type == "cuda":  # TF32 convolutions and matmuls: ~2x faster, masks do not need fp32 mantissas
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    ckpt = _check_run_dir(run_dir, resume, config)
+    ckpt = check_run_dir(run_dir, resume, config)
     source = sources.resolve(config.data.root, config.data.val_root, tc.seed)
     data_id = sources.fingerprint(source, fingerprint)
     if ckpt is not None and ckpt.get("dataset_id") not in (None, data_id):
