@@ -68,6 +68,8 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
                 raise
             names = " or ".join(_type_name(a) for a in inner)
             raise FieldError(key, f"expected {names}, got {value!r}") from None
+    if dataclasses.is_dataclass(tp):  # a nested section: keys of its errors read key.sub.subsub
+        return value if isinstance(value, tp) else section_from_dict(tp, value, key)
     if origin is Literal:
         check(value in args, key, f"expected {_type_name(tp)}, got {value!r}")
         return value
@@ -96,7 +98,8 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
 
 
 def section_from_dict(cls: type, data: Any, section: str) -> Any:
-    """Build the dataclass ``cls`` from a dict; FieldError keys are ``section.key``."""
+    """Build the dataclass ``cls`` from a dict, nested dataclass sections too; FieldError keys are
+    ``section.key`` (``key`` when ``section`` is empty)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -105,9 +108,11 @@ def section_from_dict(cls: type, data: Any, section: str) -> Any:
     names = [f.name for f in dataclasses.fields(cls) if f.init]
     for key in data:
         if key not in names:
-            raise FieldError(f"{section}.{key}", f"unknown key (known: {', '.join(names)})")
-    kwargs = {k: _convert(v, hints[k], f"{section}.{k}") for k, v in data.items()}
+            raise FieldError(f"{section}.{key}" if section else str(key),
+                             f"unknown key (known: {', '.join(names)})")
+    at = f"{section}." if section else ""
+    kwargs = {k: _convert(v, hints[k], f"{at}{k}") for k, v in data.items()}
     try:
         return cls(**kwargs)
     except FieldError as e:
-        raise FieldError(f"{section}.{e.key}", e.msg) from None
+        raise FieldError(f"{at}{e.key}", e.msg) from None

@@ -9,7 +9,6 @@ degrees, time in frames; pairs are [min, max] ranges sampled uniformly per clip 
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -205,9 +204,9 @@ class SceneConfig:
     def from_dict(cls, data: Any, where: str = "scene config") -> SceneConfig:
         """Build from a mapping; SavosError ``"<where>: <key path>: <what is wrong>"`` on a bad key."""
         try:
-            return _build(cls, data, "")
+            return section_from_dict(cls, data, "")
         except FieldError as e:
-            raise SavosError(f"{where}: {e.key.lstrip('.') or '<top>'}: {e.msg}") from None
+            raise SavosError(f"{where}: {e.key or '<top>'}: {e.msg}") from None
 
 
 def load_scene(path: str | Path) -> SceneConfig:
@@ -215,20 +214,6 @@ def load_scene(path: str | Path) -> SceneConfig:
     from savos.readers import read_yaml
 
     return SceneConfig.from_dict(read_yaml(path, "scene file"), str(path))
-
-
-def _build(cls: type, data: Any, section: str) -> Any:
-    """``section_from_dict`` that also builds nested dataclass sections (keys as a.b.c)."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise FieldError(section, f"expected a mapping of keys, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    nested = {f.name: hints[f.name] for f in dataclasses.fields(cls)
-              if dataclasses.is_dataclass(hints[f.name])}
-    subs = {k: _build(nested[k], v, f"{section}.{k}") for k, v in data.items() if k in nested}
-    # built sections pass through the type check unchanged; __post_init__ then sees the final values
-    return section_from_dict(cls, {**data, **subs}, section)
 
 
 def _plain(x: Any) -> Any:
