@@ -49,6 +49,7 @@ from generators.render import (
     paint,
     render_amodal_many,
     rigid_motions,
+    sample_colors,
     visible_flows,
 )
 from generators.scene import Scene, sample_scene
@@ -100,21 +101,6 @@ def _accept_many(cfg: ChewingGumConfig, scenes: list[Scene], amodal: np.ndarray,
         if not any(len(c.unseen) for c in mine):
             out[s] = {k: {"coverage": c.fraction, "coverage_samples": c.samples} for k, c in enumerate(mine)}
     return out
-
-
-def _colors(cfg: ChewingGumConfig, rng: np.random.Generator) -> list[list[int]]:
-    """Background + K flat colours, pairwise at least ``min_color_distance`` apart (RGB, Euclidean):
-    candidates drawn in batches, each kept if far enough from those kept before it."""
-    need, kept = cfg.num_objects + 1, []
-    limit = cfg.min_color_distance**2
-    for _ in range(1000):
-        for c in rng.integers(0, 256, size=(4 * need, 3)).tolist():
-            if all(sum((a - b) ** 2 for a, b in zip(c, o, strict=True)) >= limit for o in kept):
-                kept.append(c)
-                if len(kept) == need:
-                    return kept
-    raise SavosError(f"chewing-gum: cannot find {need} colours min_color_distance="
-                     f"{cfg.min_color_distance} apart; lower min_color_distance")
 
 
 def generate_clip(config: ChewingGumConfig, seed: int, index: int, split: str) -> Clip:
@@ -198,7 +184,7 @@ def _finish(cfg: ChewingGumConfig, seed: int, index: int, split: str, rng: np.ra
             records: dict, attempts: int, amodal: np.ndarray, visible: np.ndarray) -> Clip:
     """The clip of an accepted scene: colours (drawn last from the clip's generator), flows and meta."""
     K = cfg.num_objects
-    background, *colors = _colors(cfg, rng)
+    background, *colors = sample_colors(rng, cfg.num_objects + 1, cfg.min_color_distance, "chewing-gum")
     fwd, bwd = rigid_motions(scene.pose)
     aflow = amodal_flow(fwd, amodal[:-1]) if cfg.amodal_flow else None
     flow_fwd, flow_bwd = visible_flows(fwd, bwd, visible, aflow)

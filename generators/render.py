@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from generators.geometry import compose_affine, invert_affine, pad_polygons, pixel_centres, rasterize
+from savos.errors import SavosError
 
 
 def render_amodal(vertices: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
@@ -50,6 +51,21 @@ def compose_visible(amodal: np.ndarray, depth: Sequence[int]) -> np.ndarray:
     labels = np.zeros(K + 1, np.uint8)
     labels[1:] = np.array(order) + 1
     return labels.take(top)
+
+
+def sample_colors(rng: np.random.Generator, n: int, min_distance: float, what: str) -> list[list[int]]:
+    """n RGB colours pairwise at least min_distance apart (Euclidean): candidates drawn in batches of 4 n,
+    each kept if far enough from those kept before it. ``what`` names the generator in the error."""
+    kept: list[list[int]] = []
+    limit = min_distance**2
+    for _ in range(1000):
+        for c in rng.integers(0, 256, size=(4 * n, 3)).tolist():
+            if all(sum((a - b) ** 2 for a, b in zip(c, o, strict=True)) >= limit for o in kept):
+                kept.append(c)
+                if len(kept) == n:
+                    return kept
+    raise SavosError(f"{what}: cannot find {n} colours min_color_distance={min_distance} apart; lower "
+                     "min_color_distance or use fewer objects")
 
 
 def paint(visible: np.ndarray, background: Sequence[int], colors: Sequence[Sequence[int]]) -> np.ndarray:

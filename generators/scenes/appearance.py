@@ -15,22 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from savos.errors import SavosError
-
-
-def sample_colors(rng: np.random.Generator, n: int, min_distance: float) -> list[list[int]]:
-    """n RGB colours pairwise at least min_distance apart (Euclidean), kept greedily from batches."""
-    kept: list[list[int]] = []
-    limit = min_distance**2
-    for _ in range(1000):
-        for c in rng.integers(0, 256, size=(4 * n, 3)).tolist():
-            if all(sum((a - b) ** 2 for a, b in zip(c, o, strict=True)) >= limit for o in kept):
-                kept.append(c)
-                if len(kept) == n:
-                    return kept
-    raise SavosError(f"scene: cannot find {n} colours min_color_distance={min_distance} apart; "
-                     "lower min_color_distance or use fewer objects")
-
 
 def _second_color(rng: np.random.Generator, base: list[int]) -> list[int]:
     for c in rng.integers(0, 256, size=(64, 3)).tolist():

@@ -28,8 +28,8 @@ import numpy as np
 import savos
 from generators.coverage import hidden_pixels
 from generators.geometry import pixel_centres, rasterize
-from generators.render import compose_visible, paint, render_amodal
-from generators.scenes.appearance import sample_colors, sample_texture, shade
+from generators.render import compose_visible, paint, render_amodal, sample_colors
+from generators.scenes.appearance import sample_texture, shade
 from generators.scenes.config import SceneConfig
 from generators.scenes.flows import scene_flows, still
 from generators.scenes.guarantee import coverages, occlusion_ok
@@ -137,7 +137,7 @@ def _finish(cfg: SceneConfig, seed: int, index: int, split: str, rng: np.random.
             attempts: int) -> Clip:
     things = layout.things
     K, H, W = len(things), cfg.frame.height, cfg.frame.width
-    bg, *colors = sample_colors(rng, K + 1, cfg.min_color_distance)
+    bg, *colors = sample_colors(rng, K + 1, cfg.min_color_distance, "scene")
     textures = []
     for k, th in enumerate(things):
         group = cfg.targets if th.role == "target" else cfg.occluders
