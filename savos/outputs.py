@@ -17,7 +17,7 @@ from pathlib import Path
 
 from savos.atomic import write_json_atomic
 from savos.errors import SavosError
-from savos.readers import FileFormatError, need, read_json
+from savos.readers import need, read_json
 
 MANIFEST = ".savos-files.json"
 
@@ -127,6 +127,3 @@ def describe(names: list[str], limit: int = 3) -> str:
     """``a, b, c and 4 more``."""
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-__all__ = ["MANIFEST", "FileFormatError", "OwnedDir", "check_writable", "check_writable_file", "describe"]

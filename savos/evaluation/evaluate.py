@@ -57,9 +57,10 @@ def check_same_dataset(preds: Predictions, data_root: Path, split: str) -> None:
     if made_on is None:
         raise SavosError(f"{preds.root / INFO_NAME}: records no dataset_id, so it cannot be checked "
                          "against the dataset; re-run the predictions with this savos")
-    if made_on != fingerprint(data_root):
+    here = fingerprint(data_root)
+    if made_on != here:
         raise SavosError(f"{preds.root}: predictions were made on dataset {preds.info.get('data_root')} "
-                         f"(id {made_on}), not on {data_root} (id {fingerprint(data_root)}); score them "
+                         f"(id {made_on}), not on {data_root} (id {here}); score them "
                          "against the dataset they were made on")
     if preds.info.get("split") not in (None, split):
         raise SavosError(f"{preds.root}: predictions were made on split {preds.info['split']!r}, "
