@@ -135,3 +135,19 @@ def test_union_baseline_completes_a_non_convex_object_that_the_hull_cannot():
     occluded = {name: summarize(score_clip(clip, pred))["miou_occ"]
                 for name, pred in (("union", union), ("convex", hull))}
     assert occluded["union"] == 1.0 > occluded["convex"] + 0.2
+
+
+def test_soft_boundary_pixels_with_blended_flow_do_not_drag_the_fit():
+    # as in a resampled crop: a ring of half-weight pixels around the square, whose flow is blended
+    # with the still background's (half the object's motion)
+    amodal, visible, flow_back = _square_sliding_behind_a_bar(T=6)
+    soft = visible.clone()
+    for t in range(6):
+        ring = torch.zeros(H, W)
+        ring[7:15, 1 + 2 * t : 9 + 2 * t] = 1.0
+        ring = ring * (1.0 - (amodal[0, t, 0] > 0).float()) * (visible[0, t, 0].sum() > 0)
+        ring[:, 10:14] = 0.0  # the bar covers it too
+        soft[0, t, 0] += 0.5 * ring
+        flow_back[0, t, 0] += -1.0 * ring * (t > 0)
+    seen = carry(soft, flow_back)
+    assert torch.equal(seen[0, 4, 0] >= 0.75, amodal[0, 4, 0] > 0)
