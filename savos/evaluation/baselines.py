@@ -20,7 +20,7 @@
   made explicit — SaVos's premise with no learning: where it scores high, the hidden part was visible in
   another frame and the flow says where it went. Repeated bilinear resampling softens the carried
   boundaries, and their union would grow by about half a pixel a side at level 0.5; 0.8, chosen on the
-  default set's val split (docs/metrics.md), undoes most of it.
+  default set's val split (docs/dataset-card.md), undoes most of it.
 Frames where the object is not visible get an empty mask (circle: its visible mask, also empty). Only
 target objects are predicted.
 """
