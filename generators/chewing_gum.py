@@ -126,9 +126,9 @@ def iter_clips(config: ChewingGumConfig, seed: int, indices: Sequence[int], spli
     return engine.iter_clips(scene_config(config), seed, indices, split, GumRecord(config))
 
 
-def ClipMaker(config: ChewingGumConfig, seed: int) -> engine.ClipMaker:  # noqa: N802 (a maker, as before)
+def ClipMaker(config: ChewingGumConfig, seed: int) -> engine.ClipMaker:
     """The clips of one Chewing-Gum dataset, for ``write_dataset``: the engine's maker of the
-    translated config, writing Chewing Gum's meta."""
+    translated config, writing Chewing Gum's meta (a function, named as the class it replaces)."""
     return engine.ClipMaker(scene_config(config), seed, GumRecord(config))
 
 
