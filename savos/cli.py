@@ -42,7 +42,7 @@ def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str |
 
 
 @main.command("baseline")
-@click.argument("name", type=click.Choice(["convex", "circle", "visible"]))
+@click.argument("name", type=click.Choice(["convex", "circle", "union", "visible"]))
 @click.argument("data", type=click.Path(file_okay=False))
 @click.option("--split", default="test", show_default=True, help="Dataset split to predict.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
@@ -50,7 +50,8 @@ def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str |
 @click.option("--overwrite", is_flag=True, help="Replace predictions already in --out.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool, quiet: bool) -> None:
-    """Predict amodal masks of DATA with a non-learned baseline: convex hull, circle or visible mask."""
+    """Predict amodal masks of DATA with a non-learned baseline: convex hull, circle, union (the visible
+    masks of all frames carried to each frame by the flow) or visible mask."""
     from savos.evaluation.baselines import run_baseline
 
     path = run_baseline(name, data, split, out_dir, overwrite=overwrite, progress=not quiet)

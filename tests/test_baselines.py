@@ -113,7 +113,7 @@ def test_convex_fills_a_gap_exactly_and_visible_completes_nothing():
 
 
 def test_baselines_dict():
-    assert set(BASELINES) == {"convex", "circle", "visible"}
+    assert set(BASELINES) == {"convex", "circle", "union", "visible"}
 
 
 def test_fit_circle_is_exact_on_a_circle_and_refuses_degenerate_points():

@@ -1,4 +1,4 @@
-"""Non-learned baselines, written in the prediction format (`savos baseline {convex,circle,visible}`).
+"""Non-learned baselines, written in the prediction format (`savos baseline {convex,circle,union,visible}`).
 
 - ``visible``: the object's visible mask itself (a lower bound: nothing is completed).
 - ``convex``: per frame, the convex hull of the object's visible mask (the paper's "Convex" row). The
@@ -14,6 +14,13 @@
   no other object (nor the frame's edge); its disk is predicted inside the other objects' visible
   region, plus the own visible mask. The per-frame "objects are round" prior made explicit: where it
   scores high, most of a hidden part can be guessed from one frame.
+- ``union``: per frame, everything of the object that was visible in any frame of the clip, moved to this
+  frame: the visible masks carried forward and backward through time by an affine fit of the object's
+  visible flow (savos.models.carry), joined, and thresholded at ``UNION_LEVEL``. The temporal prior
+  made explicit — SaVos's premise with no learning: where it scores high, the hidden part was visible in
+  another frame and the flow says where it went. Repeated bilinear resampling softens the carried
+  boundaries, and their union would grow by about half a pixel a side at level 0.5; 0.8, chosen on the
+  default set's val split (docs/metrics.md), undoes most of it.
 Frames where the object is not visible get an empty mask (circle: its visible mask, also empty). Only
 target objects are predicted.
 """
@@ -116,8 +123,40 @@ def circle_baseline(clip) -> tuple[np.ndarray, np.ndarray]:
     return amodal, predicted
 
 
+UNION_LEVEL = 0.8
+
+
+def union_baseline(clip) -> tuple[np.ndarray, np.ndarray]:
+    """-> (amodal bool (T, K, H, W), predicted bool (K,)): per frame, each target's visible masks of every
+    frame carried to this one (forward and backward, savos.models.carry) and joined, at ``UNION_LEVEL``."""
+    import torch
+
+    from savos.models.carry import carry
+
+    predicted = _targets(clip)
+    amodal = np.zeros(clip.amodal.shape, bool)
+    ks = np.flatnonzero(predicted)
+    if len(ks) == 0 or clip.num_frames == 0:
+        return amodal, predicted
+    zero = np.zeros((1, *clip.flow_bwd.shape[1:]), np.float32)  # (1, H, W, 2)
+
+    def frames_first(flow: np.ndarray) -> torch.Tensor:  # (T, H, W, 2) -> (1, T, 2, H, W)
+        return torch.from_numpy(np.ascontiguousarray(flow.transpose(0, 3, 1, 2), np.float32))[None]
+
+    back = frames_first(np.concatenate([zero, clip.flow_bwd]))  # t -> t-1 on t (0 at the first frame)
+    ahead = frames_first(np.concatenate([clip.flow_fwd, zero]))  # t -> t+1 on t (0 at the last frame)
+    own = clip.visible[None, :, None] == (ks + 1).reshape(-1, 1, 1, 1, 1)  # (R, T, 1, H, W)
+    vis = torch.from_numpy(own).float()
+    with torch.no_grad():
+        fwd = carry(vis, back.expand(len(ks), -1, -1, -1, -1))
+        bwd = carry(vis.flip(1), ahead.flip(1).expand(len(ks), -1, -1, -1, -1)).flip(1)
+    seen = torch.maximum(fwd, bwd)[:, :, 0].numpy() >= UNION_LEVEL  # (R, T, H, W)
+    amodal[:, ks] = seen.transpose(1, 0, 2, 3) | (clip.visible[:, None] == (ks + 1)[None, :, None, None])
+    return amodal, predicted
+
+
 BASELINES: dict[str, Callable] = {"convex": convex_baseline, "visible": visible_baseline,
-                                  "circle": circle_baseline}
+                                  "circle": circle_baseline, "union": union_baseline}
 
 
 def run_baseline(name: str, data_root: str | Path, split: str, out_dir: str | Path, overwrite: bool = False,

@@ -38,6 +38,7 @@ class SaVosModelConfig:
     memory: Literal["vector", "conv", "both"] = "vector"  # the paper's LSTM, a ConvGRU at P/8, or both
     conv_hidden: int = 32  # ConvGRU channels at P/8 (conv memory)
     others: bool = False  # the other objects' visible masks as inputs of the encoder and the completer
+    carry: bool = False  # the visible masks seen so far, moved to frame t, as a completer input (carry.py)
 
     def __post_init__(self):
         for key in ("enc_widths", "completer_widths", "motion_widths"):

@@ -8,9 +8,11 @@ Per frame t of an object track (Ph x Pw patches, see savos.tracks; P below stand
   spatial state is moved with the object from frame to frame, so shape seen at one frame is kept in
   place for the others; ``memory="both"`` the two side by side.
 - Completer (eq. 11): CNN_a(V_t) — really the visible mask (the original fed the x flow), with O_t
-  too under ``others`` (where the object may hide; the per-frame baselines get it as well) — joined
-  with h_t at the bottleneck (and, for the conv memory, at P/8), decoded to an amodal logit and an α
-  logit.
+  too under ``others`` (where the object may hide; the per-frame baselines get it as well) and, under
+  ``carry``, A_t, the visible masks of this direction's earlier frames moved to frame t
+  (savos.models.carry) — joined with h_t at the bottleneck (and, for the conv memory, at P/8), decoded
+  to an amodal logit and an α logit. ``carry`` hands the completer, in place, what the LSTM would have
+  to squeeze through 128 numbers: a shape seen at t-4 arrives at t pixel-registered.
 - Motion predictor (eq. 12): CNN_c([ΔV_t, V_t]) joined with h_t, decoded to a residual added to the
   mean visible flow ΔV̄_t (common fate). V_t is given to CNN_c too so it knows where ΔV_t is the object's
   own motion. The returned motion is not detached: L_C trains it. The last layer starts at zero, so the
@@ -38,6 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from savos.errors import SavosError
+from savos.models.carry import carry
 from savos.models.memory import CONV_MEMORY_LEVEL, MEMORIES, ConvGRUMemory, Memory, State, VectorMemory
 from savos.tracks import TrackBatch, patch_hw
 
@@ -186,13 +189,14 @@ class SaVos(nn.Module):
     α logit); motion: CondUNet (3 -> 2: residual flow, in units of flow_scale). flow_scale: patch pixels
     that map to 1.0 at the network's inputs and outputs. others: the other objects' visible masks O_t are
     inputs of the encoder and the completer (where the object may be hidden; the paper does not give them).
+    carry: the completer also gets A_t (savos.models.carry) of its direction.
     """
 
     def __init__(self, encoder: Encoder, memory: nn.Module, completer: CondUNet, motion: CondUNet,
-                 flow_scale: float, others: bool = False):
+                 flow_scale: float, others: bool = False, carry: bool = False):
         super().__init__()
         self.encoder, self.memory, self.completer, self.motion = encoder, memory, completer, motion
-        self.flow_scale, self.others = float(flow_scale), bool(others)
+        self.flow_scale, self.others, self.carry = float(flow_scale), bool(others), bool(carry)
         nn.init.zeros_(self.motion.head.weight)  # start from the common fate exactly
         nn.init.zeros_(self.motion.head.bias)
 
@@ -221,10 +225,14 @@ class SaVos(nn.Module):
         # (Sh / Ph = Sw / Pw)
         h = self.memory(maps, base.view(2 * B, T, 2) / Pw)  # State of every frame, time-folded
 
-        # Completer: CNN_a(V_t[, O_t]) does not depend on the direction; encode once, reverse for the second.
         cond = torch.cat([vis, batch.others], dim=2) if self.others else vis  # (B, T, 1|2, P, P)
-        feats_a = self.completer.encode(cond.flatten(0, 1))  # each (B*T, C, p, p)
-        feats_a = [_cl(both(e.view(B, T, *e.shape[1:])).flatten(0, 1)) for e in feats_a]  # each (2B*T, ...)
+        if self.carry:  # A_t of each direction (earlier frames of that direction): encode both directions
+            with torch.no_grad():
+                seen = carry(vis2, flow_opp)  # (2B, T, 1, P, P); flow_opp is t -> previous frame, on t
+            feats_a = self.completer.encode(torch.cat([both(cond), seen], dim=2).flatten(0, 1))  # (2B*T, ..)
+        else:  # CNN_a(V_t[, O_t]) does not depend on the direction; encode once, reverse for the second
+            feats_a = self.completer.encode(cond.flatten(0, 1))  # each (B*T, C, p, p)
+            feats_a = [_cl(both(e.view(B, T, *e.shape[1:])).flatten(0, 1)) for e in feats_a]  # (2B*T, ...)
         out_a = self.completer.decode(feats_a, h).view(2 * B, T, 2, Ph, Pw)  # (2B, T, 2, P, P)
         logits, alpha_logits = out_a[:, :, 0:1], out_a[:, :, 1:2]  # (2B, T, 1, P, P) each
 
@@ -265,6 +273,7 @@ def build_savos(
     memory: str = "vector",
     conv_hidden: int = 32,
     others: bool = False,
+    carry: bool = False,
 ) -> SaVos:
     """Build SaVos for P x P patches, or Ph x Pw for a pair ``patch`` = (Ph, Pw) (each side divisible by
     2^len(widths)). Widths are per stride-2 level.
@@ -272,6 +281,8 @@ def build_savos(
     memory: "vector" (the paper's LSTM; feat and hidden are vector sizes), "conv" (a ConvGRU at P/8 with
     ``conv_hidden`` channels; feat and hidden unused) or "both" (the two, side by side); see
     savos.models.memory. others: give the encoder and the completer the other objects' visible masks.
+    carry: give the completer the visible masks seen so far in its direction, moved to frame t
+    (savos.models.carry).
     """
     ph, pw = patch_hw(patch)
     for name, widths in (
@@ -300,7 +311,7 @@ def build_savos(
     enc = Encoder(in_ch, tuple(enc_widths if vector else enc_widths[:level]), patch)
     mem = Memory(VectorMemory(enc_widths[-1], enc.size, feat, hidden) if vector else None,
                  ConvGRUMemory(enc_widths[level - 1], conv_hidden) if level else None, level)
-    completer = CondUNet(2 if others else 1, 2, tuple(completer_widths), hidden, patch, skips, level, vector,
-                         conv_hidden)
+    cin = 1 + int(others) + int(carry)  # V_t [, O_t] [, A_t]
+    completer = CondUNet(cin, 2, tuple(completer_widths), hidden, patch, skips, level, vector, conv_hidden)
     motion = CondUNet(3, 2, tuple(motion_widths), hidden, patch, skips, level, vector, conv_hidden)
-    return SaVos(enc, mem, completer, motion, flow_scale, others)
+    return SaVos(enc, mem, completer, motion, flow_scale, others, carry)

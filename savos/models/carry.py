@@ -1,0 +1,97 @@
+"""Carrying what was seen through time: the visible masks of earlier frames, moved to frame t.
+
+SaVos's premise is that the part of an object hidden at frame t was visible at another frame. ``carry``
+makes that explicit, with no learned parameter:
+
+    A_0 = V_0,    A_t = max(V_t, warp(A_{t-1}, m_t))
+
+where ``m_t`` is the object's motion t -> t-1 (living on frame t) extended to every pixel of frame t: the
+weighted least-squares *affine* fit (``affine_fit``) of the given flow over the visible mask ``V_t``. The
+visible flow of a rigid object (translation, rotation, scale) is affine in position, so for such motion
+the fit is exact on the hidden part too, and ``A_t`` is the union of everything seen so far, in frame t's
+coordinates. Run on the time-reversed track (with the forward flow), it gives what will be seen; the two
+together are the whole clip. A frame where the object is barely visible (visible mass below
+``min_mass``) reuses the previous frame's motion (constant velocity) rather than a fit on nothing.
+
+The fit reads only the *core* of the visible mask (``V_t >= CORE``). In a resampled crop
+(savos.tracks) the boundary pixels blend the object's flow with its neighbours' (the background's, an
+occluder's), which pulls the fit towards them; the error compounds frame after frame and the carried
+masks drift off the object. On the demo set's test crops the union of both directions (at 0.8) scored
+0.914 / 0.806 full / occluded mIoU fitted on the soft mask, 0.977 / 0.937 on its core.
+
+SaVos gives ``A_t`` of each direction to its completer (``model.carry``, savos.models.savos): the
+forward chain sees only frames <= t and the backward chain only frames >= t, so neither direction's own
+prediction at t can read the visible mask its L_M term compares with.
+
+Coordinates follow savos.models.warp: pixel (r, c) has its centre at x = c, y = r; flow channel 0 is dx.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from savos.models.warp import coords_grid, warp
+
+MIN_MASS = 3.0  # visible pixels below which a frame's motion is not fitted but carried over
+RIDGE = 1.0
+CORE = 0.999  # pixels^2 added to the position covariance: a thin sliver fits a translation, not a shear
+
+
+Affine = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # mean (N, 2), jacobian (N, 2, 2), centroid (N, 2)
+
+
+def affine_fit(flow: torch.Tensor, weight: torch.Tensor, ridge: float = RIDGE) -> Affine:
+    """Weighted least-squares affine model of ``flow`` over ``weight``.
+
+    flow (N, 2, H, W); weight (N, 1, H, W) >= 0. Returns (mean, jac, centroid): the model at pixel p is
+    ``mean + jac @ (p - centroid)``; evaluate it with ``affine_field``. ``ridge`` regularises the position
+    covariance towards a pure translation. An empty weight gives the zero motion.
+    """
+    N, _, H, W = flow.shape
+    grid = coords_grid(N, H, W, device=flow.device, dtype=flow.dtype)  # (N, 2, H, W)
+    w = weight.flatten(2)  # (N, 1, HW)
+    mass = w.sum(-1).clamp_min(1e-6)  # (N, 1)
+    p, f = grid.flatten(2), flow.flatten(2)  # (N, 2, HW)
+    pc = (p * w).sum(-1) / mass  # (N, 2) centroid
+    fm = (f * w).sum(-1) / mass  # (N, 2) mean flow
+    dp, df = p - pc[..., None], f - fm[..., None]  # (N, 2, HW)
+    cov_pp = torch.einsum("nix,njx->nij", dp * w, dp) / mass[..., None]  # (N, 2, 2)
+    cov_fp = torch.einsum("nix,njx->nij", df * w, dp) / mass[..., None]  # (N, 2, 2)
+    eye = torch.eye(2, device=flow.device, dtype=flow.dtype)
+    jac = cov_fp @ torch.linalg.inv(cov_pp + ridge * eye)  # (N, 2, 2)
+    empty = weight.flatten(1).sum(-1) <= 1e-6  # (N,)
+    fm = torch.where(empty[:, None], torch.zeros_like(fm), fm)
+    jac = torch.where(empty[:, None, None], torch.zeros_like(jac), jac)
+    return fm, jac, pc
+
+
+def affine_field(params: Affine, H: int, W: int) -> torch.Tensor:
+    """The affine model of ``affine_fit`` at every pixel: (N, 2, H, W)."""
+    mean, jac, pc = params
+    N = mean.shape[0]
+    dp = coords_grid(N, H, W, device=mean.device, dtype=mean.dtype) - pc[:, :, None, None]  # (N, 2, H, W)
+    return mean[:, :, None, None] + torch.einsum("nij,njhw->nihw", jac, dp)
+
+
+def carry(visible: torch.Tensor, flow_back: torch.Tensor, min_mass: float = MIN_MASS) -> torch.Tensor:
+    """The max-accumulated visible masks (module docstring).
+
+    visible (N, T, 1, H, W) in [0, 1]; flow_back (N, T, 2, H, W): the flow from frame t to frame t-1, living
+    on t (for a track in normal time order, its ``flow_bwd``) -> (N, T, 1, H, W), A_t >= V_t.
+    """
+    N, T, _, H, W = visible.shape
+    acc = visible[:, 0]
+    out = [acc]
+    params = None
+    for t in range(1, T):
+        v = visible[:, t]  # (N, 1, H, W)
+        fit = affine_fit(flow_back[:, t], (v >= CORE).to(v.dtype))
+        if params is None:
+            params = fit
+        else:  # too little visible to fit: keep the previous frame's motion
+            thin = (v >= CORE).flatten(1).sum(-1) < min_mass  # (N,)
+            params = tuple(torch.where(thin.view(-1, *[1] * (old.dim() - 1)), old, new)
+                           for old, new in zip(params, fit, strict=True))
+        acc = torch.maximum(v, warp(acc, affine_field(params, H, W)))
+        out.append(acc)
+    return torch.stack(out, dim=1)
