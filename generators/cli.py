@@ -80,13 +80,12 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
                 targets, occluders, amodal_flow, quiet):
     """Make a Chewing-Gum dataset (paper §4): random 7-12-gons that occlude each other while they move.
 
-    Every target is partly hidden in every frame, and every part of it is visible in some frame.
+    Every target is partly hidden in every frame, and every part of it is visible in some frame. Made by
+    the scene engine (layout gum, the same clips as `savos-gen scene recipes/scenes/gum.yaml` at the
+    defaults), with Chewing Gum's options and meta.
     Example: savos-gen chewing-gum --n 5000 --out data/gum
     """
-    from generators.chewing_gum import ChewingGumConfig, ClipMaker
-    from savos import __version__
-    from savos.data.writer import write_dataset
-    from savos.limits import MAX_CLIPS, check_count
+    from generators.chewing_gum import ChewingGumConfig, write_chewing_gum_dataset
 
     options = _load_yaml(config_file) if config_file else {}
     if config_file:  # the file alone first, so that its errors name it
@@ -101,24 +100,9 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
         config = ChewingGumConfig.from_dict(options)
     except SavosError as e:
         raise SavosError(f"{config_file}: {e}" if config_file else str(e)) from None
-    check_count(n, "--n", 1, MAX_CLIPS)
-    val = round(0.1 * n) if val is None else check_count(val, "--val")
-    test = round(0.1 * n) if test is None else check_count(test, "--test")
-    if val + test > n:
-        raise SavosError(f"--val {val} and --test {test} must be >= 0 and add up to at most --n {n}")
-    splits = {"train": n - val - test, "val": val, "test": test}
-
-    description = {"generator": "chewing-gum", "version": __version__, "seed": seed,
-                   "config": config.to_dict(), "amodal_flow": bool(config.amodal_flow)}
-    info = write_dataset(out, ClipMaker(config, seed), splits, description,
-                         shard_size=shard_size, workers=workers, shard=_parse_shard(shard),
-                         progress=not quiet)
-    if info is None:
-        click.echo(f"{out}: shard {shard} done; dataset.json is written by the run that finishes "
-                   "the last shard")
-    else:
-        click.echo(f"{out}: {n} clips ({', '.join(f'{k} {v}' for k, v in splits.items())}); "
-                   f"check it with `savos-gen verify {out}`")
+    info = write_chewing_gum_dataset(config, out, n=n, seed=seed, val=val, test=test, workers=workers,
+                                     shard=_parse_shard(shard), shard_size=shard_size, progress=not quiet)
+    _report(out, shard, n, info)
 
 
 @main.command("scene")

@@ -77,7 +77,8 @@ class ChewingGumConfig:
             (background included).
         amodal_flow: compute and store ``amodal_flow_fwd`` (T-1, K, H, W, 2).
         max_attempts: scenes sampled per clip before giving up (rejections are rare).
-        arms: (min, max) thin radial spikes added to each target polygon (generators/arms.py; 0 = none): a
+        arms: (min, max) thin radial spikes added to each target polygon (generators/scenes/arms.py;
+            0 = none): a
             part whose presence behind an occluder nothing visible in that frame gives away.
         arm_length: (min, max) how far an arm reaches beyond the node circle, fraction of the radius.
         arm_width: (min, max) arm width, pixels.

@@ -1,4 +1,4 @@
-"""Arms on star polygons (generators/arms.py): still simple and star-shaped, the body kept, the spikes
+"""Arms on star polygons (generators/scenes/arms.py): still simple and star-shaped, the body kept, the spikes
 where they were asked for. (Default scenes draw nothing for arms: test_chewing_gum.py pins their bytes.)"""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generators.arms import add_arms
 from generators.geometry import star_polygon
+from generators.scenes.arms import add_arms
 
 
 @settings(max_examples=60, deadline=None)

@@ -128,7 +128,7 @@ def test_meta_is_json_exact_and_complete(clips):
 
 
 def test_no_torch_in_generators():
-    code = ("import sys, generators.chewing_gum, generators.check, generators.scene; "
+    code = ("import sys, generators.chewing_gum, generators.check, generators.scenes.engine; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -419,14 +419,14 @@ def test_coverage_of_many_targets_is_coverage_of_each(clips):
 
 def test_batches_are_capped_by_pixels(monkeypatch):
     """Large clips are made a few at a time (flat memory); the clips do not depend on the batch size."""
-    import generators.chewing_gum as gum
+    import generators.scenes.engine as engine
 
     cfg = ChewingGumConfig(height=32, width=32, frames=4, radius=(4.5, 6.5))
     want = [encode_clip(c) for c in generate_clips(cfg, 2, range(6), "train")]
     seen = []
-    real = gum._batch
-    monkeypatch.setattr(gum, "_batch", lambda *a: seen.append(len(a[2])) or real(*a))
-    monkeypatch.setattr(gum, "BATCH_PIXELS", 4 * 3 * 32 * 32 * 4)  # four clips per batch
+    real = engine._batch
+    monkeypatch.setattr(engine, "_batch", lambda *a: seen.append(len(a[3])) or real(*a))
+    monkeypatch.setattr(engine, "BATCH_PIXELS", 4 * 3 * 32 * 32 * 4)  # four clips per batch
     assert [encode_clip(c) for c in generate_clips(cfg, 2, range(6), "train")] == want
     assert seen == [4, 2]
 

@@ -225,7 +225,7 @@ def test_grid_points_of_many_polygons_are_those_of_each(seed, step):
 @given(seeds)
 def test_scene_outline_table_is_radial_extent(seed):
     """The scene planner's edge-first outline table is radial_extent, bit for bit."""
-    from generators.scene import _RAYS, _outlines
+    from generators.scenes.gum_planner import _RAYS, _outlines
 
     rng = np.random.default_rng(seed)
     shapes = [star_polygon(rng, int(rng.integers(3, 13)), rng.uniform(2, 20), rng.uniform(0, 0.8))

@@ -8,12 +8,34 @@ camera's inverse map), so a moving camera moves it. Patterns are smooth or steep
 thresholds), so recomputing them elsewhere differs by at most one grey level.
 
 Records (meta): ``{"kind": "flat" | "stripes" | "checker" | "noise" | "gradient", "colors": [c1, c2],
-"params": [floats]}``.
+"params": [floats]}``. ``sample_look`` draws a clip's colours and textures (after its scene, from the
+clip's generator); ``paint_scene`` paints them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from generators.geometry import pixel_centres
+from generators.render import paint, sample_colors
+from generators.scenes.config import SceneConfig
+from generators.scenes.flows import still
+from generators.scenes.layout import Layout, Thing
+from generators.scenes.motion import to_own
+
+STATIC_FAMILIES = ("fence", "square", "border")  # always flat
+
+
+@dataclass
+class Look:
+    """A clip's colours: base colours pairwise ``min_color_distance`` apart, and texture records."""
+
+    background: list[int]  # [r, g, b]
+    colors: list[list[int]]  # K x [r, g, b], the objects' base colours
+    textures: list[dict]  # K texture records, one per object
+    background_texture: dict
 
 
 def _second_color(rng: np.random.Generator, base: list[int]) -> list[int]:
@@ -70,3 +92,48 @@ def shade(texture: dict, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     c1, c2 = (np.asarray(c, np.float64) for c in texture["colors"])
     w = pattern(texture, u, v)[:, None]
     return np.clip(np.rint(c1 + w * (c2 - c1)), 0, 255).astype(np.uint8)
+
+
+def sample_look(rng: np.random.Generator, cfg: SceneConfig, things: list[Thing], what: str) -> Look:
+    """Base colours (background first), then each object's texture, then the background's. ``what``
+    names the generator in the error raised when the colours cannot be found."""
+    H, W = cfg.frame.height, cfg.frame.width
+    background, *colors = sample_colors(rng, len(things) + 1, cfg.min_color_distance, what)
+    textures = []
+    for k, th in enumerate(things):
+        group = cfg.targets if th.role == "target" else cfg.occluders
+        kinds = group.appearance if th.family not in STATIC_FAMILIES else ("flat",)
+        kind = kinds[0] if len(kinds) == 1 else kinds[int(rng.integers(0, len(kinds)))]
+        textures.append(sample_texture(rng, kind, colors[k], th.size))
+    back = sample_texture(rng, cfg.background.kind, background, min(H, W) / 2.0)
+    return Look(background, colors, textures, back)
+
+
+def paint_scene(layout: Layout, visible: np.ndarray, background: dict, textures: list[dict]) -> np.ndarray:
+    """rgb uint8 (T, H, W, 3) of labels (T, H, W): flat colours, then each textured surface (the
+    background's in world coordinates, an object's in its canonical ones)."""
+    T, H, W = visible.shape
+    rgb = paint(visible, background["colors"][0], [tx["colors"][0] for tx in textures])
+    if background["kind"] == "flat" and all(tx["kind"] == "flat" for tx in textures):
+        return rgb
+    centre = np.array([(W - 1) / 2.0, (H - 1) / 2.0])
+    xs, ys = pixel_centres(H, W)
+    view = rgb.reshape(-1, 3)
+    for label, tex in enumerate([background, *textures]):
+        if tex["kind"] == "flat":
+            continue
+        flat = np.flatnonzero(visible == label)
+        t = flat // (H * W)
+        pixel = flat - t * (H * W)
+        if label == 0 and still(layout.camera):  # one frame of background serves every frame
+            view[flat] = shade(tex, xs - centre[0], ys - centre[1]).take(pixel, axis=0)
+            continue
+        x, y = xs.take(pixel), ys.take(pixel)
+        if label == 0:  # world coordinates, from the frame centre
+            u, v = to_own(layout.camera, None, t, x, y)
+            u, v = u - centre[0], v - centre[1]
+        else:
+            th = layout.things[label - 1]
+            u, v = to_own(th.maps, th.warps, t, x, y)
+        view[flat] = shade(tex, u, v)
+    return rgb

@@ -22,8 +22,9 @@ import numpy as np
 from generators.coverage import hidden_pixels
 from generators.geometry import pixel_centres
 from generators.render import compose_visible, render_amodal
+from generators.scenes.appearance import paint_scene
 from generators.scenes.config import SceneConfig
-from generators.scenes.engine import GENERATOR, paint_scene
+from generators.scenes.engine import GENERATOR
 from generators.scenes.flows import scene_flows
 from generators.scenes.guarantee import coverages, occlusion_ok
 from generators.scenes.layout import Layout, Thing

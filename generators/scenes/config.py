@@ -162,10 +162,32 @@ class OcclusionConfig:
 
 
 @dataclass(frozen=True)
+class GumConfig:
+    """Options of layout ``gum`` alone (the ChewingGumConfig options of the same names). ``arms``: (min,
+    max) thin radial spikes added to each target (generators/scenes/arms.py; 0 = none), reaching
+    ``arm_length`` x its radius beyond the node circle, ``arm_width`` pixels wide. ``occluder_scale``:
+    layout gum draws every radius from ``targets.size`` and multiplies the occluders' by this."""
+
+    arms: tuple[int, int] = (0, 0)
+    arm_length: tuple[float, float] = (0.5, 1.0)
+    arm_width: tuple[float, float] = (2.0, 3.0)
+    occluder_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        _pair(self.arms, "arms", 0, 8)
+        _pair(self.arm_length, "arm_length", 0.0, 4.0)
+        _pair(self.arm_width, "arm_width", 0.5, 50.0)
+        check(0.2 <= self.occluder_scale <= 5.0, "occluder_scale",
+              f"expected 0.2..5, got {self.occluder_scale}")
+
+
+@dataclass(frozen=True)
 class SceneConfig:
-    """A whole scene. layout: ``gum`` plans Chewing-Gum sweeps (generators/scene.py; gum targets and
-    occluders, fixed counts, rigid motion); ``sweep`` sends each occluder across a target, for any
-    family and motion; ``path``: one target on a square path (the original code's geometry)."""
+    """A whole scene. layout: ``gum`` plans Chewing-Gum sweeps (generators/scenes/gum_planner.py; gum
+    targets and occluders drawn from the targets' size, vertices, jitter and motion, fixed counts, rigid
+    motion, the ``gum`` options); ``sweep`` sends each occluder across a target, for any family and
+    motion; ``path``: one target on a square path (the original code's geometry). ``savos-gen
+    chewing-gum`` is layout gum (generators/chewing_gum.py translates its config)."""
 
     frame: FrameConfig = field(default_factory=FrameConfig)
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
@@ -174,6 +196,7 @@ class SceneConfig:
     static: StaticConfig = field(default_factory=StaticConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     occlusion: OcclusionConfig = field(default_factory=OcclusionConfig)
+    gum: GumConfig = field(default_factory=GumConfig)
     layout: Literal["gum", "sweep", "path"] = "sweep"
     min_color_distance: float = 80.0
     amodal_flow: bool = True
@@ -193,12 +216,19 @@ class SceneConfig:
                 check(g.families == ("gum",), f"{group}.families", "layout gum takes only the gum family")
                 check(g.count[0] == g.count[1], f"{group}.count", "layout gum takes a fixed count [n, n]")
             check(self.occluders.count[0] >= 1, "occluders.count", "layout gum needs at least one occluder")
+        else:
+            check(self.gum == GumConfig(), "gum",
+                  f"options of layout gum alone; this scene's layout is {self.layout}")
         if self.layout == "path":
             check(self.targets.count == (1, 1), "targets.count", "layout path moves exactly one target")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able and JSON-stable (tuples as lists): ``meta["config"]`` and ``from_dict`` input."""
-        return _plain(dataclasses.asdict(self))
+        """JSON-able and JSON-stable (tuples as lists): ``meta["config"]`` and ``from_dict`` input. The
+        ``gum`` section (added later) only when it is not the default, so older scenes keep their bytes."""
+        out = _plain(dataclasses.asdict(self))
+        if self.gum == GumConfig():
+            del out["gum"]
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "scene config") -> SceneConfig:

@@ -4,7 +4,8 @@ gives background flow exactly 0.
 
 Inputs: maps float64 (T, K, 2, 3) own -> frame, warps K x ((T-1, 6) or None), camera (T, 2, 3),
 visible (T, H, W) labels, amodal bool (T, K, H, W). Rigid and affine scenes take the fast affine path
-of generators/render.py; a non-rigid object's pixels are moved point by point (motion.move_points).
+of generators/render.py (from the rigid poses when the layout knows them: ``render.rigid_motions``, as
+Chewing Gum always did); a non-rigid object's pixels are moved point by point (motion.move_points).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from generators.geometry import pixel_centres
-from generators.render import amodal_flow, motion_maps, visible_flows
+from generators.render import amodal_flow, motion_maps, rigid_motions, visible_flows
 from generators.scenes.motion import is_rigid, move_points
 
 
@@ -22,11 +23,18 @@ def still(camera: np.ndarray) -> bool:
 
 
 def scene_flows(maps: np.ndarray, warps: list[np.ndarray | None], camera: np.ndarray, visible: np.ndarray,
-                amodal: np.ndarray, pointwise: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                amodal: np.ndarray, pointwise: bool = False, poses: np.ndarray | None = None,
+                with_amodal: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """-> flow_fwd, flow_bwd float32 (T-1, H, W, 2) and amodal_flow_fwd float32 (T-1, K, H, W, 2).
     ``pointwise`` moves every pixel through its object's maps one by one even when the scene is affine
-    (``savos-gen verify`` does, so that it does not share the generator's fast path)."""
+    (``savos-gen verify`` does, so that it does not share the generator's fast path). ``poses`` (T, K, 3):
+    every object's rigid pose in the frame (still camera), whose motions are exact in closed form.
+    ``with_amodal=False`` may skip the amodal flow (None) where it is not needed for the others."""
     T, K, H, W = amodal.shape
+    if not pointwise and poses is not None:
+        fwd, bwd = rigid_motions(poses)  # (T-1, K, 2, 3)
+        aflow = amodal_flow(fwd, amodal[:-1]) if with_amodal else None
+        return (*visible_flows(fwd, bwd, visible, aflow), aflow)
     if not pointwise and all(is_rigid(w) for w in warps):
         fwd, bwd = motion_maps(maps)  # (T-1, K, 2, 3)
         aflow = amodal_flow(fwd, amodal[:-1])

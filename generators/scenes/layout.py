@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from generators.geometry import compose_affine
-from generators.scene import sample_scene
 from generators.scenes.config import GroupConfig, SceneConfig
 from generators.scenes.families import make_shape, rings
+from generators.scenes.gum_planner import sample_scene
 from generators.scenes.motion import affine_maps, sample_warps
 from generators.scenes.sweeps import plan_sweep
 
@@ -46,6 +46,8 @@ class Thing:
     warps: np.ndarray | None  # float64 (T-1, 6) non-rigid warp parameters, None = rigid/affine
     size: float  # radius of the shape's circle (texture scale)
     sweeps: int | None = None  # the object it slides across
+    pose: np.ndarray | None = None  # float64 (T, 3) centre x, y and angle in the frame, where the motion
+    # is known to be rigid (layout gum, still camera): flows are then computed from it analytically
 
 
 @dataclass
@@ -113,15 +115,19 @@ def _shapes(rng: np.random.Generator, group: GroupConfig, n: int) -> list[tuple[
 
 
 def _gum(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray) -> list[Thing] | None:
-    t, o = cfg.targets, cfg.occluders
+    t, o, g = cfg.targets, cfg.occluders, cfg.gum
     scene = sample_scene(rng, height=cfg.frame.height, width=cfg.frame.width, frames=cfg.frame.frames,
                          num_targets=t.count[0], num_occluders=o.count[0], vertices=t.vertices, radius=t.size,
                          radius_jitter=t.jitter, speed=t.motion.speed, rotation=t.motion.rotation,
-                         acceleration=t.motion.acceleration, sweep_offset=cfg.occlusion.sweep_offset)
+                         acceleration=t.motion.acceleration, sweep_offset=cfg.occlusion.sweep_offset,
+                         arms=g.arms, arm_length=g.arm_length, arm_width=g.arm_width,
+                         occluder_scale=g.occluder_scale)
     if scene is None:
         return None
+    fixed = cfg.camera.pan[1] == 0.0 and cfg.camera.zoom[1] == 0.0  # the camera is the identity
     return [Thing("target" if k < t.count[0] else "occluder", "gum", scene.canonical[k],
-                  compose_affine(camera, scene.maps[:, k]), None, float(scene.radius[k]), scene.sweeps[k])
+                  scene.maps[:, k] if fixed else compose_affine(camera, scene.maps[:, k]), None,
+                  float(scene.radius[k]), scene.sweeps[k], scene.pose[:, k] if fixed else None)
             for k in range(len(scene.canonical))]
 
 
@@ -187,6 +193,8 @@ def _sweeps(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray, s: n
 
 def _statics(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray) -> list[Thing]:
     st, H, W, T = cfg.static, cfg.frame.height, cfg.frame.width, cfg.frame.frames
+    if not (st.bars or st.square > 0 or st.border > 0):
+        return []
     o = np.array([(W - 1) / 2.0, (H - 1) / 2.0])
     identity = np.broadcast_to(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (T, 2, 3)).copy()
     out = []

@@ -1,7 +1,7 @@
 """Planning one sweep: object j slides across object k on a straight line (relative to k) so that it
 overlaps k at the first and the last frame and, between them, moves farther than its own width along
 the line (so what it hides of k at the start it shows at the end). The same rule as the Chewing-Gum
-planner (generators/scene.py), for any family: overlap is measured along the line between the two
+planner (generators/scenes/gum_planner.py), for any family: overlap is measured along the line between the two
 centres with each shape's radial extent (``radial_extent``: the farthest boundary crossing, so for
 shapes that are not star-shaped it is an estimate; the rendered scene is measured exactly afterwards).
 """

@@ -1,4 +1,5 @@
-"""Arms: thin radial spikes added to a star polygon (the ``arms`` options of ChewingGumConfig).
+"""Arms: thin radial spikes added to a star polygon (the ``arms`` options of ChewingGumConfig, and of a
+scene's ``gum`` section).
 
 Why: the default 7-12-gons are round enough that most of a hidden part can be guessed from one frame
 (the convex hull of the visible part, or a circle fitted to its outline; see savos/data/guessability.py).

@@ -1,6 +1,6 @@
-"""Chewing-Gum scenes: random star polygons with rigid motions that make the coverage guarantee the
-normal outcome rather than luck (paper §4: "The occluded object never shows its full shape. But each part
-is shown in at least one frame.").
+"""The planner of layout ``gum`` (Chewing Gum, ``savos-gen chewing-gum``): random star polygons with
+rigid motions that make the coverage guarantee the normal outcome rather than luck (paper §4: "The
+occluded object never shows its full shape. But each part is shown in at least one frame.").
 
 Objects are listed back to front (object k has depth rank k): the targets, then the occluders. Every
 polygon moves rigidly: its centre on a smooth (quadratic) path, with a constant spin. Options off by
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.arms import add_arms
 from generators.geometry import apply_affine, pad_polygons, rigid_maps, star_polygon
+from generators.scenes.arms import add_arms
 
 
 @dataclass

@@ -1,0 +1,77 @@
+"""What the engine hands to a clip's ``meta``: the accepted scene (``Drawn``), and the record formats that
+turn it into meta. ``SceneRecord`` is the format of ``savos-gen scene``; Chewing Gum's (the format its
+datasets have always had, checked by generators/check.py) is ``generators.chewing_gum.GumRecord``.
+
+A record is any object with ``generator`` (meta's "generator", and the name in the engine's errors),
+``relax`` (what to relax when no scene is accepted) and ``meta(config, where, drawn, look, rates)``.
+
+``SceneRecord`` meta (JSON-exact), besides generator "scene", version, config (``SceneConfig.to_dict()``),
+seed, split, index, attempts:
+    background        [r, g, b] base colour; background_texture its texture record (appearance.py)
+    camera            T x 2 x 3 world -> frame maps
+    objects           K dicts, back to front: role, shape (family), color, depth, sweeps, size,
+                      canonical (N x [x, y]), maps (T x 2 x 3 own -> frame t), warps ((T-1) x 6 or None,
+                      motion.py), appearance (texture record), vertices (T x N x [x, y]: the polygon
+                      rasterised at each frame), occlusion_rate (T floats); targets also coverage (the
+                      fraction of shape samples seen in some frame) and coverage_samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+import savos
+from generators.scenes.appearance import Look
+from generators.scenes.config import SceneConfig
+from generators.scenes.layout import Layout
+
+GENERATOR = "scene"
+
+
+@dataclass
+class Drawn:
+    """One clip's accepted scene, before its colours and flows."""
+
+    layout: Layout
+    vertices: list[np.ndarray]  # K x float64 (T, N_k, 2): each object's polygon at every frame
+    amodal: np.ndarray  # bool (T, K, H, W)
+    visible: np.ndarray  # uint8 (T, H, W)
+    coverage: dict  # target k -> {"coverage": float, "coverage_samples": int}
+    attempts: int  # layouts drawn for this clip
+
+
+class Record(Protocol):
+    generator: str
+    relax: str
+
+    def meta(self, config: SceneConfig, where: tuple[int, int, str], drawn: Drawn, look: Look,
+             rates: np.ndarray) -> dict: ...
+
+
+@dataclass(frozen=True)
+class SceneRecord:
+    """The meta of ``savos-gen scene`` clips (module docstring). ``where``: (seed, index, split);
+    ``rates``: float (T, K) occlusion rates."""
+
+    generator: ClassVar[str] = GENERATOR
+    relax: ClassVar[str] = "occlusion.rate / occlusion.frames / occlusion.unseen"
+
+    def meta(self, config: SceneConfig, where: tuple[int, int, str], drawn: Drawn, look: Look,
+             rates: np.ndarray) -> dict:
+        seed, index, split = where
+        objects = []
+        for k, th in enumerate(drawn.layout.things):
+            obj = {"role": th.role, "shape": th.family, "color": look.colors[k], "depth": k,
+                   "sweeps": th.sweeps, "size": float(th.size), "canonical": th.canonical.tolist(),
+                   "maps": th.maps.tolist(), "warps": None if th.warps is None else th.warps.tolist(),
+                   "appearance": look.textures[k], "vertices": drawn.vertices[k].tolist(),
+                   "occlusion_rate": rates[:, k].tolist()}
+            obj.update(drawn.coverage.get(k, {}))
+            objects.append(obj)
+        return {"generator": GENERATOR, "version": savos.__version__, "config": config.to_dict(),
+                "seed": int(seed), "split": str(split), "index": int(index), "background": look.background,
+                "background_texture": look.background_texture, "camera": drawn.layout.camera.tolist(),
+                "attempts": drawn.attempts, "objects": objects}
