@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The README's results tables, one command: for each Chewing-Gum set (the default one and gum-hard), every
 # method of the table trained and scored on the test split under the savos protocol, plus a report.
-#   visible, convex, circle           non-learned baselines (savos baseline ...)
+#   visible, convex, circle, union    non-learned baselines (savos baseline ...); union is the temporal one
 #   gum-image-ssl                     the per-frame self-supervised baseline
 #   gum-oracle-unet                   the per-frame network trained with amodal labels
-#   gum-cpu                           SaVos with the paper's memory (a 128-number LSTM state)
-#   gum-cpu-both                      SaVos with the spatial memory (a ConvGRU at P/8) next to the paper's
-#   gum-oracle-savos                  the SaVos network trained with amodal labels
+#   gum-cpu-paper                     the paper's SaVos network (a 128-number LSTM state)
+#   gum-cpu                           SaVos whose completer also reads the carried visible masks (model.carry)
+#   gum-oracle-savos                  gum-cpu's network trained with amodal labels
 # Many hours on a 2-core CPU: each learned method has a MINUTES budget (default 60, its recipe's).
 # Settings (environment): SETS ("gum gum-hard"), DATA_DIR (data), RUNS (runs), MINUTES, N (5000 clips),
 # METHODS (the learned recipes), EXTRA (more --set KEY=VALUE for every training run), BIN.
@@ -18,7 +18,7 @@ DATA_DIR=${DATA_DIR:-data}
 RUNS=${RUNS:-runs}
 MINUTES=${MINUTES:-60}
 N=${N:-5000}
-METHODS=${METHODS:-gum-image-ssl gum-oracle-unet gum-cpu gum-cpu-both gum-oracle-savos}
+METHODS=${METHODS:-gum-image-ssl gum-oracle-unet gum-cpu-paper gum-cpu gum-oracle-savos}
 EXTRA=${EXTRA:-}
 BIN=${BIN:-.venv/bin}
 step() { printf '\n== %s\n' "$*"; }
@@ -42,17 +42,17 @@ for set in $SETS; do
       "${extra[@]}" --out "$out/$recipe" -q "${resume[@]}"
     "$BIN/savos" predict "$out/$recipe" "$data" --split test --out "$out/$recipe/pred-test" --overwrite -q
   done
-  for b in visible convex circle; do
+  for b in visible convex circle union; do
     "$BIN/savos" baseline "$b" "$data" --split test --out "$out/$b/pred-test" --overwrite -q
   done
 
   step "$set: score -> $out/table.md, report -> $out/report"
   preds=()
-  for m in visible convex circle $METHODS; do preds+=("$out/$m/pred-test"); done
+  for m in visible convex circle union $METHODS; do preds+=("$out/$m/pred-test"); done
   {
     echo "| method | full | occluded |"
     echo "|---|---|---|"
-    for m in visible convex circle $METHODS; do
+    for m in visible convex circle union $METHODS; do
       "$BIN/savos" eval "$out/$m/pred-test" "$data" --split test -q | sed -n 2p \
         | awk -v m="$m" '{print "| " m " | " $3 " | " $4 " |"}'
     done
