@@ -22,7 +22,7 @@ def test_results_script_shortened_makes_both_tables(tmp_path):
     for name in ("gum", "gum-hard"):
         table = (tmp_path / "runs" / name / "table.md").read_text().splitlines()
         methods = [line.split("|")[1].strip() for line in table[2:]]
-        assert methods == ["visible", "convex", "circle", "gum-tiny"], table
+        assert methods == ["visible", "convex", "circle", "union", "gum-tiny"], table
         visible = table[2].split("|")
         assert float(visible[3]) == 0.0 and 0 < float(visible[2]) < 1  # visible: nothing completed
         index = (tmp_path / "runs" / name / "report" / "index.md").read_text()
