@@ -14,7 +14,8 @@
 # other preset or set uses; the ceiling trains on its clips of seed 0, the test clips are seed 1).
 #
 # Settings: SHIFT (gum-hard | heldout), OUT (folder), N (clips per training set), TEST (test clips),
-# MINUTES (per training run), STEPS, PATCH, ITERS (adapt.max_iters), LR (adapt.lr), WORKERS, BIN. Defaults: the small scale that was
+# MINUTES (per training run), STEPS, PATCH, ITERS (adapt.max_iters), LR (adapt.lr), WORKERS, THREADS
+# (train.threads; the recipes' own by default), BIN. Defaults: the small scale that was
 # run on the shared 2-core machine for the README; full scale is N=5000 MINUTES=60 PATCH=64 with the
 # recipes' own models (SMALL=0), TEST=100 ITERS=30.
 set -euo pipefail
@@ -29,6 +30,7 @@ LR=${LR:-1e-3}
 WORKERS=${WORKERS:-2}
 SMALL=${SMALL:-1}
 SHIFT=${SHIFT:-gum-hard}
+THREADS=${THREADS:-}
 BIN=${BIN:-.venv/bin}
 NICE=(nice -n 10)
 step() { printf '\n== %s\n' "$*"; }
@@ -46,6 +48,7 @@ step "data: $N default clips -> $OUT/gum, $N $SHIFT clips -> $OUT/$SHIFT, $TEST 
 
 common=(--set "data.patch=$PATCH" --set "train.steps=$STEPS" --set "train.max_minutes=$MINUTES"
         --set train.val_every=100 --set data.val_clips=8 --set train.warmup=50)
+[ -n "$THREADS" ] && common+=(--set "train.threads=$THREADS")
 savos_model=() ssl_model=()
 if [ "$SMALL" = 1 ]; then  # a smaller network, windows and batches: ~4x cheaper steps
   common+=(--set data.window=8 --set train.batch_size=4)
