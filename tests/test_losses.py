@@ -176,3 +176,32 @@ def test_supervised_loss():
     loss = supervised_loss(half, make_batch(amodal, valid=torch.tensor([[True, False, True]])))
     assert set(loss) == {"total", "supervised"}
     assert loss["total"].item() == pytest.approx(math.log(2), rel=1e-5)  # mean over the 2 valid frames
+
+
+def test_horizon_sees_a_grown_mask_once_the_region_is_revealed():
+    """A static square behind an occluder that covers its right neighbourhood at t = 0, 1 and leaves at
+    t = 2. The prediction adds a spurious 5x3 block in the neighbourhood at every frame: at horizon 1 the
+    pair (0, 1) cannot see it (covered at 1), the pair (1, 2) can; at horizon 2 the pair (0, 2) can too."""
+    T = 3
+    amodal = square(T, x0=2, vx=0)[None]  # (1, 3, 1, P, P), columns 2..6
+    others = torch.zeros_like(amodal)
+    others[0, :2, 0, :, 7:12] = 1.0  # the occluder, gone at t = 2
+    grown = amodal.clone()
+    grown[0, :, 0, 4:9, 7:10] = 1.0  # spurious: under the occluder at t = 0, 1; background at t = 2
+    batch = make_batch(amodal * (1 - others), others=others, amodal=amodal)
+    zero = const_flow(1, T, 0)
+    h1 = savos_loss(make_out(grown, zero, zero), batch, 1.0, 0.0)["motion"].item()
+    h2 = savos_loss(make_out(grown, zero, zero), batch, 1.0, 0.0, horizon=2)["motion"].item()
+    truth_h2 = savos_loss(make_out(amodal.clone(), zero, zero), batch, 1.0, 0.0, horizon=2)["motion"].item()
+    wrong = 15 * CLAMPED / P**2  # one pair's masked BCE when its 15 spurious pixels are in view
+    # horizon 1, forward chains: pair (0, 1) sees nothing wrong, pair (1, 2) sees 15 pixels; backward chains
+    # (2 -> 1, 1 -> 0) never see them (covered at the target frame). Mean over 2 pairs, 2 directions.
+    assert h1 == pytest.approx(wrong / 2 / 2, rel=1e-3)
+    # horizon 2 adds the forward pair (0, 2), which sees them; the backward (2, 0) does not. L_M is the mean
+    # of the two horizons' means: (wrong / 4 + wrong / 2) / 2
+    assert h2 == pytest.approx((wrong / 4 + wrong / 2) / 2, rel=1e-3)
+    assert truth_h2 < 1e-5
+    # an invalid middle frame removes the two-frame pair that crosses it
+    mid = make_batch(amodal * (1 - others), others=others, amodal=amodal,
+                     valid=torch.tensor([[True, False, True]]))
+    assert savos_loss(make_out(grown, zero, zero), mid, 1.0, 0.0, horizon=2)["motion"].item() == 0.0

@@ -57,7 +57,7 @@ def build_savos_model(config: Config) -> nn.Module:
 def savos_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> tuple[dict[str, Any], torch.Tensor]:
     out = model(batch)
     losses = savos_loss(out, batch, lambda1=loss.lambda1, lambda2=loss.lambda2,
-                        merged_weight=loss.merged_weight)
+                        merged_weight=loss.merged_weight, horizon=loss.horizon)
     return losses, out.amodal
 
 
