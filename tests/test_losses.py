@@ -205,3 +205,20 @@ def test_horizon_sees_a_grown_mask_once_the_region_is_revealed():
     mid = make_batch(amodal * (1 - others), others=others, amodal=amodal,
                      valid=torch.tensor([[True, False, True]]))
     assert savos_loss(make_out(grown, zero, zero), mid, 1.0, 0.0, horizon=2)["motion"].item() == 0.0
+
+
+def test_lambda3_charges_the_mask_under_the_other_objects():
+    T = 2
+    amodal = square(T, x0=2, vx=0)[None]
+    others = torch.zeros_like(amodal)
+    others[0, :, 0, :, 7:11] = 1.0  # 16 rows x 4 columns = 64 px, right of the square
+    grown = amodal.clone()
+    grown[0, :, 0, 4:9, 7:10] = 1.0  # 15 px of it under the other object, at both frames
+    batch = make_batch(amodal * (1 - others), others=others, amodal=amodal)
+    zero = const_flow(1, T, 0)
+    plain = savos_loss(make_out(grown, zero, zero), batch, 1.0, 1.0)
+    charged = savos_loss(make_out(grown, zero, zero), batch, 1.0, 1.0, lambda3=2.0)
+    assert "hidden" not in plain and charged["hidden"].item() == pytest.approx(15 / P**2, rel=1e-4)
+    assert charged["total"].item() == pytest.approx(plain["total"].item() + 2.0 * 15 / P**2, rel=1e-4)
+    truth = savos_loss(make_out(amodal.clone(), zero, zero), batch, 1.0, 1.0, lambda3=2.0)
+    assert truth["hidden"].item() == 0.0  # nothing of the square lies under the other object

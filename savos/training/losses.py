@@ -13,6 +13,12 @@ pair (t, t+1) where the object is visible at both frames:
 Each term is summed over valid (object, pair) pairs and divided by their number (not summed
 cumulatively over time as in the original); with no valid pair it is 0.
 
+Hidden mass (``loss.lambda3`` > 0, our extension): ``L_O``, the mean over valid frames of the mean over
+pixels of ``M̃_t ⊙ others_t`` (merged and own predictions, weighted as above), is added with weight
+lambda3. Nothing in L_M or L_C costs a mask grown into a region that no frame in reach reveals, and
+under a large occluder the network learns to fill it; L_O makes every hidden pixel cost a little, so the
+mask goes there only where the visible masks of other frames pay for it.
+
 Horizon (``loss.horizon`` = H > 1, our extension): L_M also moves M̃_t on, frame by frame with the
 predicted motions, to t+k for k = 2..H, and compares it with V_{t+k} outside the other objects at t+k,
 over the (t, t+k) whose frames t..t+k are all valid; L_M is then the mean of the H horizons' means. At
@@ -120,10 +126,11 @@ def chain_terms(
 
 def savos_loss(
     out: SaVosOutput, batch: TrackBatch, lambda1: float, lambda2: float, merged_weight: float = 0.5,
-    horizon: int = 1,
+    horizon: int = 1, lambda3: float = 0.0,
 ) -> dict[str, torch.Tensor]:
-    """Eq. 7: ``total = lambda1 * L_M + lambda2 * L_C``; keys ``total``, ``motion`` (L_M),
-    ``consistency`` (L_C). Every term is a mean over valid (object, pair) pairs (module docstring).
+    """Eq. 7: ``total = lambda1 * L_M + lambda2 * L_C`` (``+ lambda3 * L_O``); keys ``total``, ``motion``
+    (L_M), ``consistency`` (L_C) and, with lambda3 > 0, ``hidden`` (L_O). Every term is a mean over valid
+    (object, pair) pairs (module docstring).
 
     out: SaVosOutput of a batch with B tracks of T frames; batch: its TrackBatch (visible, others, valid).
     """
@@ -138,7 +145,16 @@ def savos_loss(
     denom = 2.0 * n.clamp_min(1).to(lm_f.dtype)  # two directions, each over the same n pairs
     motion = ((lm_f + lm_b) * w).sum() / denom
     consistency = ((lc_f + lc_b) * w).sum() / denom
-    return {"total": lambda1 * motion + lambda2 * consistency, "motion": motion, "consistency": consistency}
+    out_terms = {"motion": motion, "consistency": consistency}
+    total = lambda1 * motion + lambda2 * consistency
+    if lambda3 > 0:
+        masks = torch.cat([out.amodal, 0.5 * (out.amodal_fwd + out.amodal_bwd)], dim=2)  # (B, T, 2, Ph, Pw)
+        mass = (masks * batch.others).mean(dim=(-2, -1))  # (B, T, 2)
+        mass = torch.where(batch.valid[:, :, None], mass, torch.zeros_like(mass)).sum(dim=(0, 1))  # (2,)
+        hidden = (mass * w).sum() / batch.valid.sum().clamp_min(1).to(mass.dtype)
+        out_terms["hidden"] = hidden
+        total = total + lambda3 * hidden
+    return {"total": total, **out_terms}
 
 
 def supervised_loss(

@@ -57,7 +57,8 @@ def build_savos_model(config: Config) -> nn.Module:
 def savos_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> tuple[dict[str, Any], torch.Tensor]:
     out = model(batch)
     losses = savos_loss(out, batch, lambda1=loss.lambda1, lambda2=loss.lambda2,
-                        merged_weight=loss.merged_weight, horizon=loss.horizon)
+                        merged_weight=loss.merged_weight, horizon=loss.horizon,
+                        lambda3=loss.lambda3)
     return losses, out.amodal
 
 

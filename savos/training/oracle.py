@@ -85,7 +85,8 @@ def oracle_savos_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> 
     losses = supervised_loss(out, batch, merged_weight=loss.merged_weight)
     if loss.lambda1 > 0 or loss.lambda2 > 0:
         ss = savos_loss(out, batch, lambda1=loss.lambda1, lambda2=loss.lambda2,
-                        merged_weight=loss.merged_weight, horizon=loss.horizon)
+                        merged_weight=loss.merged_weight, horizon=loss.horizon,
+                        lambda3=loss.lambda3)
         losses = {"total": losses["supervised"] + ss["total"], "supervised": losses["supervised"],
                   "motion": ss["motion"], "consistency": ss["consistency"]}
     return losses, out.amodal
