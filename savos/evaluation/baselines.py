@@ -151,7 +151,7 @@ def union_baseline(clip) -> tuple[np.ndarray, np.ndarray]:
         fwd = carry(vis, back.expand(len(ks), -1, -1, -1, -1))
         bwd = carry(vis.flip(1), ahead.flip(1).expand(len(ks), -1, -1, -1, -1)).flip(1)
     seen = torch.maximum(fwd, bwd)[:, :, 0].numpy() >= UNION_LEVEL  # (R, T, H, W)
-    amodal[:, ks] = seen.transpose(1, 0, 2, 3) | (clip.visible[:, None] == (ks + 1)[None, :, None, None])
+    amodal[:, ks] = (seen | own[:, :, 0]).transpose(1, 0, 2, 3)
     return amodal, predicted
 
 

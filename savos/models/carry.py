@@ -33,8 +33,8 @@ import torch
 from savos.models.warp import coords_grid, warp
 
 MIN_MASS = 3.0  # visible pixels below which a frame's motion is not fitted but carried over
-RIDGE = 1.0
-CORE = 0.999  # pixels^2 added to the position covariance: a thin sliver fits a translation, not a shear
+RIDGE = 1.0  # pixels^2 added to the position covariance: a thin sliver fits a translation, not a shear
+CORE = 0.999  # the fit reads the visible mask where it is at least this (module docstring)
 
 
 Affine = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # mean (N, 2), jacobian (N, 2, 2), centroid (N, 2)
@@ -50,7 +50,8 @@ def affine_fit(flow: torch.Tensor, weight: torch.Tensor, ridge: float = RIDGE) -
     N, _, H, W = flow.shape
     grid = coords_grid(N, H, W, device=flow.device, dtype=flow.dtype)  # (N, 2, H, W)
     w = weight.flatten(2)  # (N, 1, HW)
-    mass = w.sum(-1).clamp_min(1e-6)  # (N, 1)
+    total = w.sum(-1)  # (N, 1)
+    mass = total.clamp_min(1e-6)
     p, f = grid.flatten(2), flow.flatten(2)  # (N, 2, HW)
     pc = (p * w).sum(-1) / mass  # (N, 2) centroid
     fm = (f * w).sum(-1) / mass  # (N, 2) mean flow
@@ -59,7 +60,7 @@ def affine_fit(flow: torch.Tensor, weight: torch.Tensor, ridge: float = RIDGE) -
     cov_fp = torch.einsum("nix,njx->nij", df * w, dp) / mass[..., None]  # (N, 2, 2)
     eye = torch.eye(2, device=flow.device, dtype=flow.dtype)
     jac = cov_fp @ torch.linalg.inv(cov_pp + ridge * eye)  # (N, 2, 2)
-    empty = weight.flatten(1).sum(-1) <= 1e-6  # (N,)
+    empty = total[:, 0] <= 1e-6  # (N,)
     fm = torch.where(empty[:, None], torch.zeros_like(fm), fm)
     jac = torch.where(empty[:, None, None], torch.zeros_like(jac), jac)
     return fm, jac, pc
@@ -85,11 +86,12 @@ def carry(visible: torch.Tensor, flow_back: torch.Tensor, min_mass: float = MIN_
     params = None
     for t in range(1, T):
         v = visible[:, t]  # (N, 1, H, W)
-        fit = affine_fit(flow_back[:, t], (v >= CORE).to(v.dtype))
+        core = (v >= CORE).to(v.dtype)
+        fit = affine_fit(flow_back[:, t], core)
         if params is None:
             params = fit
         else:  # too little visible to fit: keep the previous frame's motion
-            thin = (v >= CORE).flatten(1).sum(-1) < min_mass  # (N,)
+            thin = core.flatten(1).sum(-1) < min_mass  # (N,)
             params = tuple(torch.where(thin.view(-1, *[1] * (old.dim() - 1)), old, new)
                            for old, new in zip(params, fit, strict=True))
         acc = torch.maximum(v, warp(acc, affine_field(params, H, W)))
