@@ -52,7 +52,7 @@ from generators.scenes.config import (
     OcclusionConfig,
     SceneConfig,
 )
-from generators.scenes.meta import Drawn
+from generators.scenes.meta import Drawn, object_records
 from savos.data.clip import Clip
 
 __all__ = ["GENERATOR", "ChewingGumConfig", "ClipMaker", "GumRecord", "generate_clip", "generate_clips",
@@ -94,14 +94,8 @@ class GumRecord:
     def meta(self, config: SceneConfig, where: tuple[int, int, str], drawn: Drawn, look: Look,
              rates: np.ndarray) -> dict:
         seed, index, split = where
-        objects = []
-        for k, th in enumerate(drawn.layout.things):
-            obj = {"role": th.role, "shape": "polygon", "color": look.colors[k], "depth": k,
-                   "sweeps": th.sweeps, "radius": float(th.size), "canonical": th.canonical.tolist(),
-                   "pose": th.pose.tolist(), "vertices": drawn.vertices[k].tolist(),
-                   "occlusion_rate": rates[:, k].tolist()}
-            obj.update(drawn.coverage.get(k, {}))
-            objects.append(obj)
+        objects = object_records(drawn, look, rates, lambda k, th: {
+            "shape": "polygon", "radius": float(th.size), "pose": th.pose.tolist()})
         return {"generator": GENERATOR, "version": savos.__version__, "config": self.config.to_dict(),
                 "seed": int(seed), "split": str(split), "index": int(index), "background": look.background,
                 "attempts": drawn.attempts, "objects": objects}

@@ -18,8 +18,9 @@ seed, split, index, attempts:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -51,6 +52,21 @@ class Record(Protocol):
              rates: np.ndarray) -> dict: ...
 
 
+def object_records(drawn: Drawn, look: Look, rates: np.ndarray,
+                   own: Callable[[int, Any], dict]) -> list[dict]:
+    """Meta of each object, back to front: the fields every generator records (role, color, depth,
+    sweeps, canonical, vertices, occlusion_rate, and the targets' coverage) plus ``own(k, thing)``, the
+    generator's own fields. ``rates``: float (T, K) occlusion rates."""
+    objects = []
+    for k, th in enumerate(drawn.layout.things):
+        obj = {"role": th.role, "color": look.colors[k], "depth": k, "sweeps": th.sweeps,
+               "canonical": th.canonical.tolist(), "vertices": drawn.vertices[k].tolist(),
+               "occlusion_rate": rates[:, k].tolist(), **own(k, th)}
+        obj.update(drawn.coverage.get(k, {}))
+        objects.append(obj)
+    return objects
+
+
 @dataclass(frozen=True)
 class SceneRecord:
     """The meta of ``savos-gen scene`` clips (module docstring). ``where``: (seed, index, split);
@@ -62,15 +78,9 @@ class SceneRecord:
     def meta(self, config: SceneConfig, where: tuple[int, int, str], drawn: Drawn, look: Look,
              rates: np.ndarray) -> dict:
         seed, index, split = where
-        objects = []
-        for k, th in enumerate(drawn.layout.things):
-            obj = {"role": th.role, "shape": th.family, "color": look.colors[k], "depth": k,
-                   "sweeps": th.sweeps, "size": float(th.size), "canonical": th.canonical.tolist(),
-                   "maps": th.maps.tolist(), "warps": None if th.warps is None else th.warps.tolist(),
-                   "appearance": look.textures[k], "vertices": drawn.vertices[k].tolist(),
-                   "occlusion_rate": rates[:, k].tolist()}
-            obj.update(drawn.coverage.get(k, {}))
-            objects.append(obj)
+        objects = object_records(drawn, look, rates, lambda k, th: {
+            "shape": th.family, "size": float(th.size), "maps": th.maps.tolist(),
+            "warps": None if th.warps is None else th.warps.tolist(), "appearance": look.textures[k]})
         return {"generator": GENERATOR, "version": savos.__version__, "config": config.to_dict(),
                 "seed": int(seed), "split": str(split), "index": int(index), "background": look.background,
                 "background_texture": look.background_texture, "camera": drawn.layout.camera.tolist(),
