@@ -7,6 +7,9 @@
 #   gum-cpu-paper                     the paper's SaVos network (a 128-number LSTM state)
 #   gum-cpu                           SaVos whose completer also reads the carried visible masks (model.carry)
 #   gum-oracle-savos                  gum-cpu's network trained with amodal labels
+# A set may have its own recipe of a method: on set S, method gum-X trains recipes/S-X.yaml when it exists
+# (gum-hard-cpu.yaml: gum-cpu with the loss terms gum-hard needs), else recipes/gum-X.yaml; the table
+# names the recipe that ran.
 # Many hours on a 2-core CPU: each learned method has a MINUTES budget (default 60, its recipe's).
 # Settings (environment): SETS ("gum gum-hard"), DATA_DIR (data), RUNS (runs), MINUTES, N (5000 clips),
 # METHODS (the learned recipes), EXTRA (more --set KEY=VALUE for every training run), BIN.
@@ -22,6 +25,10 @@ METHODS=${METHODS:-gum-image-ssl gum-oracle-unet gum-cpu-paper gum-cpu gum-oracl
 EXTRA=${EXTRA:-}
 BIN=${BIN:-.venv/bin}
 step() { printf '\n== %s\n' "$*"; }
+recipe_for() {  # SET METHOD -> the recipe that method trains on that set (header)
+  local own="$1-${2#gum-}"
+  if [ "$1" != gum ] && [ -f "recipes/$own.yaml" ]; then echo "$own"; else echo "$2"; fi
+}
 
 for set in $SETS; do
   data="$DATA_DIR/$set"
@@ -32,7 +39,9 @@ for set in $SETS; do
   "$BIN/savos-gen" chewing-gum "${config[@]}" --n "$N" --out "$data" -q
   "$BIN/savos-gen" verify "$data" -q | tail -n 1
 
-  for recipe in $METHODS; do
+  recipes=()
+  for m in $METHODS; do recipes+=("$(recipe_for "$set" "$m")"); done
+  for recipe in "${recipes[@]}"; do
     step "$set: train $recipe (at most $MINUTES min)"
     resume=()
     [ -f "$out/$recipe/last.pt" ] && resume=(--resume)
@@ -48,11 +57,11 @@ for set in $SETS; do
 
   step "$set: score -> $out/table.md, report -> $out/report"
   preds=()
-  for m in visible convex circle union $METHODS; do preds+=("$out/$m/pred-test"); done
+  for m in visible convex circle union "${recipes[@]}"; do preds+=("$out/$m/pred-test"); done
   {
     echo "| method | full | occluded |"
     echo "|---|---|---|"
-    for m in visible convex circle union $METHODS; do
+    for m in visible convex circle union "${recipes[@]}"; do
       "$BIN/savos" eval "$out/$m/pred-test" "$data" --split test -q | sed -n 2p \
         | awk -v m="$m" '{print "| " m " | " $3 " | " $4 " |"}'
     done

@@ -1,5 +1,6 @@
 """scripts/results.sh (the README's results tables, one command) in a shortened mode: both sets, the
-non-learned baselines and one tiny learned recipe, scored into a table and a report with the reach plot."""
+non-learned baselines and two learned recipes, one of which gum-hard replaces with its own
+(gum-hard-cpu.yaml), scored into a table and a report with the reach plot."""
 
 from __future__ import annotations
 
@@ -8,24 +9,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_results_script_shortened_makes_both_tables(tmp_path):
     env = {**os.environ, "SETS": "gum gum-hard", "DATA_DIR": str(tmp_path / "data"),
-           "RUNS": str(tmp_path / "runs"), "N": "10", "METHODS": "gum-tiny", "MINUTES": "2",
+           "RUNS": str(tmp_path / "runs"), "N": "10", "METHODS": "gum-tiny gum-cpu", "MINUTES": "2",
            "EXTRA": "train.steps=2 data.val_clips=1", "BIN": str(Path(sys.executable).parent),
            "OMP_NUM_THREADS": "1"}
     r = subprocess.run(["bash", "scripts/results.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=900)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    for name in ("gum", "gum-hard"):
+    for name, own in (("gum", "gum-cpu"), ("gum-hard", "gum-hard-cpu")):
         table = (tmp_path / "runs" / name / "table.md").read_text().splitlines()
         methods = [line.split("|")[1].strip() for line in table[2:]]
-        assert methods == ["visible", "convex", "circle", "union", "gum-tiny"], table
+        assert methods == ["visible", "convex", "circle", "union", "gum-tiny", own], table
         visible = table[2].split("|")
         assert float(visible[3]) == 0.0 and 0 < float(visible[2]) < 1  # visible: nothing completed
         index = (tmp_path / "runs" / name / "report" / "index.md").read_text()
         assert "iou_vs_reach.png" in index and "| circle |" in index
+    ran = yaml.safe_load((tmp_path / "runs" / "gum-hard" / "gum-hard-cpu" / "config.yaml").read_text())
+    assert ran["loss"]["horizon"] > 1 and ran["loss"]["lambda3"] > 0  # gum-hard's own loss terms
+    assert ran["data"]["root"] == str(tmp_path / "data" / "gum-hard")
     hard = (tmp_path / "data" / "gum-hard" / "dataset.json").read_text()
     assert '"arms"' in hard  # made with recipes/data/gum-hard.yaml
