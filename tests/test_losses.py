@@ -222,3 +222,25 @@ def test_lambda3_charges_the_mask_under_the_other_objects():
     assert charged["total"].item() == pytest.approx(plain["total"].item() + 2.0 * 15 / P**2, rel=1e-4)
     truth = savos_loss(make_out(amodal.clone(), zero, zero), batch, 1.0, 1.0, lambda3=2.0)
     assert truth["hidden"].item() == 0.0  # nothing of the square lies under the other object
+
+
+def test_lambda0_charges_the_mask_where_it_differs_from_the_visible_mask_outside_the_others():
+    T = 3
+    amodal = square(T, x0=2, vx=0)[None]  # 5 x 5 at rows 4..8, columns 2..6
+    others = torch.zeros_like(amodal)
+    others[0, :, 0, :, 5:9] = 1.0  # covers the square's right two columns and the two beyond it
+    batch = make_batch(amodal * (1 - others), others=others, amodal=amodal,
+                       valid=torch.tensor([[True, True, False]]))
+    zero = const_flow(1, T, 0)
+    truth = savos_loss(make_out(amodal.clone(), zero, zero), batch, 1.0, 1.0, lambda0=3.0)
+    assert "visible" not in savos_loss(make_out(amodal.clone(), zero, zero), batch, 1.0, 1.0)
+    assert truth["visible"].item() < 1e-5  # the hidden columns are under the others: not charged
+    fat = amodal.clone()
+    fat[0, :, 0, 3:10, 1] = 1.0  # a 7-px column on the background, left of the square
+    fat[0, :, 0, 3:10, 7] = 1.0  # and 7 px under the other object, which cost nothing here
+    charged = savos_loss(make_out(fat, zero, zero), batch, 1.0, 1.0, lambda0=3.0)
+    # merged and both directions' own masks are the same: 7 wrong px in each of the 2 valid frames
+    assert charged["visible"].item() == pytest.approx(7 * CLAMPED / P**2, rel=1e-3)
+    plain = savos_loss(make_out(fat, zero, zero), batch, 1.0, 1.0)
+    assert charged["total"].item() == pytest.approx(plain["total"].item() + 3.0 * 7 * CLAMPED / P**2,
+                                                    rel=1e-3)

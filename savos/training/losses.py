@@ -19,6 +19,13 @@ lambda3. Nothing in L_M or L_C costs a mask grown into a region that no frame in
 under a large occluder the network learns to fill it; L_O makes every hidden pixel cost a little, so the
 mask goes there only where the visible masks of other frames pay for it.
 
+Visible term (``loss.lambda0`` > 0, our extension): ``L_V``, the mean over valid frames of the masked BCE
+of M̃_t against V_t outside the other objects at t (``W_t = 1 - others_t``, as in eq. 5), merged and own
+predictions weighted as below. It is L_M's k = 0: where nothing covers the object, its amodal mask is its
+visible mask, and this is the one comparison that no warp blurs. L_M alone sees every mask through a
+bilinear warp with a predicted motion, which spreads a thin part over two pixels; the network makes up
+for it by fattening the mask, by about a pixel on every edge, hidden edges included.
+
 Horizon (``loss.horizon`` = H > 1, our extension): L_M also moves M̃_t on, frame by frame with the
 predicted motions, to t+k for k = 2..H, and compares it with V_{t+k} outside the other objects at t+k,
 over the (t, t+k) whose frames t..t+k are all valid; L_M is then the mean of the H horizons' means. At
@@ -126,11 +133,12 @@ def chain_terms(
 
 def savos_loss(
     out: SaVosOutput, batch: TrackBatch, lambda1: float, lambda2: float, merged_weight: float = 0.5,
-    horizon: int = 1, lambda3: float = 0.0,
+    horizon: int = 1, lambda3: float = 0.0, lambda0: float = 0.0,
 ) -> dict[str, torch.Tensor]:
-    """Eq. 7: ``total = lambda1 * L_M + lambda2 * L_C`` (``+ lambda3 * L_O``); keys ``total``, ``motion``
-    (L_M), ``consistency`` (L_C) and, with lambda3 > 0, ``hidden`` (L_O). Every term is a mean over valid
-    (object, pair) pairs (module docstring).
+    """Eq. 7: ``total = lambda1 * L_M + lambda2 * L_C`` (``+ lambda3 * L_O + lambda0 * L_V``); keys
+    ``total``, ``motion`` (L_M), ``consistency`` (L_C) and, when their weights are > 0, ``hidden`` (L_O)
+    and ``visible`` (L_V). L_M and L_C are means over valid (object, pair) pairs, L_O and L_V over valid
+    (object, frame) pairs (module docstring).
 
     out: SaVosOutput of a batch with B tracks of T frames; batch: its TrackBatch (visible, others, valid).
     """
@@ -154,6 +162,14 @@ def savos_loss(
         hidden = (mass * w).sum() / batch.valid.sum().clamp_min(1).to(mass.dtype)
         out_terms["hidden"] = hidden
         total = total + lambda3 * hidden
+    if lambda0 > 0:
+        masks = torch.cat([out.amodal, out.amodal_fwd, out.amodal_bwd], dim=2)  # (B, T, 3, Ph, Pw)
+        err = ((1.0 - batch.others) * bce(masks, batch.visible)).mean(dim=(-2, -1))  # (B, T, 3)
+        err = torch.where(batch.valid[:, :, None], err, torch.zeros_like(err)).sum(dim=(0, 1))  # (3,)
+        err = torch.stack([err[0], 0.5 * (err[1] + err[2])])  # merged, own
+        visible = (err * w).sum() / batch.valid.sum().clamp_min(1).to(err.dtype)
+        out_terms["visible"] = visible
+        total = total + lambda0 * visible
     return {"total": total, **out_terms}
 
 

@@ -58,7 +58,7 @@ def savos_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> tuple[d
     out = model(batch)
     losses = savos_loss(out, batch, lambda1=loss.lambda1, lambda2=loss.lambda2,
                         merged_weight=loss.merged_weight, horizon=loss.horizon,
-                        lambda3=loss.lambda3)
+                        lambda3=loss.lambda3, lambda0=loss.lambda0)
     return losses, out.amodal
 
 

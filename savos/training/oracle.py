@@ -86,7 +86,7 @@ def oracle_savos_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> 
     if loss.lambda1 > 0 or loss.lambda2 > 0:
         ss = savos_loss(out, batch, lambda1=loss.lambda1, lambda2=loss.lambda2,
                         merged_weight=loss.merged_weight, horizon=loss.horizon,
-                        lambda3=loss.lambda3)
+                        lambda3=loss.lambda3, lambda0=loss.lambda0)
         losses = {"total": losses["supervised"] + ss["total"], "supervised": losses["supervised"],
                   "motion": ss["motion"], "consistency": ss["consistency"]}
     return losses, out.amodal
