@@ -27,7 +27,7 @@ BIN=${BIN:-.venv/bin}
 step() { printf '\n== %s\n' "$*"; }
 recipe_for() {  # SET METHOD -> the recipe that method trains on that set (header)
   local own="$1-${2#gum-}"
-  if [ "$1" != gum ] && [ -f "recipes/$own.yaml" ]; then echo "$own"; else echo "$2"; fi
+  if [ -f "recipes/$own.yaml" ]; then echo "$own"; else echo "$2"; fi
 }
 
 for set in $SETS; do

@@ -131,6 +131,15 @@ def chain_terms(
     return lm, lc, n
 
 
+def _frame_mean(values: torch.Tensor, valid: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """A per-frame term's mean over the valid (object, frame) pairs. values (B, T, 3): the term of the
+    merged, forward and backward predictions; valid bool (B, T); w (2,): the weights of the merged
+    prediction and of the two directions' own (their mean)."""
+    s = torch.where(valid[:, :, None], values, torch.zeros_like(values)).sum(dim=(0, 1))  # (3,)
+    s = torch.stack([s[0], 0.5 * (s[1] + s[2])])  # merged, own
+    return (s * w).sum() / valid.sum().clamp_min(1).to(s.dtype)
+
+
 def savos_loss(
     out: SaVosOutput, batch: TrackBatch, lambda1: float, lambda2: float, merged_weight: float = 0.5,
     horizon: int = 1, lambda3: float = 0.0, lambda0: float = 0.0,
@@ -155,19 +164,15 @@ def savos_loss(
     consistency = ((lc_f + lc_b) * w).sum() / denom
     out_terms = {"motion": motion, "consistency": consistency}
     total = lambda1 * motion + lambda2 * consistency
+    if lambda3 > 0 or lambda0 > 0:
+        masks = torch.cat([out.amodal, out.amodal_fwd, out.amodal_bwd], dim=2)  # (B, T, 3, Ph, Pw)
     if lambda3 > 0:
-        masks = torch.cat([out.amodal, 0.5 * (out.amodal_fwd + out.amodal_bwd)], dim=2)  # (B, T, 2, Ph, Pw)
-        mass = (masks * batch.others).mean(dim=(-2, -1))  # (B, T, 2)
-        mass = torch.where(batch.valid[:, :, None], mass, torch.zeros_like(mass)).sum(dim=(0, 1))  # (2,)
-        hidden = (mass * w).sum() / batch.valid.sum().clamp_min(1).to(mass.dtype)
+        hidden = _frame_mean((masks * batch.others).mean(dim=(-2, -1)), batch.valid, w)
         out_terms["hidden"] = hidden
         total = total + lambda3 * hidden
     if lambda0 > 0:
-        masks = torch.cat([out.amodal, out.amodal_fwd, out.amodal_bwd], dim=2)  # (B, T, 3, Ph, Pw)
         err = ((1.0 - batch.others) * bce(masks, batch.visible)).mean(dim=(-2, -1))  # (B, T, 3)
-        err = torch.where(batch.valid[:, :, None], err, torch.zeros_like(err)).sum(dim=(0, 1))  # (3,)
-        err = torch.stack([err[0], 0.5 * (err[1] + err[2])])  # merged, own
-        visible = (err * w).sum() / batch.valid.sum().clamp_min(1).to(err.dtype)
+        visible = _frame_mean(err, batch.valid, w)
         out_terms["visible"] = visible
         total = total + lambda0 * visible
     return {"total": total, **out_terms}
