@@ -4,8 +4,9 @@ A recipe has the sections ``method`` (a name in ``savos.training.methods.METHODS
 method's model config: for "savos", exactly the explicit arguments of ``build_savos``), ``loss``,
 ``train`` and ``adapt`` (test-time adaptation, `savos adapt`). Every key is optional (defaults below)
 but an unknown key or a wrong type is an error naming the file and the key path. ``--set train.lr=3e-4``
-overrides are parsed as YAML scalars and checked the same way. ``dump_config`` writes the resolved
-config (every default filled in) back to YAML.
+overrides are parsed as YAML scalars and checked the same way. ``base: other.yaml`` (relative to the
+recipe) starts a recipe from another one: only the keys that differ are written (``read_recipe``).
+``dump_config`` writes the resolved config (every default filled in) back to YAML.
 
 Only ``cli.py`` and the ``build_*``/``train``/``predict`` functions read a Config; modules take explicit
 arguments.
@@ -14,6 +15,7 @@ arguments.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +25,7 @@ import yaml
 from savos.errors import note
 from savos.limits import MAX_BATCH, MAX_CLIPS, MAX_PATCH, MAX_WORKERS
 from savos.models.configs import MODEL_CONFIGS
-from savos.readers import FileFormatError, read_yaml
+from savos.readers import FileFormatError, merge, read_yaml
 from savos.schema import ConfigError, FieldError, check, check_range, section_from_dict
 
 
@@ -223,21 +225,60 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict[s
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Read a recipe YAML, apply ``--set`` overrides, validate. Raises ConfigError (one line)."""
+    """Read a recipe YAML (and its ``base:`` chain), apply ``--set`` overrides, validate. Raises
+    ConfigError (one line)."""
     path = Path(path)
+    raw, origins = read_recipe(path)
+    train = raw.get("train")
+    recipe_steps = train.get("steps") if isinstance(train, dict) else None  # before the overrides
+    origins.update(apply_overrides(raw, overrides))
+    _scale_warmup(raw, origins, recipe_steps)
+    return config_from_dict(raw, str(path), origins)
+
+
+def read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
+    """The recipe at ``path`` as a dict, with its ``base:`` merged under it: ``base: gum-cpu.yaml`` (a
+    path relative to the recipe's folder) starts from that recipe, itself perhaps with a base, and the
+    file's own keys replace the base's key by key (sections merge, lists replace). Also returns
+    {key path: where it was set} for the keys that came from a base, so an error names that file."""
     try:
         raw = read_yaml(path, "recipe file")
     except FileFormatError as e:
         raise ConfigError(str(e)) from None
-    if raw is None:
-        raw = {}
+    raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of sections, got {type(raw).__name__}")
-    train = raw.get("train")
-    recipe_steps = train.get("steps") if isinstance(train, dict) else None  # before the overrides
-    origins = apply_overrides(raw, overrides)
-    _scale_warmup(raw, origins, recipe_steps)
-    return config_from_dict(raw, str(path), origins)
+    if "base" not in raw:
+        return raw, {}
+    base = raw.pop("base")
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(f"{path}: base: expected the file name of another recipe, relative to this "
+                          f"one (e.g. base: gum-cpu.yaml), got {base!r}")
+    base_path = Path(os.path.normpath(path.parent / base))
+    chain = (*_chain, path.resolve())
+    if base_path.resolve() in chain:
+        raise ConfigError(f"{path}: base: {base} leads back to {base_path}; a recipe cannot be its own "
+                          "base, directly or through others")
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: base: no such recipe {base_path} (base is relative to {path.parent})")
+    base_raw, base_origins = read_recipe(base_path, chain)
+    own = list(_leaf_paths(raw))
+
+    def overridden(key: str) -> bool:
+        return any(key == k or key.startswith(k + ".") for k in own)
+
+    origins = {k: f"{base_path} (the base of {path})" for k in _leaf_paths(base_raw) if not overridden(k)}
+    origins.update({k: o for k, o in base_origins.items() if k in origins})
+    return merge(base_raw, raw), origins
+
+
+def _leaf_paths(d: dict, prefix: str = ""):
+    """Dotted key paths of the non-mapping values of ``d`` (an empty mapping is a leaf)."""
+    for key, value in d.items():
+        if isinstance(value, dict) and value:
+            yield from _leaf_paths(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
 
 
 def _scale_warmup(raw: dict, origins: dict[str, str], recipe_steps: Any) -> None:
@@ -245,7 +286,8 @@ def _scale_warmup(raw: dict, origins: dict[str, str], recipe_steps: Any) -> None
     warm-up by N / recipe steps, so a short run (``--set train.steps=3``) keeps the recipe's schedule
     shape instead of failing ``train.warmup must be in [0, steps]``. Prints a one-line note."""
     train = raw.get("train")
-    if "train.steps" not in origins or "train.warmup" in origins or not isinstance(train, dict):
+    by_set = {k for k, o in origins.items() if o.startswith("--set ")}
+    if "train.steps" not in by_set or "train.warmup" in by_set or not isinstance(train, dict):
         return
     steps, warmup = train.get("steps"), train.get("warmup")
     ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (steps, warmup))

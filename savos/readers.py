@@ -10,6 +10,7 @@ predictions: savos.evaluation.predictions, checkpoints: savos.training.checkpoin
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -64,6 +65,18 @@ def read_yaml(path: str | Path, what: str = "YAML file", fix: str = "") -> Any:
         hint = f"; {fix}" if fix else ""
         raise FileFormatError(f"{path}: the {what} is not valid YAML ({' '.join(str(e).split())}){hint}") \
             from None
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """``base`` with ``overrides`` merged in: nested mappings merge key by key, other values (lists too)
+    replace. Neither input is changed. Recipes (``base:``) and curricula (levels over a scene file) use it."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 _TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", int: "an integer", float: "a number",

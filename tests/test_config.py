@@ -114,6 +114,53 @@ def test_bad_override(override, fragment):
     assert fragment in str(e.value) and "\n" not in str(e.value)
 
 
+def test_base_recipe_merges_under_the_file(tmp_path):
+    (tmp_path / "parent.yaml").write_text(
+        "data:\n  root: data/a\n  window: 8\nmodel:\n  enc_widths: [8, 16, 32]\n"
+        "train:\n  steps: 100\n  warmup: 50\n  lr: 0.01\n")
+    (tmp_path / "sub").mkdir()
+    child = tmp_path / "sub" / "child.yaml"  # base is relative to the recipe's own folder
+    child.write_text("base: ../parent.yaml\ndata:\n  window: 4\nmodel:\n  enc_widths: [8, 16]\n")
+    config = load_config(child)
+    assert config.data.root == "data/a" and config.data.window == 4  # sections merge key by key
+    assert config.model.enc_widths == (8, 16)  # lists replace
+    assert config.train.lr == 0.01 and config.train.steps == 100
+    assert config.source == str(child)
+    # A chain of bases, and --set over all of them; the warm-up scales by the base's steps.
+    grandchild = tmp_path / "gc.yaml"
+    grandchild.write_text("base: sub/child.yaml\ntrain:\n  lr: 0.002\n")
+    config = load_config(grandchild, ["train.steps=10"])
+    assert (config.data.window, config.train.lr, config.train.steps, config.train.warmup) == (4, 0.002, 10, 5)
+    assert "base" not in dump_config(config)  # the resolved config stands alone
+
+
+def test_shipped_variants_state_only_their_differences():
+    cpu = load_config(RECIPES[0].parent / "gum-cpu.yaml")
+    hard = load_config(RECIPES[0].parent / "gum-hard-cpu.yaml")
+    assert dataclasses.replace(hard, data=cpu.data, loss=cpu.loss, train=cpu.train) == cpu
+    assert (hard.data.root, hard.loss.horizon, hard.loss.lambda3, hard.train.steps) == \
+        ("data/gum-hard", 4, 0.5, 3000)
+
+
+@pytest.mark.parametrize("child, fragment", [
+    ("base: nothere.yaml\n", "base: no such recipe {d}/nothere.yaml"),
+    ("base: [a]\n", "base: expected the file name of another recipe"),
+    ("base: x.yaml\n", "base: x.yaml leads back to {d}/x.yaml"),
+    ("base: y.yaml\n", "base: x.yaml leads back to {d}/x.yaml"),  # y.yaml's base is x.yaml
+    ("base: bad.yaml\n", "{d}/bad.yaml (the base of {d}/x.yaml): train.lrr: unknown key"),
+    ("base: bad.yaml\ntrain:\n  lrr: 2\n", "{d}/x.yaml: train.lrr: unknown key"),
+])
+def test_bad_base_is_one_line_naming_the_file(tmp_path, child, fragment):
+    (tmp_path / "y.yaml").write_text("base: x.yaml\n")
+    (tmp_path / "bad.yaml").write_text("train:\n  lrr: 1\n")
+    path = _write(tmp_path, child)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    msg = str(e.value)
+    assert msg.startswith(f"{tmp_path}/"), msg
+    assert fragment.format(d=tmp_path) in msg and "\n" not in msg
+
+
 def test_defaults_and_frozen():
     config = config_from_dict({})
     assert config == Config(model=SaVosModelConfig(), source="other")  # source is not compared

@@ -13,13 +13,13 @@ dataset; the manifest is written last, atomically.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from savos.atomic import write_json_atomic
 from savos.errors import SavosError
+from savos.readers import merge
 
 MANIFEST = "curriculum.json"
 
@@ -34,17 +34,6 @@ def _read_yaml(path: Path) -> Any:
     from savos.readers import read_yaml
 
     return read_yaml(path, "curriculum or scene file")
-
-
-def merge(base: dict, overrides: dict) -> dict:
-    """``base`` with ``overrides`` merged in: nested mappings merge key by key, other values replace."""
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def load_curriculum(path: str | Path) -> list[Level]:
