@@ -4,9 +4,11 @@ non-learned `union` baseline built on it."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from savos.data.clip import Clip
+from savos.errors import SavosError
 from savos.evaluation.baselines import BASELINES, convex_baseline, union_baseline
 from savos.evaluation.metrics import score_clip, summarize
 from savos.models.carry import affine_field, affine_fit, carry
@@ -104,6 +106,30 @@ def test_savos_with_carry_keeps_each_direction_causal():
     assert torch.equal(out_late.amodal_fwd[:, :3], out.amodal_fwd[:, :3])
     assert not torch.equal(out_late.amodal_fwd[:, 3:], out.amodal_fwd[:, 3:])
     assert torch.equal(out_early.amodal_bwd[:, 2:], out.amodal_bwd[:, 2:])
+
+
+def test_carry_clip_gives_each_direction_the_whole_clip():
+    torch.manual_seed(0)
+    model = build_savos(patch=32, carry=True, carry_clip=True).eval()
+    assert model.completer.down[0][0].in_channels == 3  # V_t, own A_t, the other direction's A_t
+    late = _batch()
+    late.visible[:, 3:] = 1.0 - late.visible[:, 3:]  # frames 3 and 4 differ
+    with torch.no_grad():
+        out, out_late = model(_batch()), model(late)
+    # the forward completer at frame 0 now reads the backward carry, which holds frames 3 and 4 ...
+    assert not torch.equal(out_late.amodal_fwd[:, :3], out.amodal_fwd[:, :3])
+    # ... and that channel is the backward direction's own carry, in normal time order
+    own = carry(torch.cat([late.visible, late.visible.flip(1)]),
+                torch.cat([late.flow_bwd, late.flow_fwd.flip(1)]))
+    seen = {}
+    model.completer.down[0].register_forward_pre_hook(lambda m, i: seen.update(x=i[0]))
+    with torch.no_grad():
+        model(late)
+    x = seen["x"].view(4, 5, 3, 32, 32)  # (2B, T, C, P, P): rows 0..1 forward, 2..3 reversed
+    assert torch.equal(x[:2, :, 2:3], own[2:].flip(1)) and torch.equal(x[2:, :, 2:3], own[:2].flip(1))
+    assert torch.equal(x[:2, :, 1:2], own[:2])
+    with pytest.raises(SavosError, match="carry_clip needs carry"):
+        build_savos(patch=32, carry_clip=True)
 
 
 def _sliding_l_clip() -> Clip:

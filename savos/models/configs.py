@@ -39,6 +39,9 @@ class SaVosModelConfig:
     conv_hidden: int = 32  # ConvGRU channels at P/8 (conv memory)
     others: bool = False  # the other objects' visible masks as inputs of the encoder and the completer
     carry: bool = False  # the visible masks seen so far, moved to frame t, as a completer input (carry.py)
+    # with carry: each direction's completer also reads the other direction's A_t, so it sees everything of
+    # the clip that was visible, moved to frame t (the union baseline's evidence), not only its own past
+    carry_clip: bool = False
 
     def __post_init__(self):
         for key in ("enc_widths", "completer_widths", "motion_widths"):
@@ -49,6 +52,7 @@ class SaVosModelConfig:
         check(1 <= self.hidden <= 8192, "hidden", f"must be in [1, 8192], got {self.hidden}")
         check(1 <= self.conv_hidden <= 4096, "conv_hidden", f"must be in [1, 4096], got {self.conv_hidden}")
         check(self.flow_scale > 0, "flow_scale", f"must be > 0, got {self.flow_scale}")
+        check(self.carry or not self.carry_clip, "carry_clip", "needs carry: true (it adds to its masks)")
 
 
 @dataclass(frozen=True)

@@ -189,14 +189,16 @@ class SaVos(nn.Module):
     α logit); motion: CondUNet (3 -> 2: residual flow, in units of flow_scale). flow_scale: patch pixels
     that map to 1.0 at the network's inputs and outputs. others: the other objects' visible masks O_t are
     inputs of the encoder and the completer (where the object may be hidden; the paper does not give them).
-    carry: the completer also gets A_t (savos.models.carry) of its direction.
+    carry: the completer also gets A_t (savos.models.carry) of its direction; carry_clip: and the other
+    direction's, i.e. everything of the clip that was visible, moved to frame t.
     """
 
     def __init__(self, encoder: Encoder, memory: nn.Module, completer: CondUNet, motion: CondUNet,
-                 flow_scale: float, others: bool = False, carry: bool = False):
+                 flow_scale: float, others: bool = False, carry: bool = False, carry_clip: bool = False):
         super().__init__()
         self.encoder, self.memory, self.completer, self.motion = encoder, memory, completer, motion
         self.flow_scale, self.others, self.carry = float(flow_scale), bool(others), bool(carry)
+        self.carry_clip = bool(carry_clip)
         nn.init.zeros_(self.motion.head.weight)  # start from the common fate exactly
         nn.init.zeros_(self.motion.head.bias)
 
@@ -229,6 +231,8 @@ class SaVos(nn.Module):
         if self.carry:  # A_t of each direction (earlier frames of that direction): encode both directions
             with torch.no_grad():
                 seen = carry(vis2, flow_opp)  # (2B, T, 1, P, P); flow_opp is t -> previous frame, on t
+                if self.carry_clip:  # [own direction's A_t, the other direction's A_t], both on frame t
+                    seen = torch.cat([seen, torch.cat([seen[B:], seen[:B]]).flip(1)], dim=2)
             feats_a = self.completer.encode(torch.cat([both(cond), seen], dim=2).flatten(0, 1))  # (2B*T, ..)
         else:  # CNN_a(V_t[, O_t]) does not depend on the direction; encode once, reverse for the second
             feats_a = self.completer.encode(cond.flatten(0, 1))  # each (B*T, C, p, p)
@@ -274,6 +278,7 @@ def build_savos(
     conv_hidden: int = 32,
     others: bool = False,
     carry: bool = False,
+    carry_clip: bool = False,
 ) -> SaVos:
     """Build SaVos for P x P patches, or Ph x Pw for a pair ``patch`` = (Ph, Pw) (each side divisible by
     2^len(widths)). Widths are per stride-2 level.
@@ -282,7 +287,7 @@ def build_savos(
     ``conv_hidden`` channels; feat and hidden unused) or "both" (the two, side by side); see
     savos.models.memory. others: give the encoder and the completer the other objects' visible masks.
     carry: give the completer the visible masks seen so far in its direction, moved to frame t
-    (savos.models.carry).
+    (savos.models.carry). carry_clip: also those of the other direction (needs carry).
     """
     ph, pw = patch_hw(patch)
     for name, widths in (
@@ -311,7 +316,9 @@ def build_savos(
     enc = Encoder(in_ch, tuple(enc_widths if vector else enc_widths[:level]), patch)
     mem = Memory(VectorMemory(enc_widths[-1], enc.size, feat, hidden) if vector else None,
                  ConvGRUMemory(enc_widths[level - 1], conv_hidden) if level else None, level)
-    cin = 1 + int(others) + int(carry)  # V_t [, O_t] [, A_t]
+    if carry_clip and not carry:
+        raise SavosError("model: carry_clip needs carry: true (it adds the other direction's carried masks)")
+    cin = 1 + int(others) + int(carry) + int(carry_clip)  # V_t [, O_t] [, A_t [, the other A_t]]
     completer = CondUNet(cin, 2, tuple(completer_widths), hidden, patch, skips, level, vector, conv_hidden)
     motion = CondUNet(3, 2, tuple(motion_widths), hidden, patch, skips, level, vector, conv_hidden)
-    return SaVos(enc, mem, completer, motion, flow_scale, others, carry)
+    return SaVos(enc, mem, completer, motion, flow_scale, others, carry, carry_clip)
