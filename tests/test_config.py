@@ -138,8 +138,9 @@ def test_shipped_variants_state_only_their_differences():
     cpu = load_config(RECIPES[0].parent / "gum-cpu.yaml")
     hard = load_config(RECIPES[0].parent / "gum-hard-cpu.yaml")
     assert dataclasses.replace(hard, data=cpu.data, loss=cpu.loss, train=cpu.train) == cpu
-    assert (hard.data.root, hard.loss.horizon, hard.loss.lambda3, hard.train.steps) == \
-        ("data/gum-hard", 4, 0.5, 3000)
+    assert cpu.model.carry_clip
+    assert (hard.data.root, hard.loss.horizon, hard.loss.lambda3, hard.loss.lambda0, hard.train.steps) == \
+        ("data/gum-hard", 4, 0.5, 2.0, 3000)
 
 
 @pytest.mark.parametrize("child, fragment", [

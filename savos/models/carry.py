@@ -21,7 +21,11 @@ masks drift off the object. On the demo set's test crops the union of both direc
 
 SaVos gives ``A_t`` of each direction to its completer (``model.carry``, savos.models.savos): the
 forward chain sees only frames <= t and the backward chain only frames >= t, so neither direction's own
-prediction at t can read the visible mask its L_M term compares with.
+prediction at t can read the visible mask its L_M term compares with. ``model.carry_clip`` gives each
+completer the other direction's ``A_t`` too: then it can, and L_M rewards copying the carried masks
+where they are — which is the right answer wherever the part was seen and the motion is affine. Each
+direction then has the whole clip's evidence, so the merge no longer has to find the union of a
+direction that saw a part and one that did not.
 
 Coordinates follow savos.models.warp: pixel (r, c) has its centre at x = c, y = r; flow channel 0 is dx.
 """
