@@ -231,9 +231,9 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     raw, origins = read_recipe(path)
     train = raw.get("train")
     recipe_steps = train.get("steps") if isinstance(train, dict) else None  # before the overrides
-    origins.update(apply_overrides(raw, overrides))
-    _scale_warmup(raw, origins, recipe_steps)
-    return config_from_dict(raw, str(path), origins)
+    by_set = apply_overrides(raw, overrides)
+    _scale_warmup(raw, by_set, recipe_steps)
+    return config_from_dict(raw, str(path), {**origins, **by_set})
 
 
 def read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
@@ -267,8 +267,8 @@ def read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[s
     def overridden(key: str) -> bool:
         return any(key == k or key.startswith(k + ".") for k in own)
 
-    origins = {k: f"{base_path} (the base of {path})" for k in _leaf_paths(base_raw) if not overridden(k)}
-    origins.update({k: o for k, o in base_origins.items() if k in origins})
+    here = f"{base_path} (the base of {path})"
+    origins = {k: base_origins.get(k, here) for k in _leaf_paths(base_raw) if not overridden(k)}
     return merge(base_raw, raw), origins
 
 
@@ -281,12 +281,11 @@ def _leaf_paths(d: dict, prefix: str = ""):
             yield f"{prefix}{key}"
 
 
-def _scale_warmup(raw: dict, origins: dict[str, str], recipe_steps: Any) -> None:
+def _scale_warmup(raw: dict, by_set: dict[str, str], recipe_steps: Any) -> None:
     """``--set train.steps=N`` below the recipe's warm-up (and no ``--set train.warmup``): scale the
     warm-up by N / recipe steps, so a short run (``--set train.steps=3``) keeps the recipe's schedule
     shape instead of failing ``train.warmup must be in [0, steps]``. Prints a one-line note."""
     train = raw.get("train")
-    by_set = {k for k, o in origins.items() if o.startswith("--set ")}
     if "train.steps" not in by_set or "train.warmup" in by_set or not isinstance(train, dict):
         return
     steps, warmup = train.get("steps"), train.get("warmup")
@@ -295,7 +294,7 @@ def _scale_warmup(raw: dict, origins: dict[str, str], recipe_steps: Any) -> None
         return
     base = recipe_steps if isinstance(recipe_steps, int) and recipe_steps >= warmup else warmup
     train["warmup"] = min(steps, warmup * steps // base)
-    note(f"{origins['train.steps']}: train.warmup {warmup} -> {train['warmup']} "
+    note(f"{by_set['train.steps']}: train.warmup {warmup} -> {train['warmup']} "
          f"(scaled by {steps}/{base}; --set train.warmup=N to choose)")
 
 
