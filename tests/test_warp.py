@@ -4,7 +4,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from savos.models.warp import coords_grid, exact_size, sample, warp, warp_forward
+from savos.models.warp import coords_grid, exact_size, pad_exact, sample, sample_affine, warp, warp_forward
 
 
 def same(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -81,3 +81,16 @@ def test_exact_size(n, size):
 def test_sample_at_integer_centres_returns_input():
     x = torch.rand(1, 2, 5, 6, generator=torch.Generator().manual_seed(2))
     assert same(sample(x, coords_grid(1, 5, 6)), x)
+
+
+def test_sample_affine_is_sample_at_the_mapped_grid():
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 1, 20, 23, generator=g)
+    maps = torch.tensor([[[1.0, 0.0, 3.0], [0.0, 1.0, -2.0]],  # a whole-pixel shift: exact
+                         [[0.96, -0.21, 1.3], [0.2, 1.04, 0.45]]])  # a rotation, a scale, a sub-pixel shift
+    out = sample_affine(x, maps, (20, 23))
+    assert same(out[:1], shifted(x[:1], 3, -2))
+    grid = coords_grid(1, 20, 23)[0]
+    coords = torch.einsum("nij,jhw->nihw", maps[:, :, :2], grid) + maps[:, :, 2, None, None]
+    assert torch.allclose(out, sample(x, coords), atol=1e-6)
+    assert same(sample_affine(pad_exact(x), maps, (20, 23)), out)  # pre-padded input: same result

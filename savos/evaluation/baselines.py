@@ -18,9 +18,10 @@
   frame: the visible masks carried forward and backward through time by an affine fit of the object's
   visible flow (savos.models.carry), joined, and thresholded at ``UNION_LEVEL``. The temporal prior
   made explicit — SaVos's premise with no learning: where it scores high, the hidden part was visible in
-  another frame and the flow says where it went. Repeated bilinear resampling softens the carried
-  boundaries, and their union would grow by about half a pixel a side at level 0.5; 0.8, chosen on the
-  default set's val split (docs/dataset-card.md), undoes most of it.
+  another frame and the flow says where it went. Each carried mask is resampled once, so its boundary
+  is soft by up to a pixel; the union of many slightly misplaced soft copies grows by a fraction of a
+  pixel a side at level 0.5, and 0.8, chosen on the default set's val split (docs/dataset-card.md),
+  undoes most of it.
 Frames where the object is not visible get an empty mask (circle: its visible mask, also empty). Only
 target objects are predicted.
 """

@@ -3,15 +3,22 @@
 SaVos's premise is that the part of an object hidden at frame t was visible at another frame. ``carry``
 makes that explicit, with no learned parameter:
 
-    A_0 = V_0,    A_t = max(V_t, warp(A_{t-1}, m_t))
+    A_0 = V_0,    A_t = max(V_t, max_{s<t} warp(V_s, m_{t->s}))
 
 where ``m_t`` is the object's motion t -> t-1 (living on frame t) extended to every pixel of frame t: the
-weighted least-squares *affine* fit (``affine_fit``) of the given flow over the visible mask ``V_t``. The
+weighted least-squares *affine* fit (``affine_fit``) of the given flow over the visible mask ``V_t``, and
+``m_{t->s}`` the composition of ``m_t, m_{t-1}, ..., m_{s+1}`` (affine maps compose exactly). The
 visible flow of a rigid object (translation, rotation, scale) is affine in position, so for such motion
 the fit is exact on the hidden part too, and ``A_t`` is the union of everything seen so far, in frame t's
 coordinates. Run on the time-reversed track (with the forward flow), it gives what will be seen; the two
 together are the whole clip. A frame where the object is barely visible (visible mass below
 ``min_mass``) reuses the previous frame's motion (constant velocity) rather than a fit on nothing.
+
+Each ``V_s`` is resampled once, straight to frame t. The recursion ``A_t = max(V_t, warp(A_{t-1}, m_t))``
+gives the same masks under whole-pixel motion but resamples a mask seen k frames ago k times, and every
+bilinear resampling at a sub-pixel offset blurs it a little more: on gum-hard's val split the union
+baseline (both directions at 0.8, savos.evaluation.baselines) scored 0.9497 / 0.8823 full / occluded mIoU
+recursive, 0.9531 / 0.8974 composed. It costs T(T-1)/2 resamplings per track instead of T - 1.
 
 The fit reads only the *core* of the visible mask (``V_t >= CORE``). In a resampled crop
 (savos.tracks) the boundary pixels blend the object's flow with its neighbours' (the background's, an
@@ -34,7 +41,7 @@ from __future__ import annotations
 
 import torch
 
-from savos.models.warp import coords_grid, warp
+from savos.models.warp import coords_grid, pad_exact, sample_affine
 
 MIN_MASS = 3.0  # visible pixels below which a frame's motion is not fitted but carried over
 RIDGE = 1.0  # pixels^2 added to the position covariance: a thin sliver fits a translation, not a shear
@@ -78,6 +85,19 @@ def affine_field(params: Affine, H: int, W: int) -> torch.Tensor:
     return mean[:, :, None, None] + torch.einsum("nij,njhw->nihw", jac, dp)
 
 
+def _matrix(params: Affine) -> torch.Tensor:
+    """The map p -> p + m(p) of an ``affine_fit`` model as (N, 2, 3) [A | b]: p -> A p + b."""
+    mean, jac, pc = params
+    lin = torch.eye(2, dtype=mean.dtype, device=mean.device) + jac  # (N, 2, 2)
+    return torch.cat([lin, (mean - (jac @ pc[..., None])[..., 0])[..., None]], dim=-1)
+
+
+def _after(g: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """g after m, p -> g(m(p)): g (N, S, 2, 3), m (N, 2, 3) -> (N, S, 2, 3)."""
+    lin, off = g[..., :2], g[..., 2:]
+    return torch.cat([lin @ m[:, None, :, :2], lin @ m[:, None, :, 2:] + off], dim=-1)
+
+
 def carry(visible: torch.Tensor, flow_back: torch.Tensor, min_mass: float = MIN_MASS) -> torch.Tensor:
     """The max-accumulated visible masks (module docstring).
 
@@ -85,9 +105,10 @@ def carry(visible: torch.Tensor, flow_back: torch.Tensor, min_mass: float = MIN_
     on t (for a track in normal time order, its ``flow_bwd``) -> (N, T, 1, H, W), A_t >= V_t.
     """
     N, T, _, H, W = visible.shape
-    acc = visible[:, 0]
-    out = [acc]
+    padded = pad_exact(visible)  # sampled T(T-1)/2 times: pad once
+    out = [visible[:, 0]]
     params = None
+    to_seen = visible.new_zeros(N, 0, 2, 3)  # frame t's pixel -> its position in frames 0..t-1
     for t in range(1, T):
         v = visible[:, t]  # (N, 1, H, W)
         core = (v >= CORE).to(v.dtype)
@@ -98,6 +119,8 @@ def carry(visible: torch.Tensor, flow_back: torch.Tensor, min_mass: float = MIN_
             thin = core.flatten(1).sum(-1) < min_mass  # (N,)
             params = tuple(torch.where(thin.view(-1, *[1] * (old.dim() - 1)), old, new)
                            for old, new in zip(params, fit, strict=True))
-        acc = torch.maximum(v, warp(acc, affine_field(params, H, W)))
-        out.append(acc)
+        step = _matrix(params)  # (N, 2, 3): frame t -> frame t-1
+        to_seen = torch.cat([_after(to_seen, step), step[:, None]], dim=1)  # (N, t, 2, 3)
+        seen = sample_affine(padded[:, :t].flatten(0, 1), to_seen.flatten(0, 1), (H, W))  # (N t, 1, H, W)
+        out.append(torch.maximum(v, seen.view(N, t, 1, H, W).amax(1)))
     return torch.stack(out, dim=1)
