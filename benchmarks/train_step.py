@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from savos.config import load_config
+from savos.errors import SavosError
 from savos.tracks import collate, crop_track, make_tracks
 from savos.training.distributed import Dist
 from savos.training.methods import METHODS
@@ -68,7 +69,10 @@ def main() -> None:
         stream_vs_disk(args.recipe, args.overrides, args.stream_vs_disk)
         return
 
-    config = load_config(args.recipe, args.overrides)
+    try:
+        config = load_config(args.recipe, args.overrides)
+    except SavosError as e:  # a bad recipe or --set: one line, as the CLI
+        raise SystemExit(f"error: {e}") from None
     tc = config.train
     if tc.threads:
         torch.set_num_threads(tc.threads)
