@@ -53,19 +53,7 @@ def sample(x: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
     number that grid_sample maps back to c without rounding; the padding reads as the zeros outside.
     """
     assert x.dim() == 4 and coords.dim() == 4 and coords.shape[1] == 2, (x.shape, coords.shape)
-    x = pad_exact(x)
-    H, W = x.shape[-2:]
-    # align_corners=True: -1 and +1 are the centres of the first and last pixels.
-    gx = coords[:, 0] * (2.0 / (W - 1)) - 1.0  # (N, Ho, Wo)
-    gy = coords[:, 1] * (2.0 / (H - 1)) - 1.0
-    grid = torch.stack([gx, gy], dim=-1)  # (N, Ho, Wo, 2)
-    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="zeros", align_corners=True)
-
-
-def pad_exact(x: torch.Tensor) -> torch.Tensor:
-    """x (..., H, W) zero-padded on the bottom and right to ``exact_size`` (no copy if already so)."""
-    H, W = exact_size(x.shape[-2]), exact_size(x.shape[-1])
-    return x if (H, W) == tuple(x.shape[-2:]) else F.pad(x, (0, W - x.shape[-1], 0, H - x.shape[-2]))
+    return _sample_last(pad_exact(x), coords.permute(0, 2, 3, 1))
 
 
 def sample_affine(x: torch.Tensor, maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -74,18 +62,27 @@ def sample_affine(x: torch.Tensor, maps: torch.Tensor, size: tuple[int, int]) ->
 
     x: (N, C, Hx, Wx), padded by ``pad_exact`` if not already (pad it once when sampling the same
     images many times) -> (N, C, H, W). Like ``sample``, a map to whole pixels returns the values bit
-    for bit; the grid is built channels-last directly (no (N, 2, H, W) coordinate map, no stack).
+    for bit; the coordinates are made channels-last, as grid_sample takes them (no (N, 2, H, W) map).
     """
     assert x.dim() == 4 and maps.dim() == 3 and maps.shape[1:] == (2, 3), (x.shape, maps.shape)
-    x = pad_exact(x)
-    H, W = size
-    kw = {"device": x.device, "dtype": maps.dtype}
-    y, c = torch.meshgrid(torch.arange(H, **kw), torch.arange(W, **kw), indexing="ij")
-    pix = torch.stack([c, y], dim=-1)  # (H, W, 2) pixel centres, channels-last
+    pix = coords_grid(1, *size, device=x.device, dtype=maps.dtype)[0].permute(1, 2, 0)  # (H, W, 2)
     coords = torch.einsum("nij,hwj->nhwi", maps[..., :2], pix) + maps[:, None, None, :, 2]
-    scale = torch.tensor([2.0 / (x.shape[-1] - 1), 2.0 / (x.shape[-2] - 1)], **kw)
-    return F.grid_sample(x, (coords * scale - 1.0).to(x.dtype), mode="bilinear", padding_mode="zeros",
-                         align_corners=True)
+    return _sample_last(pad_exact(x), coords)
+
+
+def pad_exact(x: torch.Tensor) -> torch.Tensor:
+    """x (..., H, W) zero-padded on the bottom and right to ``exact_size`` (no copy if already so)."""
+    H, W = exact_size(x.shape[-2]), exact_size(x.shape[-1])
+    return x if (H, W) == tuple(x.shape[-2:]) else F.pad(x, (0, W - x.shape[-1], 0, H - x.shape[-2]))
+
+
+def _sample_last(x: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    """grid_sample of x (N, C, H, W), already ``pad_exact``, at pixel coordinates (N, Ho, Wo, 2)."""
+    H, W = x.shape[-2:]
+    # align_corners=True: -1 and +1 are the centres of the first and last pixels.
+    scale = torch.tensor([2.0 / (W - 1), 2.0 / (H - 1)], device=coords.device, dtype=coords.dtype)
+    grid = (coords * scale - 1.0).to(x.dtype)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
 def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
