@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 
 from generators.chewing_gum import ChewingGumConfig, generate_clip
+from savos.adapt.loop import adapt_clip
 from savos.config import apply_overrides, config_from_dict, config_to_dict, load_config
-from savos.training.adapt import adapt_clip
 from savos.training.checkpoint import find_checkpoint, load_checkpoint
 from savos.training.methods import METHODS
 

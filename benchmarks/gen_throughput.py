@@ -26,7 +26,7 @@ from pathlib import Path
 
 def run(n: int, extra: list[str], workers: int | None, command: str = "chewing-gum") -> dict:
     out = Path(tempfile.mkdtemp(prefix="savos-bench-")) / "ds"
-    cmd = [sys.executable, "-m", "generators.cli", *command.split(), "--n", str(n), "--out", str(out), "-q",
+    cmd = [sys.executable, "-m", "savos.cli.gen", *command.split(), "--n", str(n), "--out", str(out), "-q",
            *extra]
     if workers:
         cmd += ["--workers", str(workers)]

@@ -20,13 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import numpy as np  # noqa: E402
-import skimage.data  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import skimage.data
+from PIL import Image
 
-from savos.data.importers.media import read_video  # noqa: E402
-from tests.realdata import make_fishbowl_raw, write_mp4  # noqa: E402
+from savos.data.importers.media import read_video
+from savos.data.importers.samples import make_fishbowl_raw, write_mp4
 
 
 def main() -> None:
@@ -49,7 +48,7 @@ def main() -> None:
         rgb[~seen] = np.broadcast_to(background, rgb.shape)[~seen]
         write_mp4(video, rgb)
     src_mb = sum(p.stat().st_size for p in (tmp / "src").rglob("*") if p.is_file()) / 1e6
-    cmd = [sys.executable, "-m", "generators.cli", "import", "fishbowl", str(tmp / "src"), "--out",
+    cmd = [sys.executable, "-m", "savos.cli.gen", "import", "fishbowl", str(tmp / "src"), "--out",
            str(tmp / "ds"), "--flow", args.flow, "--workers", str(args.workers), "-q"]
     cmd += ["--size", args.size] if args.size else []
     cmd += ["--window", str(args.window)] if args.window else []

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from savos.data import open_dataset
+from savos.data.viz import label_colors
 from savos.evaluation.predict import load_run, predict_clip
-from savos.evaluation.viz import label_colors
 
 run, data, out = sys.argv[1], sys.argv[2], sys.argv[3]
 model, config, _, step = load_run(run, torch.device("cpu"))

@@ -6,7 +6,7 @@ some frame.
 e.g. recipes/data/gum-hard.yaml), which ``scene_config`` translates into a scene config of layout
 ``gum`` (the sweep planner of generators/scenes/gum_planner.py); the clips are then made by the one
 engine (generators/scenes/engine.py), with meta in Chewing Gum's own format (``GumRecord``), which
-``savos-gen verify`` checks with generators/check.py. recipes/scenes/gum.yaml is the default config's
+``savos-gen verify`` checks with generators/verify_gum.py. recipes/scenes/gum.yaml is the default config's
 translation: ``savos-gen scene`` makes the same clips from it, with the scene format's meta.
 
 Randomness: everything comes from ``np.random.default_rng([seed, index])`` alone.
@@ -52,8 +52,10 @@ from generators.scenes.config import (
     OcclusionConfig,
     SceneConfig,
 )
+from generators.scenes.dataset import split_counts
 from generators.scenes.meta import Drawn, object_records
 from savos.data.clip import Clip
+from savos.data.writer import write_dataset
 
 __all__ = ["GENERATOR", "ChewingGumConfig", "ClipMaker", "GumRecord", "generate_clip", "generate_clips",
            "iter_clips", "scene_config", "write_chewing_gum_dataset"]
@@ -138,8 +140,6 @@ def write_chewing_gum_dataset(config: ChewingGumConfig, out: str | Path, *, n: i
                               progress: bool = True) -> dict[str, Any] | None:
     """Write (or resume) a Chewing-Gum dataset (``savos-gen chewing-gum``); returns dataset.json's
     content, or None while other ``shard`` slices are missing."""
-    from generators.scenes.dataset import split_counts
-    from savos.data.writer import write_dataset
 
     return write_dataset(out, ClipMaker(config, seed), split_counts(n, val, test), description(config, seed),
                          shard_size=shard_size, workers=workers, shard=shard, progress=progress)

@@ -18,6 +18,7 @@ from typing import Any
 
 from savos.errors import SavosError
 from savos.limits import MAX_CLIP_PIXELS
+from savos.readers import read_yaml
 
 # name -> (kind, low, high): the allowed closed range. Kinds: "int", "float", "bool", and pairs
 # "int2" / "float2" (min, max) with low <= min <= max <= high.
@@ -171,3 +172,24 @@ def _checked(name: str, value: Any, kind: str, low: float, high: float) -> Any:
     if pair[0] > pair[1]:
         raise fail(f"a pair [min, max] with min <= max, within [{low}, {high}]")
     return pair
+
+
+def load_gum_config(config_file: str | None, flags: Mapping[str, Any]) -> ChewingGumConfig:
+    """The Chewing-Gum config of ``savos-gen chewing-gum``: the YAML file's options (if any), then the
+    flags that are not None on top. Errors in the file alone name the file."""
+    options: dict[str, Any] = {}
+    if config_file:
+        data = read_yaml(config_file, "generator config")
+        if data is not None and not isinstance(data, dict):
+            raise SavosError(f"{config_file}: expected a mapping of generator options, got "
+                             f"{type(data).__name__}")
+        options = dict(data or {})
+        try:
+            ChewingGumConfig.from_dict(options)
+        except SavosError as e:
+            raise SavosError(f"{config_file}: {e}") from None
+    options.update({k: v for k, v in flags.items() if v is not None})
+    try:
+        return ChewingGumConfig.from_dict(options)
+    except SavosError as e:
+        raise SavosError(f"{config_file}: {e}" if config_file else str(e)) from None

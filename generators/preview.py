@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from savos.atomic import write_bytes_atomic
 from savos.data.clip import Clip
+from savos.data.viz import PALETTE, color_wheel, contours, flow_to_rgb, label_colors
 from savos.errors import SavosError
-from savos.evaluation.viz import PALETTE, color_wheel, contours, flow_to_rgb, label_colors
 
 
 def preview_frames(clip: Clip, scale: int = 4, amodal: np.ndarray | None = None) -> list[np.ndarray]:
@@ -46,8 +47,6 @@ def write_video(frames: list[np.ndarray], out: str | Path, fps: int = 8) -> Path
         import io
 
         from PIL import Image
-
-        from savos.atomic import write_bytes_atomic
 
         imgs = [Image.fromarray(f) for f in frames]
         buf = io.BytesIO()

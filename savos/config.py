@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import yaml
 
+from savos.atomic import write_bytes_atomic
 from savos.errors import note
 from savos.limits import MAX_BATCH, MAX_CLIPS, MAX_PATCH, MAX_WORKERS
 from savos.models.configs import MODEL_CONFIGS
@@ -126,7 +127,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class AdaptConfig:
-    """Test-time adaptation (`savos adapt`, paper §3.2 and §4.3; savos/training/adapt.py): per clip, the
+    """Test-time adaptation (`savos adapt`, paper §3.2 and §4.3; savos/adapt/loop.py): per clip, the
     trained weights are fine-tuned with the method's own self-supervised loss on that clip alone."""
 
     lr: float = 1e-3  # Adam learning rate (constant); 1e-3 beat 1e-4 on gum-hard val clips (docs/adapt.md)
@@ -318,7 +319,6 @@ def dump_config(config: Config, path: str | Path | None = None) -> str:
     """The resolved config as YAML text; also written to ``path`` if given."""
     text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
     if path is not None:
-        from savos.atomic import write_bytes_atomic
 
         write_bytes_atomic(path, text.encode())
     return text

@@ -1,4 +1,4 @@
-"""Test-time adaptation (savos/training/adapt.py, `savos adapt`): the loss goes down and the visible-part
+"""Test-time adaptation (savos/adapt/loop.py, `savos adapt`): the loss goes down and the visible-part
 IoU up on a tiny clip, early stopping fires on a plateau, the weights are restored for every clip and the
 run is never written, the outputs resume and feed eval and report."""
 
@@ -15,15 +15,15 @@ import torch
 from click.testing import CliRunner
 
 from generators.chewing_gum import ChewingGumConfig, generate_clip
-from savos.cli import main as savos_main
+from savos.adapt.loop import adapt_clip, should_stop
+from savos.adapt.split import adapt, parse_clips
+from savos.cli.main import main as savos_main
 from savos.config import config_from_dict, load_config
 from savos.data import open_dataset
 from savos.data.writer import write_dataset
-from savos.evaluation import adapt_split
-from savos.evaluation.adapt_split import adapt, parse_clips
+from savos.adapt import split as adapt_split
 from savos.evaluation.predict import predict
 from savos.evaluation.predictions import open_predictions
-from savos.training.adapt import adapt_clip, should_stop
 from savos.training.methods import METHODS
 from savos.training.train import train
 

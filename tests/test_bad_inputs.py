@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generators.chewing_gum import ChewingGumConfig, generate_clip
-from generators.cli import main as gen_main
-from savos.cli import main as savos_main
+from savos.cli.gen import main as gen_main
+from savos.cli.main import main as savos_main
 from savos.config import load_config
 from savos.data import read_info
 from savos.data.writer import write_dataset

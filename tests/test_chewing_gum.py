@@ -16,7 +16,6 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generators.check import check_clip, coverage_stats
 from generators.chewing_gum import ClipMaker, generate_clip, generate_clips
 from generators.config import ChewingGumConfig
 from generators.coverage import occlusion_problems, shape_coverage, shape_coverages
@@ -30,6 +29,7 @@ from generators.render import (
     rigid_motions,
     visible_flows,
 )
+from generators.verify_gum import check_clip, coverage_stats
 from savos import __version__
 from savos.data.codec import encode_clip
 from savos.data.writer import write_dataset
@@ -128,7 +128,7 @@ def test_meta_is_json_exact_and_complete(clips):
 
 
 def test_no_torch_in_generators():
-    code = ("import sys, generators.chewing_gum, generators.check, generators.scenes.engine; "
+    code = ("import sys, generators.chewing_gum, generators.verify_gum, generators.scenes.engine; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

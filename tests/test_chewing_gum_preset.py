@@ -15,13 +15,13 @@ from click.testing import CliRunner
 from test_chewing_gum import mask_digest
 
 import generators.scenes.engine as engine
-from generators.check import check_clip as check_gum_clip
 from generators.chewing_gum import ChewingGumConfig, ClipMaker, generate_clip, generate_clips, scene_config
-from generators.cli import main
 from generators.geometry import rigid_maps
-from generators.scenes.check import check_clip as check_scene_clip
 from generators.scenes.config import GumConfig, SceneConfig, load_scene
 from generators.scenes.guarantee import frames_in_range
+from generators.scenes.verify_scene import check_clip as check_scene_clip
+from generators.verify_gum import check_clip as check_gum_clip
+from savos.cli.gen import main
 from savos.data import open_dataset
 from savos.errors import SavosError
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from savos.cli import main
+from savos.cli.main import main
 from savos.config import (
     Config,
     ConfigError,

@@ -25,8 +25,8 @@ from generators.chewing_gum import ChewingGumConfig, generate_clip
 from savos.data.writer import write_dataset
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
-GEN = [sys.executable, "-m", "generators.cli"]
-SAVOS = [sys.executable, "-m", "savos.cli"]
+GEN = [sys.executable, "-m", "savos.cli.gen"]
+SAVOS = [sys.executable, "-m", "savos.cli.main"]
 SMALL = ["--height", "32", "--width", "32", "--frames", "8"]
 ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
 

@@ -272,7 +272,7 @@ def test_retain_freed_memory_applies_on_glibc_only():
     import platform
     import sys
 
-    from savos.data.memory import retain_freed_memory
+    from savos.data.malloc import retain_freed_memory
 
     glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert retain_freed_memory() is glibc

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from generators.cli import main
+from savos.cli.gen import main
 from savos.data import open_dataset
 from savos.data.codec import encode_clip
 from savos.data.shards import ShardReader, write_shard

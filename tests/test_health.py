@@ -83,7 +83,7 @@ def test_ctrl_c_saves_and_prints_a_resume_command_that_matches_an_unbroken_run(t
     args = ["--set", f"data.root={toy_root}", "--set", "train.steps=200", "--set", "train.val_every=50",
             "--set", "train.threads=1"]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    base = [sys.executable, "-m", "savos.cli", "train", str(TINY), *args, "-q"]
+    base = [sys.executable, "-m", "savos.cli.main", "train", str(TINY), *args, "-q"]
     clean = tmp_path / "clean"
     assert subprocess.run([*base, "--out", str(clean)], env=env, capture_output=True).returncode == 0
 
@@ -104,7 +104,7 @@ def test_ctrl_c_saves_and_prints_a_resume_command_that_matches_an_unbroken_run(t
 
     command = shlex.split(line.split("resume with: ", 1)[1])
     assert command[:2] == ["savos", "train"] and command[-1] == "--resume"
-    resumed = subprocess.run([sys.executable, "-m", "savos.cli", *command[1:], "-q"], env=env,
+    resumed = subprocess.run([sys.executable, "-m", "savos.cli.main", *command[1:], "-q"], env=env,
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     a = torch.load(run / "last.pt", weights_only=True)["model"]

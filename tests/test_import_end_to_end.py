@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generators.cli import main as gen
-from savos.cli import main as savos
-from tests.realdata import make_fishbowl_raw, make_kins_video_car
+from savos.cli.gen import main as gen
+from savos.cli.main import main as savos
+from savos.data.importers.samples import make_fishbowl_raw, make_kins_video_car
 
 pytest.importorskip("cv2")
 pytest.importorskip("pycocotools")
@@ -60,7 +60,7 @@ def test_user_video_train_predict_preview(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from tests.realdata import fish_scene, write_mp4
+    from savos.data.importers.samples import fish_scene, write_mp4
 
     rgb, _, visible = fish_scene(np.random.default_rng(4), 6, 24, 32, 2)
     write_mp4(tmp_path / "mine.mp4", rgb)
@@ -87,7 +87,7 @@ def test_user_video_train_predict_preview(tmp_path):
     assert "nan" in r.output  # nothing is known, so nothing is scored (and nothing fails)
     ok(savos, "report", tmp_path / "pred", "--data", tmp_path / "ds", "--split", "test", "--clips", 1,
        "--out", tmp_path / "report")
-    from savos.evaluation.report import NO_TRUTH_COLOR, SCALE
+    from savos.report.report import NO_TRUTH_COLOR, SCALE
 
     (gif,) = (tmp_path / "report" / "clips").glob("*.gif")
     frame = np.asarray(Image.open(gif).convert("RGB"))[14:]  # below the panel names

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from generators.cli import main
+from savos.cli.gen import main
 from savos.data import open_dataset
-from tests.realdata import make_fishbowl_raw, make_fishbowl_wds, npy_gz, pack_bits
+from savos.data.importers.samples import make_fishbowl_raw, make_fishbowl_wds, npy_gz, pack_bits
 
 pytest.importorskip("cv2")
 pytest.importorskip("pycocotools")
@@ -160,7 +160,7 @@ def test_interrupted_import_resumes_to_the_same_bytes(raw, tmp_path):
 
 
 def test_flownet2_flo_files_are_read_when_present(raw, tmp_path):
-    from savos.data.importers.flow import write_flo
+    from savos.data.importers.samples import write_flo
 
     src = tmp_path / "src"
     shutil.copytree(raw[0], src)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from generators.cli import main
+from savos.cli.gen import main
 from savos.data import open_dataset
-from tests.realdata import make_kins_video_car
+from savos.data.importers.samples import make_kins_video_car
 
 pytest.importorskip("cv2")
 pytest.importorskip("pycocotools")

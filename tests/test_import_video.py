@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from generators.cli import main
+from savos.cli.gen import main
 from savos.data import open_dataset
-from tests.realdata import fish_scene, rle, write_mp4
+from savos.data.importers.samples import fish_scene, rle, write_mp4
 
 pytest.importorskip("cv2")
 pytest.importorskip("pycocotools")

@@ -12,7 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from savos.cli import main
+from savos.cli.main import main
 from savos.config import load_config
 from savos.data import open_dataset
 from savos.evaluation.predictions import open_predictions

@@ -76,7 +76,7 @@ def test_real_video_rgb_is_stored_as_frame_differences_losslessly():
 
 
 def test_verify_check_of_imported_clips():
-    from savos.data.importers.check import check_imported
+    from savos.data.importers.verify_imported import check_imported
 
     clip = toy_clip(0)
     clip.amodal_flow_fwd = None
@@ -208,7 +208,7 @@ def test_val_crop_iou_and_picture_use_only_known_pairs():
 def test_oracle_training_refuses_a_split_without_truth(tmp_path):
     from click.testing import CliRunner
 
-    from savos.cli import main
+    from savos.cli.main import main
     from savos.data import open_dataset
     from savos.data.writer import write_dataset
     from savos.training.oracle import check_truth
@@ -232,8 +232,8 @@ def test_oracle_training_refuses_a_split_without_truth(tmp_path):
 
 
 def test_report_ground_truth_panel_says_no_amodal_truth():
-    from savos.evaluation.report import NO_TRUTH_COLOR, SCALE, mask_panel
-    from savos.evaluation.viz import label_colors
+    from savos.data.viz import label_colors
+    from savos.report.report import NO_TRUTH_COLOR, SCALE, mask_panel
 
     clip = toy_clip(0)
     vis, own = label_colors(clip.visible[2]), clip.visible[2] == 1

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import savos.evaluation.predict as predict_module
-from savos.cli import main
+from savos.cli.main import main
 from savos.data import open_dataset
 from savos.errors import SavosError
 from savos.evaluation.evaluate import evaluate

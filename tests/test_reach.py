@@ -1,4 +1,4 @@
-"""Occluded IoU against temporal reach (savos/evaluation/reach.py) on hand-made records."""
+"""Occluded IoU against temporal reach (savos/report/reach.py) on hand-made records."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from savos.evaluation.reach import LABELS, NEVER, iou_by_reach, reach_label, reach_table
+from savos.report.reach import LABELS, NEVER, iou_by_reach, reach_label, reach_table
 
 
 @pytest.mark.parametrize("median, label", [(1.0, "1"), (1.5, "2"), (2.0, "2"), (3.0, "3-4"), (4.0, "3-4"),

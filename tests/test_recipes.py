@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from generators.chewing_gum import ChewingGumConfig, generate_clip
-from savos.cli import main
+from savos.cli.main import main
 from savos.config import load_config
 from savos.data.writer import write_dataset
 

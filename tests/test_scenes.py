@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from generators.cli import main
 from generators.geometry import fit_affine, invert_affine, pixel_centres, rasterize
-from generators.scenes.check import check_clip, warp_back_problems
 from generators.scenes.config import SceneConfig, load_scene
 from generators.scenes.engine import generate_clip
 from generators.scenes.families import FAMILY_MAKERS, make_shape, rings
+from generators.scenes.verify_scene import check_clip, warp_back_problems
+from savos.cli.gen import main
 from savos.data import open_dataset
 from savos.data.codec import decode_clip, encode_clip
 from savos.errors import SavosError

@@ -10,8 +10,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from generators.cli import main as gen_main
 from generators.scenes.curriculum import load_curriculum, read_manifest
+from savos.cli.gen import main as gen_main
 from savos.config import load_config
 from savos.errors import SavosError
 from savos.training import sources

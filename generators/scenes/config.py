@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from savos.errors import SavosError
+from savos.readers import read_yaml
 from savos.schema import FieldError, check, section_from_dict
 
 FAMILIES = ("gum", "polygon", "ellipse", "rounded-rect", "star", "crescent", "lobes", "letter", "heart")
@@ -241,7 +242,6 @@ class SceneConfig:
 
 def load_scene(path: str | Path) -> SceneConfig:
     """Read a scene YAML file; every error is one line naming the file."""
-    from savos.readers import read_yaml
 
     return SceneConfig.from_dict(read_yaml(path, "scene file"), str(path))
 

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generators.scenes.config import SceneConfig
+from generators.scenes.dataset import split_counts, write_scene_dataset
 from savos.atomic import write_json_atomic
 from savos.errors import SavosError
-from savos.readers import merge
+from savos.readers import merge, read_yaml
 
 MANIFEST = "curriculum.json"
 
@@ -31,14 +33,12 @@ class Level:
 
 
 def _read_yaml(path: Path) -> Any:
-    from savos.readers import read_yaml
 
     return read_yaml(path, "curriculum or scene file")
 
 
 def load_curriculum(path: str | Path) -> list[Level]:
     """The levels of a curriculum YAML, in order (module docstring). SavosError on any bad key."""
-    from generators.scenes.config import SceneConfig
 
     path = Path(path)
     raw = _read_yaml(path)
@@ -75,7 +75,6 @@ def write_curriculum(path: str | Path, out: str | Path, *, n: int, seed: int = 0
                      test: int | None = None, workers: int | None = None, shard_size: int = 100,
                      progress: bool = True) -> dict[str, Any]:
     """Write every level of the curriculum at ``path`` into ``out`` and the manifest; returns it."""
-    from generators.scenes.dataset import split_counts, write_scene_dataset
 
     levels = load_curriculum(path)
     out = Path(out)

@@ -8,12 +8,14 @@ from typing import Any
 
 from generators.scenes.config import SceneConfig, load_scene
 from generators.scenes.engine import GENERATOR, ClipMaker
+from savos import __version__
+from savos.data.writer import write_dataset
 from savos.errors import SavosError
+from savos.limits import MAX_CLIPS, check_count
 
 
 def split_counts(n: int, val: int | None = None, test: int | None = None) -> dict[str, int]:
     """{"train", "val", "test"} clip counts; val and test default to 10 % of n each."""
-    from savos.limits import MAX_CLIPS, check_count
 
     check_count(n, "--n", 1, MAX_CLIPS)
     val = round(0.1 * n) if val is None else check_count(val, "--val")
@@ -25,7 +27,6 @@ def split_counts(n: int, val: int | None = None, test: int | None = None) -> dic
 
 def description(config: SceneConfig, seed: int) -> dict[str, Any]:
     """What determines a scene dataset's bytes (dataset.json; a resumed run must match it)."""
-    from savos import __version__
 
     return {"generator": GENERATOR, "version": __version__, "seed": int(seed), "config": config.to_dict(),
             "amodal_flow": bool(config.amodal_flow)}
@@ -38,7 +39,6 @@ def write_scene_dataset(scene: str | Path | SceneConfig, out: str | Path, *, n: 
     """Write (or resume) a scene dataset; returns dataset.json's content, or None while other
     ``shard`` slices are missing. ``scene`` is a YAML path or a SceneConfig; ``splits`` (a dict of
     split counts) overrides n, val and test."""
-    from savos.data.writer import write_dataset
 
     config = scene if isinstance(scene, SceneConfig) else load_scene(scene)
     counts = splits if splits is not None else split_counts(n, val, test)

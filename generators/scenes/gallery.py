@@ -9,12 +9,27 @@ from pathlib import Path
 from generators.preview import preview_frames, write_video
 from generators.scenes.config import load_scene
 from generators.scenes.engine import generate_clip
+from savos.data import open_dataset
 from savos.data.clip import Clip
+from savos.errors import SavosError
 
 
 def preset_clip(scene_file: str | Path, seed: int = 0, index: int = 0) -> Clip:
     """Clip ``index`` of the scene file with base seed ``seed`` (as ``savos-gen scene`` would make it)."""
     return generate_clip(load_scene(scene_file), seed, index, "train")
+
+
+def clip_to_preview(root: str | Path, index: int, split: str, seed: int) -> Clip:
+    """What ``savos-gen preview`` draws: clip ``index`` of a dataset's split, or of a scene file (made in
+    memory with base seed ``seed``)."""
+    if Path(root).is_file():
+        if index < 0:
+            raise SavosError(f"--clip {index}: a clip index is >= 0")
+        return preset_clip(root, seed, index)
+    ds = open_dataset(root, split)
+    if not 0 <= index < len(ds):
+        raise SavosError(f"--clip {index}: split {split!r} of {root} has clips 0..{len(ds) - 1}")
+    return ds[index]
 
 
 def make_gallery(scene_files: list[Path], out_dir: str | Path, seed: int = 0, index: int = 0, scale: int = 2,

@@ -1,6 +1,6 @@
 """What the engine hands to a clip's ``meta``: the accepted scene (``Drawn``), and the record formats that
 turn it into meta. ``SceneRecord`` is the format of ``savos-gen scene``; Chewing Gum's (the format its
-datasets have always had, checked by generators/check.py) is ``generators.chewing_gum.GumRecord``.
+datasets have always had, checked by generators/verify_gum.py) is ``generators.chewing_gum.GumRecord``.
 
 A record is any object with ``generator`` (meta's "generator", and the name in the engine's errors),
 ``relax`` (what to relax when no scene is accepted) and ``meta(config, where, drawn, look, rates)``.

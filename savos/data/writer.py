@@ -22,7 +22,7 @@ from savos.atomic import write_json_atomic
 from savos.data.clip import Clip, clip_key
 from savos.data.codec import encode_clip
 from savos.data.dataset import INFO_NAME, SCHEMA, read_info
-from savos.data.memory import retain_freed_memory
+from savos.data.malloc import retain_freed_memory
 from savos.data.shards import sha256_file, write_shard
 from savos.errors import SavosError
 from savos.limits import cap_workers, check_count

@@ -34,9 +34,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from savos.data import fingerprint, open_dataset
 from savos.data.hull import convex_hull_mask, convex_hull_points  # noqa: F401 (re-exported)
 from savos.errors import SavosError
 from savos.evaluation.predictions import create_prediction_dir, write_prediction, write_prediction_info
+from savos.models.carry import carry
 
 
 def _targets(clip) -> np.ndarray:
@@ -132,8 +134,6 @@ def union_baseline(clip) -> tuple[np.ndarray, np.ndarray]:
     frame carried to this one (forward and backward, savos.models.carry) and joined, at ``UNION_LEVEL``."""
     import torch
 
-    from savos.models.carry import carry
-
     predicted = _targets(clip)
     amodal = np.zeros(clip.amodal.shape, bool)
     ks = np.flatnonzero(predicted)
@@ -163,7 +163,6 @@ BASELINES: dict[str, Callable] = {"convex": convex_baseline, "visible": visible_
 def run_baseline(name: str, data_root: str | Path, split: str, out_dir: str | Path, overwrite: bool = False,
                  progress: bool = True) -> Path:
     """Predict every clip of ``split`` of ``data_root`` with baseline ``name`` into ``out_dir``."""
-    from savos.data import fingerprint, open_dataset
 
     if name not in BASELINES:
         raise SavosError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from savos import __version__
 from savos.atomic import write_bytes_atomic, write_json_atomic
-from savos.data import fingerprint
+from savos.data import fingerprint, open_dataset
 from savos.errors import SavosError
 from savos.evaluation.metrics import PROTOCOLS, PairRecords, breakdowns, score_clip, summarize
 from savos.evaluation.predictions import INFO_NAME, Predictions, open_predictions
@@ -95,7 +95,6 @@ def _check_clip(clip, amodal, predicted, preds: Predictions) -> None:
 def evaluate(pred_dir: str | Path, data_root: str | Path, split: str = "test", protocol: str = "savos",
              out_dir: str | Path | None = None, progress: bool = True, write: bool = True) -> EvalResult:
     """Score ``pred_dir`` against ``split`` of ``data_root``; write the metrics files unless write=False."""
-    from savos.data import open_dataset
 
     if protocol not in PROTOCOLS:
         raise SavosError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")

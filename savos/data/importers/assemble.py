@@ -12,7 +12,7 @@ parallel, resumable and byte-deterministic.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -51,16 +51,6 @@ class SourceVideo:
                                                self.flow[1][start:None if stop is None else stop - 1])
         return SourceVideo(self.rgb[s], self.visible[s], None if self.amodal is None else self.amodal[s],
                            self.known[s], self.objects, flow, self.flow_info, self.video, self.first + start)
-
-
-class Loader(Protocol):
-    dataset: str
-
-    def videos(self, split: str) -> list[str]: ...
-
-    def num_frames(self, name: str) -> int: ...
-
-    def load(self, name: str, start: int, stop: int | None) -> SourceVideo: ...
 
 
 class CachedVideo:

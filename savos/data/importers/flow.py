@@ -83,11 +83,6 @@ def read_flo(path: str | Path) -> np.ndarray:
     return np.frombuffer(data, np.float32, offset=12).reshape(h, w, 2).copy()
 
 
-def write_flo(path: str | Path, flow: np.ndarray) -> None:
-    """float32 (H, W, 2) -> Middlebury ``.flo`` (for tests and tools)."""
-    H, W = flow.shape[:2]
-    Path(path).write_bytes(FLO_MAGIC.tobytes() + np.array([W, H], np.int32).tobytes()
-                           + np.ascontiguousarray(flow, np.float32).tobytes())
 
 
 def read_flo_folder(folder: str | Path, count: int, size: tuple[int, int]) -> np.ndarray:

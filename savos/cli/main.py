@@ -1,11 +1,12 @@
 """The ``savos`` command. Each command parses its options, loads the config and calls one library
-function; user errors (SavosError) become one line on stderr and exit code 2."""
+function; user errors (SavosError) become one line on stderr and exit code 2. Library modules are
+imported inside each command (commented "lazy"), so that `savos --help` does not load torch."""
 
 from __future__ import annotations
 
 import click
 
-from savos.cli_group import ErrorGroup
+from savos.cli.group import ErrorGroup
 
 
 @click.group(cls=ErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,7 +34,7 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str | None, quiet: bool) -> None:
     """Score the predictions in PRED_DIR against the ground truth of dataset DATA."""
-    from savos.evaluation.evaluate import evaluate, format_table
+    from savos.evaluation.evaluate import evaluate, format_table  # lazy: imports torch
 
     result = evaluate(pred_dir, data, split=split, protocol=protocol, out_dir=out_dir, progress=not quiet)
     click.echo(format_table(result))
@@ -52,7 +53,7 @@ def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str |
 def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool, quiet: bool) -> None:
     """Predict amodal masks of DATA with a non-learned baseline: convex hull, circle, union (the visible
     masks of all frames carried to each frame by the flow) or visible mask."""
-    from savos.evaluation.baselines import run_baseline
+    from savos.evaluation.baselines import run_baseline  # lazy: imports torch
 
     path = run_baseline(name, data, split, out_dir, overwrite=overwrite, progress=not quiet)
     click.echo(f"wrote {path}")
@@ -72,8 +73,8 @@ def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resu
     import shlex
     from pathlib import Path
 
-    from savos.config import load_config
-    from savos.training.train import train
+    from savos.config import load_config  # lazy: imports torch
+    from savos.training.train import train  # lazy: imports torch
 
     config = load_config(recipe, overrides)
     run_dir = run_dir or str(Path("runs") / Path(recipe).stem)
@@ -98,7 +99,7 @@ def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resu
 def predict_cmd(run_dir: str, data: str, split: str, out_dir: str, batch: int, device: str, overwrite: bool,
                 quiet: bool) -> None:
     """Predict amodal masks of DATA with the best checkpoint of training run RUN_DIR."""
-    from savos.evaluation.predict import predict
+    from savos.evaluation.predict import predict  # lazy: imports torch
 
     path = predict(run_dir, data, split, out_dir, batch=batch, device=device, overwrite=overwrite,
                    progress=not quiet)
@@ -126,7 +127,7 @@ def adapt_cmd(run_dir: str, data: str, split: str, clips: str | None, out_dir: s
     """Test-time adaptation (paper §3.2): per clip of DATA, fine-tune RUN_DIR's weights with the method's
     own self-supervised loss on that clip alone (no ground truth), stop early on the visible-part IoU,
     and predict. The run is never modified. Settings: the recipe's `adapt:` section (docs/adapt.md)."""
-    from savos.evaluation.adapt_split import adapt
+    from savos.adapt.split import adapt  # lazy: imports torch
 
     path = adapt(run_dir, data, split, out_dir, clips=clips, overrides=overrides, workers=workers,
                  device=device, overwrite=overwrite, progress=not quiet)
@@ -145,11 +146,11 @@ def adapt_cmd(run_dir: str, data: str, split: str, clips: str | None, out_dir: s
 def report_cmd(inputs: tuple[str, ...], out_dir: str, data: str | None, split: str, protocol: str,
                clips: int) -> None:
     """Write a self-contained report (table, plots, GIFs, index.md) from prediction and run folders."""
-    from savos.evaluation.report import make_report
+    from savos.report.report import make_report  # lazy: imports torch
 
     index = make_report(list(inputs), out_dir, data_root=data, split=split, protocol=protocol, clips=clips)
     click.echo(f"wrote {index}")
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m savos.cli` (e.g. under torchrun)
+if __name__ == "__main__":  # pragma: no cover - `python -m savos.cli.main` (e.g. under torchrun)
     main()

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import click
 
+from savos.data.importers.assemble import ImportOptions
+from savos.data.importers.fishbowl import import_fishbowl
+from savos.data.importers.kins import import_kins_video_car
+from savos.data.importers.user_video import import_video
 from savos.errors import SavosError
 from savos.schema import FieldError
 
@@ -37,7 +41,6 @@ def _options(f):
 
 
 def _import_options(window, stride, size, flow, max_videos):
-    from savos.data.importers.assemble import ImportOptions
 
     height = width = None
     if size is not None:
@@ -77,7 +80,6 @@ def fishbowl(src, out, window, stride, size, flow, max_videos, workers, shard_si
 
     Example: savos-gen import fishbowl /data/fishbowl --splits train,test --window 32 --out data/fishbowl
     """
-    from savos.data.importers.fishbowl import import_fishbowl
 
     options = _import_options(window, stride, size, flow, max_videos)
     info = import_fishbowl(src, out, options, splits=splits.split(",") if splits else None,
@@ -99,7 +101,6 @@ def video(frames, masks, out, window, stride, size, flow, max_videos, workers, s
 
     Example: savos-gen import video clip.mp4 --masks clip_masks/ --window 16 --out data/myvideo
     """
-    from savos.data.importers.user_video import import_video
 
     options = _import_options(window, stride, size, flow, max_videos)
     info = import_video(frames, masks, out, options, split=split, workers=workers, shard_size=shard_size,
@@ -124,7 +125,6 @@ def kins_video_car(kins, kitti_raw, tracks, out, window, stride, size, flow, max
     Example: savos-gen import kins-video-car --kins /data/kins --kitti-raw /data/kitti_raw
     --tracks /data/pointtrack_mots --window 16 --out data/kins-car
     """
-    from savos.data.importers.kins import import_kins_video_car
 
     options = _import_options(window, stride, size, flow, max_videos)
     info = import_kins_video_car(kins, kitti_raw, tracks, out, options, workers=workers,

@@ -4,14 +4,14 @@
       index.md                  links everything below
       results.md                the results table (one row per method) under the chosen protocol
       iou_vs_occlusion.png      occluded and full IoU per occlusion-rate bucket, one line per method
-      iou_vs_reach.png          occluded IoU against temporal reach (savos.evaluation.reach), and
+      iou_vs_reach.png          occluded IoU against temporal reach (savos.report.reach), and
       iou_vs_reach.md           its table: does a method use time?
       training_curves.png       train and validation losses of every run given (or found)
       clips/clip_NNNNNN.gif     input | visible | ground truth | each method's prediction; where the
                                 amodal mask is not known (real data, clip.amodal_known), the ground
                                 truth panel says "no amodal truth" instead of drawing a mask
       J_adapt_curves.png        for the J-th folder written by `savos adapt`: learning curves of its
-      adapt_clips/J_<key>.gif   first clips, and GIFs before | after adaptation (adapt_plots.py)
+      adapt_clips/J_<key>.gif   first clips, and GIFs before | after adaptation (savos.report.adapt_section)
 
 Inputs are prediction folders (``predictions.json``) or run folders (``config.yaml``). A prediction
 folder that has not been scored yet is scored with ``savos eval`` first (against the data root and split
@@ -28,10 +28,15 @@ from typing import Any
 import numpy as np
 
 from savos.atomic import write_bytes_atomic
+from savos.data import open_dataset
+from savos.data.viz import label_colors, save_figure
 from savos.errors import SavosError
-from savos.evaluation.adapt_plots import adapt_names, adapt_section
+from savos.evaluation.evaluate import evaluate, provenance
+from savos.evaluation.predictions import open_predictions
 from savos.outputs import OwnedDir, check_writable
 from savos.readers import need, read_json
+from savos.report.adapt_section import adapt_names, adapt_section
+from savos.report.reach import iou_by_reach, pair_reach, plot_reach, reach_table, read_pairs
 from savos.training.summary import SUMMARY, read_summary
 
 NO_TRUTH = "no amodal truth"
@@ -51,7 +56,6 @@ class Entry:
 
 
 def _classify(paths: list[Path]) -> list[Entry]:
-    from savos.evaluation.predictions import open_predictions
 
     entries: list[Entry] = []
     for p in paths:
@@ -75,8 +79,6 @@ def _classify(paths: list[Path]) -> list[Entry]:
 def _score(e: Entry, protocol: str, data_root: str | None, split: str) -> None:
     """Load the entry's metrics, scoring it first unless cached metrics of exactly these predictions on
     exactly this dataset and split exist (their recorded fingerprint matches)."""
-    from savos.evaluation.evaluate import evaluate, provenance
-    from savos.evaluation.predictions import open_predictions
 
     preds = open_predictions(e.pred_dir)
     root = data_root or preds.info.get("data_root")
@@ -141,16 +143,7 @@ def _plot_buckets(entries: list[Entry], out: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    _save_figure(fig, out)
-
-
-def _save_figure(fig, out: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    write_bytes_atomic(out, buf.getvalue())
+    save_figure(fig, out)
 
 
 def _train_scalars(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
@@ -195,7 +188,7 @@ def _plot_curves(entries: list[Entry], out: Path) -> bool:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    _save_figure(fig, out)
+    save_figure(fig, out)
     return True
 
 
@@ -222,10 +215,6 @@ def mask_panel(vis: np.ndarray, mask: np.ndarray, own: np.ndarray, known: bool =
 
 def _clip_gifs(entries: list[Entry], data_root: str, split: str, out_dir: Path, n: int) -> list[Path]:
     from PIL import Image, ImageDraw
-
-    from savos.data import open_dataset
-    from savos.evaluation.predictions import open_predictions
-    from savos.evaluation.viz import label_colors
 
     preds = [(e.name, open_predictions(e.pred_dir)) for e in entries if e.pred_dir is not None]
     ds = open_dataset(data_root, split)
@@ -260,8 +249,7 @@ def _clip_gifs(entries: list[Entry], data_root: str, split: str, out_dir: Path, 
 
 
 def _reach_section(scored: list[Entry], root: str, split: str, protocol: str, out: Path) -> list[str]:
-    """Occluded IoU against temporal reach (savos.evaluation.reach): plot, table, index lines."""
-    from savos.evaluation.reach import iou_by_reach, pair_reach, plot_reach, reach_table, read_pairs
+    """Occluded IoU against temporal reach (savos.report.reach): plot, table, index lines."""
 
     try:
         reach = pair_reach(root, scored[0].metrics.get("split", split))

@@ -1,8 +1,13 @@
-"""Colouring helpers for pictures of clips (numpy only): label maps, flow colour wheel, contours."""
+"""Pictures of clips: label maps, flow colour wheel, contours (numpy), and saving a matplotlib figure."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import numpy as np
+
+from savos.atomic import write_bytes_atomic
 
 PALETTE = np.array([[0, 0, 0], [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200],
                     [245, 130, 48], [145, 30, 180], [70, 240, 240], [240, 50, 230], [210, 245, 60]],
@@ -46,3 +51,13 @@ def contours(mask: np.ndarray) -> np.ndarray:
     m = np.pad(mask, 1)
     inner = m[1:-1, 1:-1] & m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:]
     return mask & ~inner
+
+
+def save_figure(fig, path: str | Path, dpi: int = 100) -> Path:
+    """Write a matplotlib figure as a PNG, atomically, and close it."""
+    import matplotlib.pyplot as plt  # lazy: matplotlib is slow to import and only plots need it
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return write_bytes_atomic(Path(path), buf.getvalue())

@@ -11,8 +11,20 @@ from pathlib import Path
 
 import click
 
-from savos.cli_group import ErrorGroup
+from generators.chewing_gum import write_chewing_gum_dataset
+from generators.config import load_gum_config
+from generators.preview import preview_frames, write_video
+from generators.scenes.curriculum import write_curriculum
+from generators.scenes.dataset import write_scene_dataset
+from generators.scenes.gallery import clip_to_preview, make_gallery
+from generators.verify import verify as verify_any
+from savos.cli.group import ErrorGroup
+from savos.cli.imports import import_group
+from savos.data.verify import format_report
 from savos.errors import SavosError
+from savos.evaluation.predictions import open_predictions
+from savos.limits import cap_workers, check_count
+from savos.outputs import check_writable_file
 
 
 class _Group(ErrorGroup):
@@ -31,17 +43,6 @@ def _parse_shard(text: str) -> tuple[int, int]:
     except ValueError:
         raise SavosError(f"--shard {text!r}: expected i/n, e.g. 0/4") from None
     return i, n
-
-
-def _load_yaml(path: str) -> dict:
-    from savos.readers import read_yaml
-
-    data = read_yaml(path, "generator config")
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise SavosError(f"{path}: expected a mapping of generator options, got {type(data).__name__}")
-    return data
 
 
 def _dataset_options(command):
@@ -85,21 +86,9 @@ def chewing_gum(n, out, seed, val, test, workers, shard, shard_size, config_file
     defaults), with Chewing Gum's options and meta.
     Example: savos-gen chewing-gum --n 5000 --out data/gum
     """
-    from generators.chewing_gum import ChewingGumConfig, write_chewing_gum_dataset
-
-    options = _load_yaml(config_file) if config_file else {}
-    if config_file:  # the file alone first, so that its errors name it
-        try:
-            ChewingGumConfig.from_dict(options)
-        except SavosError as e:
-            raise SavosError(f"{config_file}: {e}") from None
-    flags = {"height": height, "width": width, "frames": frames, "num_targets": targets,
-             "num_occluders": occluders, "amodal_flow": amodal_flow}
-    options.update({k: v for k, v in flags.items() if v is not None})
-    try:
-        config = ChewingGumConfig.from_dict(options)
-    except SavosError as e:
-        raise SavosError(f"{config_file}: {e}" if config_file else str(e)) from None
+    config = load_gum_config(config_file, {
+        "height": height, "width": width, "frames": frames, "num_targets": targets,
+        "num_occluders": occluders, "amodal_flow": amodal_flow})
     info = write_chewing_gum_dataset(config, out, n=n, seed=seed, val=val, test=test, workers=workers,
                                      shard=_parse_shard(shard), shard_size=shard_size, progress=not quiet)
     _report(out, shard, n, info)
@@ -119,8 +108,6 @@ def scene(scene_file, n, out, seed, val, test, workers, shard, shard_size, quiet
     range and the visibility guarantee are set in the file (presets: recipes/scenes/*.yaml).
     Example: savos-gen scene recipes/scenes/shapes.yaml --n 1000 --out data/shapes
     """
-    from generators.scenes.dataset import write_scene_dataset
-
     info = write_scene_dataset(scene_file, out, n=n, seed=seed, val=val, test=test, workers=workers,
                                shard=_parse_shard(shard), shard_size=shard_size, progress=not quiet)
     _report(out, shard, n, info)
@@ -142,8 +129,6 @@ def curriculum(curriculum_file, out, n, seed, val, test, workers, shard_size, qu
 
     Example: savos-gen curriculum recipes/curricula/gum.yaml --out data/gum-curriculum --n 1000
     """
-    from generators.scenes.curriculum import write_curriculum
-
     manifest = write_curriculum(curriculum_file, out, n=n, seed=seed, val=val, test=test, workers=workers,
                                 shard_size=shard_size, progress=not quiet)
     names = ", ".join(level["name"] for level in manifest["levels"])
@@ -161,44 +146,6 @@ def _report(out: str, shard: str, n: int, info: dict | None) -> None:
                    f"check it with `savos-gen verify {out}`")
 
 
-CHECKS = {"chewing-gum": "generators.check:check_clip",  # generator name -> its clip checker
-          "scene": "generators.scenes.check:check_clip",
-          **{f"import-{d}": "savos.data.importers.check:check_imported"
-             for d in ("fishbowl", "kins-video-car", "video")}}
-
-
-def _checker(generator: str | None):
-    if generator not in CHECKS:
-        return None
-    import importlib
-
-    module, name = CHECKS[generator].split(":")
-    return getattr(importlib.import_module(module), name)
-
-
-CONFIGS = {"chewing-gum": "generators.chewing_gum:ChewingGumConfig",  # generator name -> its config
-           "scene": "generators.scenes.config:SceneConfig"}
-
-
-def _config_checker(generator: str | None):
-    """generator name -> a function(config dict) that raises SavosError unless the stored config is
-    valid and already resolved (a value edited in dataset.json shows up here)."""
-    if generator not in CONFIGS:
-        return None
-    import importlib
-    from functools import partial
-
-    module, name = CONFIGS[generator].split(":")
-    return partial(_check_config, getattr(importlib.import_module(module), name))
-
-
-def _check_config(cls, stored: dict) -> None:
-    resolved = cls.from_dict(stored).to_dict()
-    for key in sorted(set(stored) | set(resolved)):
-        if stored.get(key) != resolved.get(key):
-            raise SavosError(f"config.{key} is {stored.get(key)!r}, which resolves to {resolved.get(key)!r}")
-
-
 @main.command("verify")
 @click.argument("root", type=click.Path(file_okay=False))
 @click.option("--workers", type=int, default=None, help="Processes [default: all cores].")
@@ -206,13 +153,7 @@ def _check_config(cls, stored: dict) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def verify(root, workers, as_json, quiet):
     """Check every shard, clip and invariant of a dataset; print statistics. Exit 1 on any problem."""
-    from savos.data.dataset import read_info
-    from savos.data.verify import format_report, verify_dataset
-    from savos.limits import cap_workers
-
-    info = read_info(root)
-    report = verify_dataset(root, check=_checker(info.get("generator")), workers=cap_workers(workers),
-                            progress=not quiet, check_config=_config_checker(info.get("generator")))
+    report = verify_any(root, workers=cap_workers(workers), progress=not quiet)
     if as_json:
         click.echo(json.dumps(report, indent=1))
     else:
@@ -242,32 +183,14 @@ def verify(root, workers, as_json, quiet):
 def preview(root, index, split, seed, out, fps, scale, pred_dir):
     """Write an animation of one clip of a dataset, or of a scene file (made in memory, nothing written):
     frame | visible labels | amodal contours | flow colour wheel."""
-    from generators.preview import preview_frames, write_video
-    from savos.limits import check_count
-    from savos.outputs import check_writable_file
-
     check_count(fps, "--fps", 1, 120)
     check_count(scale, "--scale", 1, 32)
     check_writable_file(out)
-    if Path(root).is_file():
-        from generators.scenes.gallery import preset_clip
-
-        if index < 0:
-            raise SavosError(f"--clip {index}: a clip index is >= 0")
-        if pred_dir is not None:
-            raise SavosError("--pred: draws predictions of a dataset's clip; a scene file has none")
-        clip = preset_clip(root, seed, index)
-    else:
-        from savos.data import open_dataset
-
-        ds = open_dataset(root, split)
-        if not 0 <= index < len(ds):
-            raise SavosError(f"--clip {index}: split {split!r} of {root} has clips 0..{len(ds) - 1}")
-        clip = ds[index]
+    if pred_dir is not None and Path(root).is_file():
+        raise SavosError("--pred: draws predictions of a dataset's clip; a scene file has none")
+    clip = clip_to_preview(root, index, split, seed)
     amodal = None
     if pred_dir is not None:
-        from savos.evaluation.predictions import open_predictions
-
         amodal, _ = open_predictions(pred_dir).load(clip.key)
         if amodal.shape != clip.amodal.shape:
             raise SavosError(f"{pred_dir}: prediction of {clip.key} is {amodal.shape}, the clip "
@@ -288,16 +211,12 @@ def gallery(scenes, out, seed, scale):
 
     Example: savos-gen gallery --out docs/gallery
     """
-    from generators.scenes.gallery import make_gallery
-
     files = sorted(Path(scenes).glob("*.yaml"))
     if not files:
         raise SavosError(f"--scenes {scenes}: no *.yaml scene files there")
     for path in make_gallery(files, out, seed=seed, scale=scale):
         click.echo(f"wrote {path}")
 
-
-from generators.import_cli import import_group  # noqa: E402 (the `import` commands live there)
 
 main.add_command(import_group)
 

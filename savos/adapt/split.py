@@ -2,7 +2,7 @@
 
     savos adapt runs/gum-cpu data/gum-hard --split test --out preds/gum-cpu-tta --workers 2
 
-Per clip (savos/training/adapt.py): start from the run's weights (best.pt, else last.pt), optimise the
+Per clip (savos/adapt/loop.py): start from the run's weights (best.pt, else last.pt), optimise the
 method's own self-supervised loss on that clip alone, stop early on the visible-part IoU, predict. The
 settings are the run's ``adapt`` recipe section with ``--set adapt.KEY=VALUE`` overrides. Nothing is
 written to the run. The output folder (docs/predictions.md) holds:
@@ -32,12 +32,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from savos.adapt.loop import adapt_clip
+from savos.adapt.plots import plot_curve
 from savos.atomic import write_json_atomic
 from savos.config import ConfigError, apply_overrides, config_from_dict, config_to_dict
 from savos.data import fingerprint, open_dataset
 from savos.data.shards import sha256_file
 from savos.errors import SavosError
-from savos.evaluation.adapt_plots import plot_curve
 from savos.evaluation.predictions import (
     INFO_NAME,
     claim,
@@ -48,7 +49,6 @@ from savos.evaluation.predictions import (
 from savos.limits import cap_workers
 from savos.outputs import OwnedDir, check_writable
 from savos.readers import FileFormatError, read_json
-from savos.training.adapt import adapt_clip
 from savos.training.checkpoint import find_checkpoint, load_checkpoint
 from savos.training.distributed import pick_device
 from savos.training.methods import METHODS

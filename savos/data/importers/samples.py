@@ -1,6 +1,7 @@
-"""Small format-faithful fixtures of the real datasets, built by the tests themselves: mp4 through
-imageio-ffmpeg (H.264, yuv420p, as FISHBOWL's), COCO RLE through pycocotools, bit-packed npy.gz,
-KITTI-MOTS text and KINS JSON."""
+"""Small sources in the real datasets' formats, made from arrays: mp4 through imageio-ffmpeg (H.264,
+yuv420p, as FISHBOWL's), COCO RLE through pycocotools, bit-packed npy.gz, KITTI-MOTS text, KINS JSON and
+Middlebury .flo. The tests and benchmarks make their real-format inputs here; they are also a way to try
+the importers without the real data."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+
+from savos.data.importers.flow import FLO_MAGIC
 
 
 def write_mp4(path: Path, rgb: np.ndarray) -> None:
@@ -171,3 +174,9 @@ def make_kins_video_car(root: Path, T: int = 5, H: int = 24, W: int = 32, seed: 
     (kins / "instances_train.json").write_text(json.dumps(inst))
     (kins / "update_test_2020.json").write_text(json.dumps(upd))
     return {"visible": visible, "polys": polys, "size": (H, W)}
+
+def write_flo(path: str | Path, flow: np.ndarray) -> None:
+    """float32 (H, W, 2) -> Middlebury ``.flo`` (for tests and tools)."""
+    H, W = flow.shape[:2]
+    Path(path).write_bytes(FLO_MAGIC.tobytes() + np.array([W, H], np.int32).tobytes()
+                           + np.ascontiguousarray(flow, np.float32).tobytes())

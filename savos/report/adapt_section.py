@@ -1,7 +1,5 @@
-"""Pictures of test-time adaptation (numpy, matplotlib, pillow): the learning curve of one clip (paper
-Figure 5a) and the `savos report` section for folders written by `savos adapt` (before/after GIFs and
-the learning curves). A log is the dict of ``savos.training.adapt.AdaptLog.to_dict``.
-"""
+"""The `savos report` section for folders written by `savos adapt`: before/after GIFs of the first clips
+and their learning curves (paper Figure 5a)."""
 
 from __future__ import annotations
 
@@ -9,69 +7,17 @@ import io
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw
 
+from savos.adapt.plots import plot_curves
+from savos.adapt.split import BEFORE, LOGS
 from savos.atomic import write_bytes_atomic
+from savos.data import open_dataset
+from savos.data.viz import label_colors
+from savos.evaluation.predictions import open_predictions
+from savos.readers import read_json
 
 CURVES_NAME, GIFS_NAME = "adapt_curves.png", "adapt_clips"  # in the report folder
-
-
-def _draw(ax, log: dict, title: str) -> None:
-    nan = lambda xs: [np.nan if v is None else v for v in xs]  # noqa: E731
-    it = np.arange(len(log["visible_iou"]))
-    ax.plot(it, nan(log["visible_iou"]), label="visible-part IoU", color="tab:blue")
-    if any(v is not None for v in log["occluded_iou"]):
-        ax.plot(it, nan(log["occluded_iou"]), label="occluded IoU (ground truth)", color="tab:red")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("IoU (crops)")
-    ax.grid(alpha=0.3)
-    if log["loss"]:
-        ax2 = ax.twinx()
-        ax2.plot(np.arange(len(log["loss"])), log["loss"], color="0.4", linestyle=":", label="loss")
-        ax2.set_ylabel("self-supervised loss")
-        ax2.legend(loc="lower right", fontsize=7)
-    ax.legend(loc="lower left", fontsize=7)
-    ax.set_title(f"{title} ({log['steps']} steps, {log['stopped']})", fontsize=9)
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return write_bytes_atomic(path, buf.getvalue())
-
-
-def plot_curve(log: dict, path: str | Path) -> Path:
-    """One clip's learning curve: IoUs per evaluation, loss per step (Figure 5a)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    _draw(ax, log, log["key"])
-    fig.tight_layout()
-    return _save(fig, Path(path))
-
-
-def plot_curves(logs: list[tuple[str, dict]], path: Path) -> Path:
-    """Several clips' curves side by side: (label, log) pairs, at most 4 per row."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = min(4, len(logs))
-    rows = -(-len(logs) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.3 * rows), squeeze=False)
-    for ax, (label, log) in zip(axes.flat, logs, strict=False):
-        _draw(ax, log, label)
-    for ax in list(axes.flat)[len(logs):]:
-        ax.axis("off")
-    fig.tight_layout()
-    return _save(fig, path)
 
 
 def before_after_gif(clip, before: np.ndarray, after: np.ndarray, path: Path, label: str) -> Path:
@@ -79,10 +25,6 @@ def before_after_gif(clip, before: np.ndarray, after: np.ndarray, path: Path, la
 
     before, after: bool (T, H, W) masks of that target.
     """
-    from PIL import Image, ImageDraw
-
-    from savos.evaluation.viz import label_colors
-
     k = clip.target_ids()[0]
     frames = []
     for t in range(clip.num_frames):
@@ -114,11 +56,6 @@ def adapt_section(pred_dirs: list[tuple[str, Path]], data_root: str, split: str,
                   clips: int) -> list[str]:
     """Report lines (and files) for folders written by `savos adapt`: per folder, up to ``clips`` GIFs
     before/after and one figure of their learning curves. [] when none is given."""
-    from savos.data import open_dataset
-    from savos.evaluation.adapt_split import BEFORE, LOGS
-    from savos.evaluation.predictions import open_predictions
-    from savos.readers import read_json
-
     if not pred_dirs or clips <= 0:
         return []
     ds = open_dataset(data_root, split)

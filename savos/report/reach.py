@@ -20,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from savos.data import open_dataset
+from savos.data.guessability import clip_guessability
+from savos.data.viz import save_figure
 from savos.errors import SavosError
 
 # (upper bound of the median reach, label); the last bucket holds the never-seen object-frames
@@ -39,8 +42,6 @@ def pair_reach(data_root: str | Path, split: str) -> dict[tuple[str, int, int], 
     """{(clip key, object k, frame t): median reach} for every target object-frame with hidden pixels of
     the split's clips. Raises SavosError if the dataset has no motion information (no vertices or amodal
     flow)."""
-    from savos.data import open_dataset
-    from savos.data.guessability import clip_guessability
 
     ds = open_dataset(data_root, split)
     out: dict[tuple[str, int, int], float] = {}
@@ -96,8 +97,6 @@ def plot_reach(per_method: dict[str, list[dict]], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from savos.evaluation.report import _save_figure
-
     fig, ax = plt.subplots(figsize=(6, 4))
     x = np.arange(len(LABELS))
     for name, by in per_method.items():
@@ -109,4 +108,4 @@ def plot_reach(per_method: dict[str, list[dict]], out: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    _save_figure(fig, out)
+    save_figure(fig, out)

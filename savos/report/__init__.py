@@ -1,0 +1,2 @@
+"""`savos report`: report.py (tables, plots, GIFs, index.md), reach.py (IoU against temporal reach),
+figures.py (saving figures)."""
