@@ -15,13 +15,13 @@ import torch
 from click.testing import CliRunner
 
 from generators.chewing_gum import ChewingGumConfig, generate_clip
+from savos.adapt import split as adapt_split
 from savos.adapt.loop import adapt_clip, should_stop
 from savos.adapt.split import adapt, parse_clips
 from savos.cli.main import main as savos_main
 from savos.config import config_from_dict, load_config
 from savos.data import open_dataset
 from savos.data.writer import write_dataset
-from savos.adapt import split as adapt_split
 from savos.evaluation.predict import predict
 from savos.evaluation.predictions import open_predictions
 from savos.training.methods import METHODS
