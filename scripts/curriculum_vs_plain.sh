@@ -41,6 +41,9 @@ for name in plain curriculum; do
 done
 
 step "scores on the Chewing-Gum test split (savos protocol)"
-for name in plain curriculum; do
-  printf '%-11s ' "$name"; "$BIN/savos" eval "$RUNS/$name/pred-test" "$DATA" --split test -q | sed -n 2p
+for name in plain curriculum; do  # one table: the header and legend once, a row per run
+  table=$("$BIN/savos" eval "$RUNS/$name/pred-test" "$DATA" --split test -q)
+  [ "$name" = plain ] && printf '%-11s %s\n' "run" "$(sed -n 1p <<<"$table")"
+  printf '%-11s %s\n' "$name" "$(sed -n 2p <<<"$table")"
 done
+sed -n 3p <<<"$table"

@@ -29,10 +29,13 @@ for b in convex visible; do
 done
 
 step "4/5 score (savos protocol)"
-for m in savos convex visible; do
-  "$BIN/savos" eval "$OUT/pred/$m" "$OUT/gum" --split test --quiet | sed -n 2p
+for m in savos convex visible; do  # one table: the header and legend once, a row per method
+  table=$("$BIN/savos" eval "$OUT/pred/$m" "$OUT/gum" --split test --quiet)
+  [ "$m" = savos ] && sed -n 1p <<<"$table"
+  sed -n 2p <<<"$table"
 done
+sed -n 3p <<<"$table"
 
 step "5/5 report -> $OUT/report"
-"$BIN/savos" report "$OUT/pred/savos" "$OUT/pred/convex" "$OUT/pred/visible" --out "$OUT/report"
+"$BIN/savos" report "$OUT/pred/savos" "$OUT/pred/convex" "$OUT/pred/visible" --out "$OUT/report" --overwrite
 printf '\ndemo done: open %s/report/index.md\n' "$OUT"

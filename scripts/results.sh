@@ -66,5 +66,5 @@ for set in $SETS; do
         | awk -v m="$m" '{print "| " m " | " $3 " | " $4 " |"}'
     done
   } | tee "$out/table.md"
-  "$BIN/savos" report "${preds[@]}" --data "$data" --out "$out/report"
+  "$BIN/savos" report "${preds[@]}" --data "$data" --out "$out/report" --overwrite
 done

@@ -109,4 +109,4 @@ EOF
 } | tee "$OUT/table.md"
 "$BIN/savos" report "$OUT/pred/image-ssl-gum-tta/before" "$OUT/pred/image-ssl-gum-tta" \
   "$OUT/pred/savos-gum-tta/before" "$OUT/pred/savos-gum-tta" "$OUT/pred/savos-$SHIFT" --data "$T" \
-  --out "$OUT/report" --clips 3
+  --out "$OUT/report" --clips 3 --overwrite

@@ -4,7 +4,10 @@ GIF per preset (the README's gallery); ``savos-gen preview`` accepts a scene YAM
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+from tqdm import tqdm
 
 from generators.preview import preview_frames, write_video
 from generators.scenes.config import load_scene
@@ -33,12 +36,13 @@ def clip_to_preview(root: str | Path, index: int, split: str, seed: int) -> Clip
 
 
 def make_gallery(scene_files: list[Path], out_dir: str | Path, seed: int = 0, index: int = 0, scale: int = 2,
-                 fps: int = 8) -> list[Path]:
+                 fps: int = 8, progress: bool = False) -> list[Path]:
     """``out_dir/<preset>.gif`` for every scene file, in order; returns the paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for path in scene_files:
+    for path in tqdm(scene_files, desc="gallery", unit="preset", disable=not progress, file=sys.stderr,
+                     dynamic_ncols=True):
         frames = preview_frames(preset_clip(path, seed, index), scale=scale)
         paths.append(write_video(frames, out_dir / f"{Path(path).stem}.gif", fps=fps))
     return paths

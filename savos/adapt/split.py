@@ -203,8 +203,28 @@ def _summarize(logs: Path, keys: list[str]) -> dict[str, Any]:
                 for w, j in (("before", 0), ("after", -1))}
         rows.append({"key": key, "steps": log["steps"], "stopped": log["stopped"], "seconds": log["seconds"],
                      **ends})
-    mean = lambda name: float(np.mean([r[name] for r in rows])) if rows else None  # noqa: E731
-    return {"clips": rows, "mean_steps": mean("steps"), "mean_seconds": mean("seconds")}
+    def mean(name: str) -> float | None:  # over the clips that have the value (occluded IoU needs truth)
+        values = [r[name] for r in rows if r[name] is not None and np.isfinite(r[name])]
+        return float(np.mean(values)) if values else None
+
+    return {"clips": rows, "mean_steps": mean("steps"), "mean_seconds": mean("seconds"),
+            **{f"mean_{n}_{w}": mean(f"{n}_{w}") for n in ("visible_iou", "occluded_iou")
+               for w in ("before", "after")}}
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """What `savos adapt` prints when done: the scores before and after adaptation, averaged over clips."""
+    f = lambda x: "n/a" if x is None else f"{x:.4f}"  # noqa: E731
+    lines = [f"adapted {len(summary['clips'])} clips: {f(summary['mean_steps'])} steps and "
+             f"{f(summary['mean_seconds'])} s per clip on average",
+             f"  visible-part IoU (what adaptation stops on; no ground truth): before "
+             f"{f(summary['mean_visible_iou_before'])}, after {f(summary['mean_visible_iou_after'])}"]
+    if summary["mean_occluded_iou_before"] is not None:
+        before, after = summary["mean_occluded_iou_before"], summary["mean_occluded_iou_after"]
+        lines.append(f"  occluded IoU (ground truth, reporting only): before {f(before)}, after {f(after)}")
+    else:
+        lines.append("  occluded IoU: n/a (the data has no amodal truth)")
+    return "\n".join(lines)
 
 
 def _clear_events(logs: OwnedDir) -> None:

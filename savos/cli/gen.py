@@ -24,7 +24,7 @@ from savos.data.verify import format_report
 from savos.errors import SavosError
 from savos.evaluation.predictions import open_predictions
 from savos.limits import cap_workers, check_count
-from savos.outputs import check_writable_file
+from savos.outputs import check_writable, check_writable_file
 
 
 class _Group(ErrorGroup):
@@ -173,14 +173,15 @@ def verify(root, workers, as_json, quiet):
 @click.argument("root", metavar="ROOT|SCENE.yaml", type=click.Path())
 @click.option("--clip", "index", type=int, default=0, show_default=True,
               help="Clip position in the split (a scene file: the generator's clip index).")
-@click.option("--split", default="train", show_default=True)
+@click.option("--split", default="test", show_default=True, help="Dataset split the clip is in.")
 @click.option("--seed", type=int, default=0, show_default=True, help="A scene file's base seed.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .gif or .mp4.")
 @click.option("--fps", type=int, default=8, show_default=True)
 @click.option("--scale", type=int, default=4, show_default=True, help="Pixel upscaling factor.")
 @click.option("--pred", "pred_dir", type=click.Path(file_okay=False), default=None,
               help="Prediction folder (savos predict): draw its amodal masks instead of the clip's.")
-def preview(root, index, split, seed, out, fps, scale, pred_dir):
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
+def preview(root, index, split, seed, out, fps, scale, pred_dir, quiet):
     """Write an animation of one clip of a dataset, or of a scene file (made in memory, nothing written):
     frame | visible labels | amodal contours | flow colour wheel."""
     check_count(fps, "--fps", 1, 120)
@@ -196,17 +197,19 @@ def preview(root, index, split, seed, out, fps, scale, pred_dir):
             raise SavosError(f"{pred_dir}: prediction of {clip.key} is {amodal.shape}, the clip "
                              f"{clip.amodal.shape}; predict the same dataset and split")
     path = write_video(preview_frames(clip, scale=scale, amodal=amodal), out, fps=fps)
-    click.echo(f"wrote {path}")
+    if not quiet:
+        click.echo(f"wrote {path}")
 
 
 @main.command("gallery")
 @click.option("--scenes", type=click.Path(file_okay=False, exists=True), default="recipes/scenes",
               show_default=True, help="Folder of scene presets (*.yaml).")
-@click.option("--out", type=click.Path(file_okay=False), default="docs/gallery", show_default=True,
-              help="Folder for one <preset>.gif each.")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Folder for one <preset>.gif each (the README's gallery is docs/gallery).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--scale", type=int, default=2, show_default=True, help="Pixel upscaling factor.")
-def gallery(scenes, out, seed, scale):
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar; print only the summary line.")
+def gallery(scenes, out, seed, scale, quiet):
     """One preview GIF per scene preset (the README's gallery), each clip made in memory.
 
     Example: savos-gen gallery --out docs/gallery
@@ -214,8 +217,9 @@ def gallery(scenes, out, seed, scale):
     files = sorted(Path(scenes).glob("*.yaml"))
     if not files:
         raise SavosError(f"--scenes {scenes}: no *.yaml scene files there")
-    for path in make_gallery(files, out, seed=seed, scale=scale):
-        click.echo(f"wrote {path}")
+    check_writable(out)
+    paths = make_gallery(files, out, seed=seed, scale=scale, progress=not quiet)
+    click.echo(f"wrote {len(paths)} GIFs to {out}")
 
 
 main.add_command(import_group)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 
 from savos.cli.group import ErrorGroup
+from savos.readers import read_json
 
 
 @click.group(cls=ErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,7 +94,8 @@ def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resu
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Prediction folder to write (see docs/predictions.md); resumes an interrupted run.")
 @click.option("--batch", type=int, default=16, show_default=True, help="Tracks per forward pass.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="auto: cuda when available, else cpu.")
 @click.option("--overwrite", is_flag=True, help="Replace predictions already in --out.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def predict_cmd(run_dir: str, data: str, split: str, out_dir: str, batch: int, device: str, overwrite: bool,
@@ -119,7 +121,8 @@ def predict_cmd(run_dir: str, data: str, split: str, out_dir: str, batch: int, d
               help="Override an adapt setting of the run's recipe, e.g. --set adapt.lr=3e-4 (repeatable).")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Processes adapting clips in parallel (each uses adapt.threads torch threads).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="auto: cuda when available, else cpu.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs already in --out.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def adapt_cmd(run_dir: str, data: str, split: str, clips: str | None, out_dir: str,
@@ -127,10 +130,11 @@ def adapt_cmd(run_dir: str, data: str, split: str, clips: str | None, out_dir: s
     """Test-time adaptation (paper §3.2): per clip of DATA, fine-tune RUN_DIR's weights with the method's
     own self-supervised loss on that clip alone (no ground truth), stop early on the visible-part IoU,
     and predict. The run is never modified. Settings: the recipe's `adapt:` section (docs/adapt.md)."""
-    from savos.adapt.split import adapt  # lazy: imports torch
+    from savos.adapt.split import LOGS, SUMMARY, adapt, format_summary  # lazy: imports torch
 
     path = adapt(run_dir, data, split, out_dir, clips=clips, overrides=overrides, workers=workers,
                  device=device, overwrite=overwrite, progress=not quiet)
+    click.echo(format_summary(read_json(path / LOGS / SUMMARY, "adaptation summary")))
     click.echo(f"wrote {path}")
 
 
@@ -143,12 +147,15 @@ def adapt_cmd(run_dir: str, data: str, split: str, clips: str | None, out_dir: s
 @click.option("--protocol", type=click.Choice(["savos", "eoras", "savos-kins"]), default="savos",
               show_default=True)
 @click.option("--clips", type=int, default=3, show_default=True, help="Clips to animate as GIFs.")
+@click.option("--overwrite", is_flag=True, help="Replace a report already in --out.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar while unscored predictions are scored.")
 def report_cmd(inputs: tuple[str, ...], out_dir: str, data: str | None, split: str, protocol: str,
-               clips: int) -> None:
+               clips: int, overwrite: bool, quiet: bool) -> None:
     """Write a self-contained report (table, plots, GIFs, index.md) from prediction and run folders."""
     from savos.report.report import make_report  # lazy: imports torch
 
-    index = make_report(list(inputs), out_dir, data_root=data, split=split, protocol=protocol, clips=clips)
+    index = make_report(list(inputs), out_dir, data_root=data, split=split, protocol=protocol, clips=clips,
+                        overwrite=overwrite, progress=not quiet)
     click.echo(f"wrote {index}")
 
 

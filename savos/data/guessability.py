@@ -141,7 +141,7 @@ def clip_guessability(clip: Clip) -> Guessability:
     rows: dict[str, list] = {f.name: [] for f in fields(Guessability) if f.name != "reach"}
     for k in targets:
         for t in range(T):
-            if area[t, k] == 0:
+            if area[t, k] == 0 or not clip.amodal_known[t, k]:  # no (known) amodal mask: no statistics
                 continue
             hidden = clip.amodal[t, k] & ~own[t, k]
             n_hidden = int(hidden.sum())

@@ -166,12 +166,17 @@ def _merge(total: dict, problems: list[str], r: dict) -> None:
 def format_report(report: dict[str, Any]) -> str:
     s = report["stats"]
     lines = [f"clips: {s['clips']} ({', '.join(f'{k} {v}' for k, v in s['splits'].items())}); "
-             f"{s['total_mb']:.1f} MB, {s['mb_per_clip'] * 1000:.1f} kB per clip",
-             f"target object-frames: {s['target_frames']}, fully visible: {s['fully_visible_frames']}"]
+             f"{s['total_mb']:.1f} MB, {s['mb_per_clip'] * 1000:.1f} kB per clip"]
+    if not s["target_frames"]:  # e.g. imported data whose objects have no amodal masks
+        lines.append("target object-frames with amodal truth: none, so no occlusion statistics "
+                     "(the clips record visible masks only)")
+        return "\n".join(lines)
+    lines.append(f"target object-frames with amodal truth: {s['target_frames']}, fully visible: "
+                 f"{s['fully_visible_frames']}")
     if s["coverage_min"] is not None:
         lines.append(f"coverage of target shapes over the clip: min {s['coverage_min']:.4f}, "
                      f"mean {s['coverage_mean']:.4f}")
-    n = max(s["target_frames"], 1)
+    n = s["target_frames"]
     lines.append("occlusion rate of target object-frames:")
     for label, c in s["occlusion_hist"].items():
         lines.append(f"  {label}  {c:7d}  {100 * c / n:5.1f}%  {'#' * round(40 * c / n)}")

@@ -168,13 +168,18 @@ def _fmt(x: float) -> str:
 
 
 def format_table(result: EvalResult) -> str:
-    """The summary as a small text table (what `savos eval` prints)."""
+    """The summary as a small text table (what `savos eval` prints): a header line, the method's row,
+    and a line that explains the columns."""
     s = result.summary
-    head = ["method", "protocol", "full mIoU", "occ mIoU", "metric1 full/occ", "metric2 full/occ",
-            "pairs full/occ"]
+    head = ["method", "protocol", "full mIoU", "occ mIoU", "frame-avg full/occ", "pair-avg full/occ",
+            "object-frames full/occ"]
     row = [result.method, result.protocol, _fmt(s["miou_full"]), _fmt(s["miou_occ"]),
            f"{_fmt(s['metric1_full'])}/{_fmt(s['metric1_occ'])}",
            f"{_fmt(s['metric2_full'])}/{_fmt(s['metric2_occ'])}", f"{s['pairs_full']}/{s['pairs_occ']}"]
     widths = [max(len(a), len(b)) for a, b in zip(head, row, strict=True)]
+    widths[0] = max(widths[0], 16)  # rows of several `savos eval` runs printed together stay aligned
     lines = ["  ".join(c.ljust(n) for c, n in zip(r, widths, strict=True)).rstrip() for r in (head, row)]
+    headline = "frame-avg" if PROTOCOLS[result.protocol].headline == "metric1" else "pair-avg"
+    lines.append(f"(mIoU = {headline} under this protocol; frame-avg: mean over the objects of a frame, then "
+                 "over frames; pair-avg: mean over all object-frames; docs/metrics.md)")
     return "\n".join(lines)

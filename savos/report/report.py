@@ -32,6 +32,7 @@ from savos.data import open_dataset
 from savos.data.viz import label_colors, save_figure
 from savos.errors import SavosError
 from savos.evaluation.evaluate import evaluate, provenance
+from savos.evaluation.metrics import PROTOCOLS
 from savos.evaluation.predictions import open_predictions
 from savos.outputs import OwnedDir, check_writable
 from savos.readers import need, read_json
@@ -76,7 +77,7 @@ def _classify(paths: list[Path]) -> list[Entry]:
     return entries
 
 
-def _score(e: Entry, protocol: str, data_root: str | None, split: str) -> None:
+def _score(e: Entry, protocol: str, data_root: str | None, split: str, progress: bool = False) -> None:
     """Load the entry's metrics, scoring it first unless cached metrics of exactly these predictions on
     exactly this dataset and split exist (their recorded fingerprint matches)."""
 
@@ -91,7 +92,7 @@ def _score(e: Entry, protocol: str, data_root: str | None, split: str) -> None:
         if isinstance(cached, dict) and cached.get("fingerprint") == provenance(preds, Path(root), split):
             e.metrics = _checked_metrics(cached, path)
             return
-    result = evaluate(e.pred_dir, root, split, protocol, progress=False)
+    result = evaluate(e.pred_dir, root, split, protocol, progress=progress)
     e.metrics = _checked_metrics(read_json(path, "metrics file"), path)
     assert e.metrics["fingerprint"] == result.meta["fingerprint"]
 
@@ -101,24 +102,38 @@ def _checked_metrics(doc: dict, path: Path) -> dict:
     summary = need(doc, "summary", dict, path, fix)
     for key in ("miou_full", "miou_occ", "metric2_full", "metric2_occ"):
         need(summary, key, (float, type(None)), f"{path}: summary", fix)
-    need(summary, "pairs_occ", int, f"{path}: summary", fix, minimum=0)
+    for key in ("pairs_full", "pairs_occ"):
+        need(summary, key, int, f"{path}: summary", fix, minimum=0)
     for row in need(doc, "by_bucket", list, path, fix):
         need(row, "bucket", str, f"{path}: by_bucket", fix)
     return doc
 
 
+def _has_truth(e: Entry) -> bool:
+    """Whether the entry's metrics scored any object-frame (data without amodal truth scores none)."""
+    return e.metrics is not None and e.metrics["summary"]["pairs_full"] > 0
+
+
 def _table(entries: list[Entry], protocol: str) -> str:
-    head = "| method | full mIoU | occluded mIoU | metric2 full | metric2 occluded | object-frames |\n"
-    head += "|---|---|---|---|---|---|\n"
+    scored = [e for e in entries if e.metrics is not None]
+    if scored and not any(_has_truth(e) for e in scored):
+        return (f"Protocol `{protocol}` (docs/metrics.md): nothing to score. The data has no amodal truth "
+                "for any object-frame (real data records visible masks only), so no mIoU exists; the "
+                "clips below show the predictions.\n")
+    head = ("| method | full mIoU | occluded mIoU | pair-avg full | pair-avg occluded | object-frames "
+            "full / occluded |\n|---|---|---|---|---|---|\n")
     rows = []
-    for e in entries:
-        if e.metrics is None:
-            continue
+    for e in scored:
         s = e.metrics["summary"]
         f = lambda x: "n/a" if x is None else f"{x:.4f}"  # noqa: E731
         rows.append(f"| {e.name} | {f(s['miou_full'])} | {f(s['miou_occ'])} | {f(s['metric2_full'])} | "
-                    f"{f(s['metric2_occ'])} | {s['pairs_occ']} |")
-    return f"Protocol `{protocol}` (docs/metrics.md).\n\n" + head + "\n".join(rows) + "\n"
+                    f"{f(s['metric2_occ'])} | {s['pairs_full']} / {s['pairs_occ']} |")
+    headline = "frame-avg" if PROTOCOLS[protocol].headline == "metric1" else "pair-avg"
+    note = (f"Protocol `{protocol}` (docs/metrics.md). mIoU: this protocol's headline, the {headline} "
+            "(frame-avg: mean IoU over the objects of a frame, then over frames; pair-avg: mean over all "
+            "scored object-frames). Full: IoU of the whole amodal mask; occluded: IoU of its hidden part, "
+            "over object-frames whose object is partly hidden. n/a: no object-frame of that kind.")
+    return note + "\n\n" + head + "\n".join(rows) + "\n"
 
 
 def _plot_buckets(entries: list[Entry], out: Path) -> None:
@@ -129,7 +144,7 @@ def _plot_buckets(entries: list[Entry], out: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for e in entries:
-        if e.metrics is None:
+        if not _has_truth(e):
             continue
         rows = [r for r in e.metrics["by_bucket"] if r["subset"] == "all" and r["pairs_full"]]
         x = [float(r["bucket"].strip("[]()").split(",")[0]) + 0.05 for r in rows]
@@ -177,11 +192,21 @@ def _plot_curves(entries: list[Entry], out: Path) -> bool:
     if not runs:
         return False
     fig, ax = plt.subplots(figsize=(6, 4))
+    drawn = 0
     for e in runs:
         for tag, (steps, values) in _train_scalars(e.run_dir).items():
-            if tag in ("train/total", "val/total"):
-                style = "-" if tag.startswith("val") else ":"
-                ax.plot(steps, values, label=f"{e.name} {tag}", linestyle=style)
+            keep = [(s, v) for s, v in zip(steps, values, strict=True) if np.isfinite(v) and v > 0]
+            if tag not in ("train/total", "val/total") or not keep:
+                continue  # only what the log-scale axes can draw gets a legend entry
+            xs, ys = zip(*keep, strict=True)
+            if tag == "val/total":  # evaluated every val_every steps: markers, so one point shows
+                ax.plot(xs, ys, label=f"{e.name} validation loss", linestyle="-", marker="o", markersize=3)
+            else:
+                ax.plot(xs, ys, label=f"{e.name} training loss", linestyle=":")
+            drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return False
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
@@ -232,8 +257,9 @@ def _clip_gifs(entries: list[Entry], data_root: str, split: str, out_dir: Path, 
             vis = label_colors(clip.visible[t])
             own = clip.visible[t] == k + 1
             big = lambda x: np.repeat(np.repeat(x, SCALE, 0), SCALE, 1)  # noqa: E731
-            panels = [("input", big(clip.rgb[t])), ("visible", big(vis))]
-            panels += [(name, mask_panel(vis, m[t], own, bool(known[t]))) for name, m, known in masks]
+            panels = [("input", big(clip.rgb[t])), ("visible masks", big(vis))]
+            panels += [(name if name == "ground truth" else f"pred: {name}", mask_panel(vis, m[t], own,
+                        bool(known[t]))) for name, m, known in masks]
             row = np.concatenate([p for _, p in panels], axis=1)
             im = Image.fromarray(np.pad(row, ((14, 0), (0, 0), (0, 0))))
             draw = ImageDraw.Draw(im)
@@ -267,12 +293,17 @@ def _reach_section(scored: list[Entry], root: str, split: str, protocol: str, ou
 
 
 def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str | None = None,
-                split: str = "test", protocol: str = "savos", clips: int = 3) -> Path:
-    """Write the report folder; returns the path of its index.md."""
+                split: str = "test", protocol: str = "savos", clips: int = 3, overwrite: bool = False,
+                progress: bool = False) -> Path:
+    """Write the report folder; returns the path of its index.md. An existing report there is replaced
+    only with ``overwrite``; ``progress`` shows a bar while unscored predictions are scored."""
     if not inputs:
         raise SavosError("give at least one prediction or run folder")
     out = check_writable(out_dir)
     folder = OwnedDir(out, "savos report")
+    if (out / "index.md").exists() and not overwrite:
+        raise SavosError(f"--out {out}: holds a report already; pass --overwrite to replace it, or choose "
+                         "another --out")
     entries = _classify([Path(p) for p in inputs])
     adapted = [(e.name, e.pred_dir) for e in entries
                if e.pred_dir is not None and (e.pred_dir / "before" / "predictions.json").is_file()]
@@ -280,19 +311,20 @@ def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str
     folder.refuse_collisions(names)
     for e in entries:
         if e.pred_dir is not None:
-            _score(e, protocol, data_root, split)
+            _score(e, protocol, data_root, split, progress)
     folder.claim(names)
     lines = ["# savos report", ""]
     table = _table(entries, protocol)
     write_bytes_atomic(out / "results.md", table.encode())
     lines += ["## Results", "", table, "[results.md](results.md)", ""]
-    if any(e.metrics for e in entries):
+    if any(_has_truth(e) for e in entries):
         _plot_buckets(entries, out / "iou_vs_occlusion.png")
         lines += ["## IoU against occlusion rate", "", "![IoU vs occlusion](iou_vs_occlusion.png)", ""]
     scored = [e for e in entries if e.metrics]
     root = data_root or (scored[0].metrics.get("data_root") if scored else None)
-    if root and scored:
-        lines += _reach_section(scored, root, split, protocol, out)
+    with_truth = [e for e in scored if _has_truth(e)]
+    if root and with_truth:
+        lines += _reach_section(with_truth, root, split, protocol, out)
     if _plot_curves(entries, out / "training_curves.png"):
         lines += ["## Training curves", "", "![training curves](training_curves.png)", ""]
     if root and clips > 0:
@@ -305,5 +337,7 @@ def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str
         lines += adapt_section(adapted, root, split, out, clips)
     lines += ["## Sources", ""]
     for e in entries:
-        lines.append(f"- {e.name}: predictions `{e.pred_dir}`, run `{e.run_dir}`")
+        made_by = f"run `{e.run_dir}`" if e.run_dir is not None else "no training run (a baseline)"
+        lines.append(f"- {e.name}: predictions `{e.pred_dir}`, {made_by}" if e.pred_dir is not None
+                     else f"- {e.name}: run `{e.run_dir}`")
     return write_bytes_atomic(out / "index.md", ("\n".join(lines) + "\n").encode())
