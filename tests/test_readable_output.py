@@ -107,8 +107,8 @@ def test_adapt_summary_prints_before_and_after():
     row = {"key": "clip_000000", "steps": 4, "stopped": "patience", "seconds": 1.0,
            "visible_iou_before": 0.5, "visible_iou_after": 0.75, "occluded_iou_before": 0.25,
            "occluded_iou_after": 0.5}
-    summary = {"clips": [row], "mean_steps": 4.0, "mean_seconds": 1.0, "mean_visible_iou_before": 0.5,
-               "mean_visible_iou_after": 0.75, "mean_occluded_iou_before": 0.25, "mean_occluded_iou_after": 0.5}
+    summary = {"clips": [row], "mean_steps": 4.0, "mean_seconds": 1.0,
+               **{f"mean_{k}": v for k, v in row.items() if k.endswith(("_before", "_after"))}}
     text = format_summary(summary)
     assert "before 0.5000, after 0.7500" in text and "before 0.2500, after 0.5000" in text
     summary.update(mean_occluded_iou_before=None, mean_occluded_iou_after=None)
