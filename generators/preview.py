@@ -5,9 +5,12 @@ numpy + Pillow for drawing, moviepy for writing.
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from savos.atomic import write_bytes_atomic
 from savos.data.clip import Clip
@@ -44,18 +47,15 @@ def write_video(frames: list[np.ndarray], out: str | Path, fps: int = 8) -> Path
         raise SavosError(f"{out}: preview must end in .gif or .mp4")
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".gif":
-        import io
 
-        from PIL import Image
 
         imgs = [Image.fromarray(f) for f in frames]
         buf = io.BytesIO()
         imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=int(1000 / fps),
                      loop=0)
         return write_bytes_atomic(out, buf.getvalue())
-    import os
 
-    from moviepy import ImageSequenceClip
+    from moviepy import ImageSequenceClip  # lazy: moviepy is slow to import; only .mp4 output needs it
 
     tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{suffix}")  # ffmpeg picks the format by suffix
     try:

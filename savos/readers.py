@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from savos.errors import SavosError
 
 # Names read from files that become path components (splits, shards, clip keys): one plain component.
@@ -56,7 +58,6 @@ def read_json(path: str | Path, what: str = "JSON file", fix: str = "") -> Any:
 
 def read_yaml(path: str | Path, what: str = "YAML file", fix: str = "") -> Any:
     """Parse the YAML file ``path`` (UTF-8) with ``yaml.safe_load``; an empty file is None."""
-    import yaml
 
     text = read_text(path, what, fix)
     try:

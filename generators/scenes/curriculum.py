@@ -13,6 +13,7 @@ dataset; the manifest is written last, atomically.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,6 @@ def write_curriculum(path: str | Path, out: str | Path, *, n: int, seed: int = 0
 
 def read_manifest(root: str | Path) -> dict[str, Any]:
     """The manifest of a curriculum folder (level roots made absolute)."""
-    import json
 
     root = Path(root)
     try:

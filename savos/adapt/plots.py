@@ -32,10 +32,10 @@ def _draw(ax, log: dict, title: str) -> None:
 
 def plot_curve(log: dict, path: str | Path) -> Path:
     """One clip's learning curve: IoUs per evaluation, loss per step (Figure 5a)."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib is slow to import and only plots need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: with matplotlib above
 
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     _draw(ax, log, log["key"])
@@ -45,10 +45,10 @@ def plot_curve(log: dict, path: str | Path) -> Path:
 
 def plot_curves(logs: list[tuple[str, dict]], path: Path) -> Path:
     """Several clips' curves side by side: (label, log) pairs, at most 4 per row."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib is slow to import and only plots need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: with matplotlib above
 
     cols = min(4, len(logs))
     rows = -(-len(logs) // cols)

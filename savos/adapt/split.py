@@ -160,7 +160,7 @@ def adapt(run_dir: str | Path, data_root: str | Path, split: str, out_dir: str |
         write_json_atomic(pending, settings)
 
     todo = [i for i, k in zip(positions, keys, strict=True) if not (out_dir / f"{k}.npz").is_file()]
-    from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard import SummaryWriter  # lazy: TensorBoard pulls in torch's writer
 
     writer = SummaryWriter(str(logs.path / TENSORBOARD))
     bar = tqdm(total=len(positions), initial=len(positions) - len(todo), desc="adapt", unit="clip",

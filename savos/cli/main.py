@@ -4,6 +4,9 @@ imported inside each command (commented "lazy"), so that `savos --help` does not
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 import click
 
 from savos.cli.group import ErrorGroup
@@ -71,8 +74,6 @@ def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool
 def train_cmd(recipe: str, overrides: tuple[str, ...], run_dir: str | None, resume: bool,
               quiet: bool) -> None:
     """Train on the dataset of RECIPE (YAML); works alone or under `torchrun --nproc_per_node N`."""
-    import shlex
-    from pathlib import Path
 
     from savos.config import load_config  # lazy: imports torch
     from savos.training.train import train  # lazy: imports torch

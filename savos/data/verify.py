@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from savos.data.clip import Clip, clip_key
 from savos.data.codec import decode_clip
@@ -114,7 +115,6 @@ def verify_dataset(root: str | Path, check: Check | None = None, workers: int | 
     ``check_config`` (optional) raises SavosError unless the stored generator config is valid; every
     clip's ``meta["config"]`` must also equal the stored config.
     """
-    from tqdm import tqdm
 
     root = Path(root)
     info = read_info(root)

@@ -18,6 +18,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from savos.atomic import write_json_atomic
 from savos.data.clip import Clip, clip_key
 from savos.data.codec import encode_clip
@@ -164,7 +166,6 @@ def write_dataset(
 
 def _run(make_clip: MakeClip, root: Path, todo: list[ShardJob], digests: dict, workers: int | None,
          progress: bool) -> None:
-    from tqdm import tqdm
 
     total = sum(job.count for job in todo)
     workers = max(1, min(workers or 1, len(todo)))

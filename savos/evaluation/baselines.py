@@ -132,7 +132,7 @@ UNION_LEVEL = 0.8
 def union_baseline(clip) -> tuple[np.ndarray, np.ndarray]:
     """-> (amodal bool (T, K, H, W), predicted bool (K,)): per frame, each target's visible masks of every
     frame carried to this one (forward and backward, savos.models.carry) and joined, at ``UNION_LEVEL``."""
-    import torch
+    import torch  # lazy: torch is slow to import
 
     predicted = _targets(clip)
     amodal = np.zeros(clip.amodal.shape, bool)

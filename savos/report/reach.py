@@ -92,10 +92,10 @@ def reach_table(per_method: dict[str, list[dict]]) -> str:
 
 def plot_reach(per_method: dict[str, list[dict]], out: Path) -> None:
     """iou_vs_reach.png: mean occluded IoU per reach bucket, one line per method."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib is slow to import and only plots need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: with matplotlib above
 
     fig, ax = plt.subplots(figsize=(6, 4))
     x = np.arange(len(LABELS))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from savos.atomic import write_bytes_atomic
 from savos.data import open_dataset
@@ -137,10 +138,10 @@ def _table(entries: list[Entry], protocol: str) -> str:
 
 
 def _plot_buckets(entries: list[Entry], out: Path) -> None:
-    import matplotlib
+    import matplotlib  # lazy: matplotlib is slow to import and only plots need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: with matplotlib above
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for e in entries:
@@ -165,7 +166,9 @@ def _train_scalars(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
     """Scalars from a run's TensorBoard events (train/*), and validation history from metrics.json."""
     curves: dict[str, tuple[list[int], list[float]]] = {}
     try:
-        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+        from tensorboard.backend.event_processing.event_accumulator import (
+            EventAccumulator,  # lazy: TensorBoard's reader is slow to import
+        )
 
         acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
         acc.Reload()
@@ -183,10 +186,10 @@ def _train_scalars(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
 
 
 def _plot_curves(entries: list[Entry], out: Path) -> bool:
-    import matplotlib
+    import matplotlib  # lazy: matplotlib is slow to import and only plots need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: with matplotlib above
 
     runs = [e for e in entries if e.run_dir is not None]
     if not runs:
@@ -221,7 +224,6 @@ def mask_panel(vis: np.ndarray, mask: np.ndarray, own: np.ndarray, known: bool =
     """One GIF panel, upscaled SCALE x: the dimmed visible labels vis (H, W, 3) uint8 with the amodal
     mask (H, W) bool in white, its part on the object's own visible pixels own (H, W) in blue; without
     truth (``known`` False) no mask, and the words NO_TRUTH. -> (SCALE H, SCALE W, 3) uint8."""
-    from PIL import Image, ImageDraw
 
     img = (vis // 3).copy()
     if known:
@@ -239,7 +241,6 @@ def mask_panel(vis: np.ndarray, mask: np.ndarray, own: np.ndarray, known: bool =
 
 
 def _clip_gifs(entries: list[Entry], data_root: str, split: str, out_dir: Path, n: int) -> list[Path]:
-    from PIL import Image, ImageDraw
 
     preds = [(e.name, open_predictions(e.pred_dir)) for e in entries if e.pred_dir is not None]
     ds = open_dataset(data_root, split)

@@ -121,7 +121,7 @@ def resize_nearest(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """uint8 (T, H, W, 3) -> (T, h, w, 3): area averaging when shrinking, bilinear when enlarging."""
-    import cv2
+    import cv2  # lazy: OpenCV is slow to import; only this path needs it
 
     H, W = rgb.shape[1:3]
     h, w = size

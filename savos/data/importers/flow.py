@@ -23,7 +23,7 @@ DEFAULT_METHOD = "dis-fine"
 
 
 def _estimator(method: str):
-    import cv2
+    import cv2  # lazy: OpenCV is slow to import; only this path needs it
 
     cv2.setNumThreads(1)  # one thread per worker process: the writer parallelises over shards
     if method == "farneback":
@@ -46,7 +46,7 @@ def _estimator(method: str):
 
 def estimate_flow(rgb: np.ndarray, method: str = DEFAULT_METHOD) -> tuple[np.ndarray, np.ndarray]:
     """rgb uint8 (T, H, W, 3) -> (flow_fwd, flow_bwd), float32 (T-1, H, W, 2) each."""
-    import cv2
+    import cv2  # lazy: OpenCV is slow to import; only this path needs it
 
     assert rgb.ndim == 4 and rgb.shape[-1] == 3, rgb.shape
     calc = _estimator(method)
@@ -62,7 +62,7 @@ def estimate_flow(rgb: np.ndarray, method: str = DEFAULT_METHOD) -> tuple[np.nda
 
 def flow_meta(method: str) -> dict:
     """What ``meta["flow"]`` records about estimated flow."""
-    import cv2
+    import cv2  # lazy: OpenCV is slow to import; only this path needs it
 
     return {"method": f"opencv-{method}", "exact": False, "opencv": cv2.__version__,
             "error": "see docs/dataset-card.md (benchmarks/real_flow_error.py)"}
@@ -102,7 +102,7 @@ def read_flo_folder(folder: str | Path, count: int, size: tuple[int, int]) -> np
 
 def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """float32 (N, H, W, 2) -> (N, h, w, 2): bilinear resampling, vectors scaled to the new pixels."""
-    import cv2
+    import cv2  # lazy: OpenCV is slow to import; only this path needs it
 
     N, H, W = flow.shape[:3]
     h, w = size

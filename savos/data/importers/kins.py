@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from savos.data.importers.assemble import ImportOptions, SourceVideo
 from savos.data.importers.masks import MotsText, decode_rle, rasterize_polygons
@@ -181,7 +182,6 @@ def import_kins_video_car(kins: str | Path, raw: str | Path, tracks: str | Path,
                           options: ImportOptions, *, workers: int | None = None, shard_size: int = 20,
                           progress: bool = True) -> dict | None:
     """Match KINS to KITTI raw by MD5, attach the tracker's car masks and KINS amodal truth, import."""
-    from tqdm import tqdm
 
     kins, raw, tracks = Path(kins), Path(raw), Path(tracks)
     check_writable(out)  # before minutes of matching or planning

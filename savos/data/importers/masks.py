@@ -81,7 +81,7 @@ def decode_rle(rle: dict, size: tuple[int, int], where: str) -> np.ndarray:
 def rasterize_polygons(polygons: list, size: tuple[int, int], where: str) -> np.ndarray:
     """bool (H, W): the union of COCO polygons ([x0, y0, x1, y1, ...] lists), rasterised the way
     pycocotools does (the tool KINS' own scripts used)."""
-    from pycocotools import mask as cocomask
+    from pycocotools import mask as cocomask  # lazy: only KINS' polygons need pycocotools
 
     H, W = size
     polys = [list(map(float, p)) for p in polygons if len(p) >= 6]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from savos.errors import SavosError
 
@@ -15,7 +16,7 @@ FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
 def read_video(path: str | Path) -> np.ndarray:
     """All frames of a video file as uint8 (T, H, W, 3) RGB. Raises SavosError if the file is missing,
     not a video, truncated to no frames, or its frames do not have the size its header says."""
-    import imageio_ffmpeg
+    import imageio_ffmpeg  # lazy: only video files need ffmpeg
 
     path = Path(path)
     if not path.is_file():
@@ -53,7 +54,6 @@ def frame_files(folder: str | Path) -> list[Path]:
 
 def read_image(path: Path, mode: str = "RGB") -> np.ndarray:
     """One image as uint8 (H, W, 3) (mode "RGB") or its raw indices/values (H, W) (mode "P" or "L")."""
-    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from savos import __version__
 from savos.data.importers.assemble import ImportMaker, ImportOptions, windows
 from savos.data.writer import write_dataset
@@ -22,7 +24,6 @@ def plan_items(loader: Any, splits: list[str], options: ImportOptions,
                progress: bool = True) -> list[tuple[str, str, int, int]]:
     """(split, video name, start, stop) of every clip (``loader.num_frames`` is cheap: a header, a
     file count or an annotation's length; videos shorter than a clip are skipped)."""
-    from tqdm import tqdm
 
     items = []
     for split in splits:

@@ -12,12 +12,13 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from savos.data.importers.flow import FLO_MAGIC
 
 
 def write_mp4(path: Path, rgb: np.ndarray) -> None:
-    import imageio_ffmpeg
+    import imageio_ffmpeg  # lazy: only video files need ffmpeg
 
     T, H, W = rgb.shape[:3]
     w = imageio_ffmpeg.write_frames(str(path), (W, H), fps=25, codec="libx264", macro_block_size=1,
@@ -29,7 +30,7 @@ def write_mp4(path: Path, rgb: np.ndarray) -> None:
 
 
 def rle(mask: np.ndarray) -> dict:
-    from pycocotools import mask as cocomask
+    from pycocotools import mask as cocomask  # lazy: only KINS' polygons need pycocotools
 
     r = cocomask.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {"size": [int(x) for x in r["size"]], "counts": r["counts"].decode()}
@@ -137,7 +138,6 @@ def make_kins_video_car(root: Path, T: int = 5, H: int = 24, W: int = 32, seed: 
     """KITTI raw (one drive), its MOTS tracks (cars and a pedestrian), and KINS annotating frame 1
     (instances_train.json, RLE visible) and frame 3 (update_test_2020.json, polygons). Returns the
     fixture's truth."""
-    from PIL import Image
 
     rng = np.random.default_rng(seed)
     rgb, amodal, visible = fish_scene(rng, T, H, W, 3)
