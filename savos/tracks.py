@@ -38,7 +38,7 @@ import torch
 
 from savos.data.clip import Clip
 from savos.errors import SavosError
-from savos.models.warp import exact_size, sample
+from savos.warp import exact_size, sample
 
 
 def patch_hw(patch: int | Sequence[int]) -> tuple[int, int]:

@@ -19,8 +19,8 @@ from savos.evaluation.predictions import open_predictions
 from savos.models.configs import ImageSSLConfig, OracleUNetConfig, SaVosModelConfig
 from savos.models.savos import SaVos
 from savos.models.unet import FrameCompleter
-from savos.training.deocclusion import ImageSSL
 from savos.training.distributed import Dist
+from savos.training.image_ssl import ImageSSL
 from savos.training.methods import METHODS
 from savos.training.train import StepBatches, train_step
 

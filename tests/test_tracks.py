@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 from savos.data.clip import Clip
 from savos.errors import SavosError
-from savos.models.warp import sample, warp, warp_forward
 from savos.tracks import Track, TrackBatch, TrackWindows, collate, crop_track, make_tracks, paste_back
+from savos.warp import sample, warp, warp_forward
 
 
 def square_clip(

@@ -21,7 +21,7 @@ from torch import nn
 
 from savos.models.configs import ImageSSLConfig, OracleUNetConfig, SaVosModelConfig, check_patch
 from savos.models.savos import build_savos
-from savos.training.deocclusion import build_image_ssl, image_ssl_predict, image_ssl_step
+from savos.training.image_ssl import build_image_ssl, image_ssl_predict, image_ssl_step
 from savos.training.losses import savos_loss
 from savos.training.oracle import (
     build_oracle_unet,
@@ -68,7 +68,7 @@ def savos_predict(model: nn.Module, batch: TrackBatch) -> torch.Tensor:
 
 METHODS: dict[str, Method] = {
     "savos": Method(SaVosModelConfig, build_savos_model, savos_step, savos_predict),
-    # Learned baselines of Table 1 (savos/training/deocclusion.py, savos/training/oracle.py).
+    # Learned baselines of Table 1 (savos/training/image_ssl.py, savos/training/oracle.py).
     "image-ssl": Method(ImageSSLConfig, build_image_ssl, image_ssl_step, image_ssl_predict),
     "oracle-unet": Method(OracleUNetConfig, build_oracle_unet, oracle_unet_step, oracle_unet_predict,
                           supervised=True),
