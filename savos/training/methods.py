@@ -34,13 +34,15 @@ if TYPE_CHECKING:
     from savos.config import Config, LossConfig
     from savos.tracks import TrackBatch
 
+    # (module, batch, loss config) -> ({"total": scalar, ...}, amodal probabilities (B, T, 1, P, P))
+    Step = Callable[[nn.Module, TrackBatch, LossConfig], tuple[dict[str, torch.Tensor], torch.Tensor]]
+
 
 @dataclass(frozen=True)
 class Method:
     model_config: type  # dataclass of the recipe's `model` section
     build: Callable[[Config], nn.Module]
-    # (module, batch, loss config) -> ({"total": scalar, ...}, amodal probabilities (B, T, 1, P, P))
-    step: Callable[[nn.Module, TrackBatch, LossConfig], tuple[dict[str, torch.Tensor], torch.Tensor]]
+    step: Step  # (module, batch, loss config) -> ({"total": scalar, ...}, amodal probabilities)
     # (module, batch) -> amodal probabilities (B, T, 1, P, P)
     predict: Callable[[nn.Module, TrackBatch], torch.Tensor]
     # The step reads the ground truth (batch.amodal): an oracle. `savos adapt` refuses such a method.
