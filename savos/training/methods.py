@@ -1,10 +1,12 @@
-"""Training methods: a plain dict from the recipe's ``method`` name to what the trainer and predictor need.
+"""Training methods: ``METHODS``, the one registry, a plain dict from the recipe's ``method`` name to
+everything about that method. Recipe loading (``savos.config``: which ``model`` section to parse), the
+trainer, the predictor and ``savos adapt`` all read it.
 
 A method is its recipe ``model`` section (a frozen dataclass), a builder (resolved Config -> fresh
 nn.Module), a training step (module, batch, loss config -> losses with key "total" and the amodal
 probabilities used for logging and validation IoU) and a prediction function (module, batch -> amodal
 probabilities). A baseline (e.g. "image-ssl", "oracle-unet", "oracle-savos") slots in as one more entry
-of ``METHODS``; nothing else in the trainer or predictor changes.
+of ``METHODS``; nothing else in the recipes, the trainer or the predictor changes.
 
 A ``supervised`` method (an oracle) reads ``batch.amodal``, and only where ``batch.known``; the trainer
 refuses a training split without any known amodal pair for it (``savos.training.oracle.check_truth``).
