@@ -15,9 +15,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
+from torch.utils.tensorboard import SummaryWriter
 
 from savos.atomic import write_json_atomic
 from savos.config import Config, TrainConfig, config_to_dict, dump_config
@@ -32,9 +33,6 @@ from savos.training.run_folder import RUN_FILES
 from savos.training.summary import SUMMARY
 from savos.training.validation import validate
 
-if TYPE_CHECKING:
-    from torch.utils.tensorboard import SummaryWriter
-
 
 def due(done: int, tc: TrainConfig, stop: str | None) -> bool:
     """Whether the run validates and saves after ``done`` steps (``stop``: why it stops early, or None)."""
@@ -44,8 +42,6 @@ def due(done: int, tc: TrainConfig, stop: str | None) -> bool:
 def open_run_folder(run_dir: Path, config: Config, resume: bool, start: int) -> SummaryWriter:
     """Claim the run folder's files, write config.yaml, open TensorBoard (events after ``start`` are
     dropped on resume: they are trained again). Rank 0, before the first step."""
-    from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is slow to import, rank 0 only
-
     folder = OwnedDir(run_dir, "savos train")
     folder.claim(RUN_FILES)
     folder.remove_stale_temps()  # .last.pt.tmp-PID and the like, left by killed runs
