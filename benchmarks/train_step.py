@@ -28,9 +28,10 @@ import torch
 from savos.config import load_config
 from savos.errors import SavosError
 from savos.tracks import collate, crop_track, make_tracks
+from savos.training.batches import StepBatches
 from savos.training.distributed import Dist
 from savos.training.methods import METHODS
-from savos.training.train import StepBatches, train_step
+from savos.training.train import train_step
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,7 +95,7 @@ def main() -> None:
     times = []
     for i, batch in enumerate(batches):
         t = time.perf_counter()
-        train_step(model, method, optimizer, batch, config, tc.lr, d)
+        train_step(model, optimizer, batch, method.step, config.loss, lr=tc.lr, grad_clip=tc.grad_clip, d=d)
         if i >= args.warmup:
             times.append(time.perf_counter() - t)
 

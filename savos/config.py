@@ -25,9 +25,9 @@ import yaml
 from savos.atomic import write_bytes_atomic
 from savos.errors import note
 from savos.limits import MAX_BATCH, MAX_CLIPS, MAX_PATCH, MAX_WORKERS
-from savos.models.configs import MODEL_CONFIGS
 from savos.readers import FileFormatError, merge, read_yaml
 from savos.schema import ConfigError, FieldError, check, check_range, section_from_dict
+from savos.training.methods import METHODS
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ class AdaptConfig:
 class Config:
     method: str = "savos"
     data: DataConfig = field(default_factory=DataConfig)
-    model: Any = None  # the method's model dataclass (savos.training.methods.METHODS[method].model_config)
+    model: Any = None  # METHODS[method].model_config (savos.training.methods)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
@@ -178,12 +178,12 @@ def config_from_dict(raw: Any, source: str = "<dict>", origins: dict[str, str] |
         for key in raw:
             check(key in SECTIONS, str(key), f"unknown section (known: {', '.join(SECTIONS)})")
         method = raw.get("method", "savos")
-        known = ", ".join(MODEL_CONFIGS)
-        check(method in MODEL_CONFIGS, "method", f"unknown method {method!r} (known: {known})")
+        known = ", ".join(METHODS)
+        check(method in METHODS, "method", f"unknown method {method!r} (known: {known})")
         return Config(
             method=method,
             data=section_from_dict(DataConfig, raw.get("data"), "data"),
-            model=section_from_dict(MODEL_CONFIGS[method], raw.get("model"), "model"),
+            model=section_from_dict(METHODS[method].model_config, raw.get("model"), "model"),
             loss=section_from_dict(LossConfig, raw.get("loss"), "loss"),
             train=section_from_dict(TrainConfig, raw.get("train"), "train"),
             adapt=section_from_dict(AdaptConfig, raw.get("adapt"), "adapt"),

@@ -38,7 +38,7 @@ import torch
 
 from savos.data.clip import Clip
 from savos.errors import SavosError
-from savos.models.warp import exact_size, sample
+from savos.warp import exact_size, sample
 
 
 def patch_hw(patch: int | Sequence[int]) -> tuple[int, int]:
@@ -279,67 +279,3 @@ def paste_back(probs, track: Track, size: tuple[int, int] | None = None, t0: int
     with torch.no_grad():
         out = sample(p[:, None], coords.float())[:, 0]  # (L, H, W)
     return out.cpu().numpy() if is_np else out
-
-
-class TrackWindows(torch.utils.data.Dataset):
-    """Random temporal windows of (clip, target object) pairs, as TrackItems (batch with ``collate``).
-
-    Item i of epoch e draws its window start from ``np.random.default_rng([seed, e, i])`` only, so a
-    run is reproducible whatever the worker layout; ``sample(i, rng)`` takes a Generator explicitly.
-    Call ``set_epoch(e)`` before iterating (with non-persistent DataLoader workers, which copy the
-    dataset at the start of each epoch). Clips shorter than ``window`` give the whole clip; ``window``
-    None always gives whole clips. ``pairs`` (clip index, object id) skips scanning every clip's meta.
-    Tracks are computed once per clip and cached.
-    """
-
-    def __init__(
-        self,
-        clips: Sequence[Clip],
-        patch: int | Sequence[int],
-        enlarge: float,
-        window: int | None = None,
-        seed: int = 0,
-        pairs: Sequence[tuple[int, int]] | None = None,
-    ):
-        if window is not None and window < 2:
-            raise SavosError(f"window must be >= 2 frames (or None for whole clips), got {window}")
-        if not isinstance(seed, int | np.integer) or seed < 0:
-            raise SavosError(f"seed must be a non-negative integer, got {seed!r}")
-        self.clips, self.patch, self.enlarge, self.window, self.seed = (
-            clips,
-            patch,
-            enlarge,
-            window,
-            int(seed),
-        )
-        if pairs is None:
-            pairs = [(i, k) for i in range(len(clips)) for k in clips[i].target_ids()]
-        self.pairs = [(int(i), int(k)) for i, k in pairs]
-        self.epoch = 0
-        self._tracks: dict[int, dict[int, Track]] = {}
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def track(self, index: int, clip: Clip | None = None) -> tuple[Clip, Track]:
-        ci, k = self.pairs[index]
-        clip = self.clips[ci] if clip is None else clip
-        if ci not in self._tracks:
-            self._tracks[ci] = {t.object_id: t for t in make_tracks(clip, self.patch, self.enlarge)}
-        if k not in self._tracks[ci]:
-            raise SavosError(f"object {k} is not a target object of clip {clip.key}")
-        return clip, self._tracks[ci][k]
-
-    def sample(self, index: int, rng: np.random.Generator) -> TrackItem:
-        clip, track = self.track(index)
-        T = clip.num_frames
-        if self.window is None or T <= self.window:
-            return crop_track(clip, track)
-        t0 = int(rng.integers(0, T - self.window + 1))
-        return crop_track(clip, track, t0, self.window)
-
-    def __getitem__(self, index: int) -> TrackItem:
-        return self.sample(index, np.random.default_rng([self.seed, self.epoch, int(index)]))

@@ -19,10 +19,11 @@ from savos.evaluation.predictions import open_predictions
 from savos.models.configs import ImageSSLConfig, OracleUNetConfig, SaVosModelConfig
 from savos.models.savos import SaVos
 from savos.models.unet import FrameCompleter
-from savos.training.deocclusion import ImageSSL
+from savos.training.batches import StepBatches
 from savos.training.distributed import Dist
+from savos.training.image_ssl import ImageSSL
 from savos.training.methods import METHODS
-from savos.training.train import StepBatches, train_step
+from savos.training.train import train_step
 
 RECIPES = Path(__file__).parent.parent / "recipes"
 SHIPPED = {  # recipe -> (method, model config type, module type)
@@ -69,7 +70,8 @@ def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(recipe, gum_root):
     model = method.build(config)
     opt = torch.optim.Adam(model.parameters())
     d = Dist(0, 1, torch.device("cpu"))
-    losses = [train_step(model, method, opt, batch, config, 1e-2, d)[0]["total"] for _ in range(15)]
+    losses = [train_step(model, opt, batch, method.step, config.loss, lr=1e-2,
+                         grad_clip=config.train.grad_clip, d=d)[0]["total"] for _ in range(15)]
     assert all(math.isfinite(x) for x in losses)
     assert min(losses[-3:]) < 0.8 * losses[0], losses
 

@@ -107,8 +107,9 @@ def test_one_clip_overfit_raises_the_occluded_iou(gum_root):
 
     from savos.config import load_config
     from savos.training import distributed
+    from savos.training.batches import StepBatches
     from savos.training.methods import METHODS
-    from savos.training.train import StepBatches, train_step
+    from savos.training.train import train_step
     from savos.training.validation import crop_iou
 
     tiny = Path(__file__).parent.parent / "recipes" / "gum-tiny.yaml"
@@ -129,6 +130,7 @@ def test_one_clip_overfit_raises_the_occluded_iou(gum_root):
 
     before = occluded_iou()
     for _ in range(120):
-        train_step(model, method, opt, batch, config, 1e-2, d)
+        train_step(model, opt, batch, method.step, config.loss, lr=1e-2, grad_clip=config.train.grad_clip,
+                   d=d)
     after = occluded_iou()
     assert after > 0.2 and after > 2 * before, (before, after)

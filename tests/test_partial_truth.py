@@ -139,7 +139,7 @@ def _poisoned(batch, where):
 def _models():
     from savos.models.savos import build_savos
     from savos.models.unet import build_frame_completer
-    from savos.training.deocclusion import ImageSSL
+    from savos.training.image_ssl import ImageSSL
 
     small = dict(patch=(8, 16), enc_widths=(4, 8), feat=8, hidden=8, completer_widths=(4, 8),
                  motion_widths=(4, 8))

@@ -15,6 +15,7 @@ from savos.cli.gen import main as gen_main
 from savos.config import load_config
 from savos.errors import SavosError
 from savos.training import sources
+from savos.training.batches import StepBatches
 from savos.training.checkpoint import load_checkpoint
 from savos.training.train import train
 
@@ -42,7 +43,7 @@ def curriculum_yaml(scene_yaml) -> Path:
 def _batches(root: str, steps, rank=0, world=1, level_steps=(), total=4):
     source = sources.resolve(root, "", 0)
     starts = sources.level_starts(len(source.levels), level_steps, total)
-    data = sources.SourceBatches(source, starts, "train", 16, 1.5, 4, 2, 0, rank, world)
+    data = StepBatches(source, "train", 16, 1.5, 4, 2, 0, rank, world, starts=starts)
     return [data[s] for s in steps], data
 
 

@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 from savos.data.clip import Clip
 from savos.errors import SavosError
-from savos.models.warp import sample, warp, warp_forward
-from savos.tracks import Track, TrackBatch, TrackWindows, collate, crop_track, make_tracks, paste_back
+from savos.tracks import Track, TrackBatch, collate, crop_track, make_tracks, paste_back
+from savos.warp import sample, warp, warp_forward
 
 
 def square_clip(
@@ -261,29 +261,3 @@ def test_known_follows_amodal_known_and_padding_is_unknown():
     assert batch.known.tolist() == [[True, False, True, True, False, True], [True, False] + [False] * 4]
     assert torch.equal(batch.to("cpu").known, batch.known) and torch.equal(batch.known_pairs(), batch.known)
 
-
-def test_track_windows_are_deterministic_per_seed_epoch_index():
-    clips = [square_clip(T=10, velocity=(1.0, 0.5), index=i) for i in range(2)] + [square_clip(T=3, index=2)]
-    ds = TrackWindows(clips, patch=16, enlarge=1.5, window=4, seed=0)
-    assert len(ds) == 3 and ds.pairs == [(0, 0), (1, 0), (2, 0)]
-    a = [ds[i].t0 for i in range(2)]
-    assert a == [ds[i].t0 for i in range(2)]
-    starts = {(e, i): None for e in range(6) for i in range(2)}
-    for e, i in starts:
-        ds.set_epoch(e)
-        starts[e, i] = ds[i].t0
-    assert len(set(starts.values())) > 1 and all(0 <= s <= 6 for s in starts.values())
-    assert ds[2].rgb.shape[0] == 3 and ds[2].t0 == 0  # shorter than the window: the whole clip
-    item = ds.sample(0, np.random.default_rng(123))
-    assert item.rgb.shape == (4, 3, 16, 16)
-    assert item.t0 == ds.sample(0, np.random.default_rng(123)).t0
-    other = TrackWindows(clips, patch=16, enlarge=1.5, window=4, seed=1)
-    other_starts = {}
-    for e, i in starts:
-        other.set_epoch(e)
-        other_starts[e, i] = other[i].t0
-    assert other_starts != starts
-    batch = collate([ds[0], ds[1], ds[2]])
-    assert batch.rgb.shape == (3, 4, 3, 16, 16) and not batch.valid[2, 3]
-    with pytest.raises(SavosError):
-        TrackWindows(clips, patch=16, enlarge=1.5, window=4, seed=-1)

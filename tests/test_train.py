@@ -18,9 +18,10 @@ import torch.multiprocessing as mp
 from savos.config import TrainConfig, config_from_dict, config_to_dict, load_config
 from savos.errors import SavosError
 from savos.training import distributed
+from savos.training.batches import StepBatches
 from savos.training.checkpoint import load_checkpoint
 from savos.training.methods import METHODS
-from savos.training.train import StepBatches, lr_at, train, train_step
+from savos.training.train import lr_at, train, train_step
 
 TINY = Path(__file__).parent.parent / "recipes" / "gum-tiny.yaml"
 
@@ -56,6 +57,20 @@ def test_step_batches_are_a_pure_function_of_seed_step_rank(toy_root):
     assert torch.equal(torch.cat([r0.rgb, r1.rgb]), a.rgb) and r0.keys + r1.keys == a.keys
     assert a.rgb.shape == (2, 4, 3, 16, 16)
 
+
+
+def test_step_windows_follow_the_seed_and_fit_the_clip(toy_root):
+    def starts(seed):
+        data = StepBatches(str(toy_root), "train", 16, 1.5, 4, 2, seed)
+        return [data[step].t0.tolist() for step in range(6)]
+
+    assert starts(0) == starts(0) and starts(0) != starts(1)
+    assert all(0 <= t0 <= 5 - 4 for step in starts(0) for t0 in step)  # toy clips: 5 frames, window 4
+
+
+def test_clips_shorter_than_the_window_are_one_line(toy_root):
+    with pytest.raises(SavosError, match="fewer than data.window=6; lower data.window"):
+        StepBatches(str(toy_root), "train", 16, 1.5, 6, 2, 0)[0]
 
 def test_run_folder_and_exact_resume(toy_root, tmp_path):
     config = tiny_config(toy_root)
@@ -132,7 +147,8 @@ def test_loss_decreases_when_overfitting_one_batch(toy_root):
     model = METHODS["savos"].build(config)
     opt = torch.optim.Adam(model.parameters())
     d = distributed.Dist(0, 1, torch.device("cpu"))
-    losses = [train_step(model, METHODS["savos"], opt, batch, config, 3e-3, d)[0]["total"] for _ in range(25)]
+    losses = [train_step(model, opt, batch, METHODS["savos"].step, config.loss, lr=3e-3,
+                         grad_clip=config.train.grad_clip, d=d)[0]["total"] for _ in range(25)]
     assert all(math.isfinite(x) for x in losses)
     assert losses[-1] < 0.8 * losses[0], losses
 
@@ -149,7 +165,8 @@ def _free_port() -> int:
 def _sgd_step(model_or_ddp, model, config, batch, d):
     """One plain-SGD step through train_step (SGD, unlike Adam, shows a wrongly scaled gradient)."""
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    return train_step(model_or_ddp, METHODS["savos"], opt, batch, config, 0.5, d)
+    return train_step(model_or_ddp, opt, batch, METHODS["savos"].step, config.loss, lr=0.5,
+                      grad_clip=config.train.grad_clip, d=d)
 
 
 def _ddp_worker(rank: int, world: int, port: int, config_dict: dict, out: str) -> None:

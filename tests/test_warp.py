@@ -4,7 +4,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from savos.models.warp import coords_grid, exact_size, pad_exact, sample, sample_affine, warp, warp_forward
+from savos.warp import coords_grid, exact_size, pad_exact, sample, sample_affine, warp, warp_forward
 
 
 def same(a: torch.Tensor, b: torch.Tensor) -> bool:

@@ -1,1 +1,2 @@
-"""Networks (torch) and their light config sections: the SaVos network, the U-Net, warping."""
+"""Networks (torch) and their light config sections: the SaVos network (its memory and carried masks), the
+U-Net."""

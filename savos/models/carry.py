@@ -34,14 +34,14 @@ where they are — which is the right answer wherever the part was seen and the 
 direction then has the whole clip's evidence, so the merge no longer has to find the union of a
 direction that saw a part and one that did not.
 
-Coordinates follow savos.models.warp: pixel (r, c) has its centre at x = c, y = r; flow channel 0 is dx.
+Coordinates follow savos.warp: pixel (r, c) has its centre at x = c, y = r; flow channel 0 is dx.
 """
 
 from __future__ import annotations
 
 import torch
 
-from savos.models.warp import coords_grid, pad_exact, sample_affine
+from savos.warp import coords_grid, pad_exact, sample_affine
 
 MIN_MASS = 3.0  # visible pixels below which a frame's motion is not fitted but carried over
 RIDGE = 1.0  # pixels^2 added to the position covariance: a thin sliver fits a translation, not a shear

@@ -1,6 +1,6 @@
-"""The recipe's ``model`` section of every method: light frozen dataclasses (no torch), so that loading a
-recipe does not import the networks. ``MODEL_CONFIGS`` maps a recipe's ``method`` to its section's class;
-``savos.training.methods.METHODS`` maps the same names to builders and steps.
+"""The recipe's ``model`` section of every method: plain frozen dataclasses (no torch), and
+``check_patch``, the patch-size check every builder makes. Which method reads which section is said once,
+in ``savos.training.methods.METHODS`` (``Method.model_config``).
 """
 
 from __future__ import annotations
@@ -85,10 +85,3 @@ class OracleUNetConfig:
         check(1 <= len(self.widths) <= 8 and 1 <= min(self.widths) and max(self.widths) <= 4096, "widths",
               f"must be a list of 1 to 8 ints in [1, 4096], got {list(self.widths)}")
 
-
-MODEL_CONFIGS: dict[str, type] = {
-    "savos": SaVosModelConfig,
-    "image-ssl": ImageSSLConfig,
-    "oracle-unet": OracleUNetConfig,
-    "oracle-savos": SaVosModelConfig,
-}

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from savos.models.warp import warp
+from savos.warp import warp
 
 MEMORIES = ("vector", "conv", "both")
 CONV_MEMORY_LEVEL = 3  # the ConvGRU lives at P / 2^3

@@ -1,1 +1,2 @@
-"""Training: methods (recipe name -> builder, step, predict), losses, the trainer, checkpoints, DDP."""
+"""Training: methods (the one registry: recipe name -> model section, builder, step, predict), losses,
+data sources and batch sampling, the trainer (restore, loop, checkpointer), checkpoints, DDP."""

@@ -3,7 +3,7 @@
 For one prediction chain (masks M̃_t and motions Δ_t, t -> t+1, in that chain's time order) and each
 pair (t, t+1) where the object is visible at both frames:
 
-- ``M̂_{t+1} = warp_forward(M̃_t, Δ_t)`` (eq. 2; see savos.models.warp for the backward-sampling form).
+- ``M̂_{t+1} = warp_forward(M̃_t, Δ_t)`` (eq. 2; see savos.warp for the backward-sampling form).
 - L_M (eq. 3-5): mean over pixels of ``W ⊙ BCE(M̂_{t+1}, V_{t+1})`` with ``W = 1 - others_{t+1}``
   (= 1 - Σ_i V^i + V^k): the regions hidden by other objects at t+1 give no signal.
 - L_C (eq. 6): ``1 - softIoU(M̃_{t+1}, M̂_{t+1})`` (Diff-IoU), i.e. the prediction at t+1 against the
@@ -51,8 +51,8 @@ from __future__ import annotations
 import torch
 
 from savos.models.savos import SaVosOutput
-from savos.models.warp import warp_forward
 from savos.tracks import TrackBatch
+from savos.warp import warp_forward
 
 _EPS = 1e-6
 

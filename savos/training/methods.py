@@ -1,10 +1,12 @@
-"""Training methods: a plain dict from the recipe's ``method`` name to what the trainer and predictor need.
+"""Training methods: ``METHODS``, the one registry, a plain dict from the recipe's ``method`` name to
+everything about that method. Recipe loading (``savos.config``: which ``model`` section to parse), the
+trainer, the predictor and ``savos adapt`` all read it.
 
 A method is its recipe ``model`` section (a frozen dataclass), a builder (resolved Config -> fresh
 nn.Module), a training step (module, batch, loss config -> losses with key "total" and the amodal
 probabilities used for logging and validation IoU) and a prediction function (module, batch -> amodal
 probabilities). A baseline (e.g. "image-ssl", "oracle-unet", "oracle-savos") slots in as one more entry
-of ``METHODS``; nothing else in the trainer or predictor changes.
+of ``METHODS``; nothing else in the recipes, the trainer or the predictor changes.
 
 A ``supervised`` method (an oracle) reads ``batch.amodal``, and only where ``batch.known``; the trainer
 refuses a training split without any known amodal pair for it (``savos.training.oracle.check_truth``).
@@ -21,7 +23,7 @@ from torch import nn
 
 from savos.models.configs import ImageSSLConfig, OracleUNetConfig, SaVosModelConfig, check_patch
 from savos.models.savos import build_savos
-from savos.training.deocclusion import build_image_ssl, image_ssl_predict, image_ssl_step
+from savos.training.image_ssl import build_image_ssl, image_ssl_predict, image_ssl_step
 from savos.training.losses import savos_loss
 from savos.training.oracle import (
     build_oracle_unet,
@@ -34,13 +36,15 @@ if TYPE_CHECKING:
     from savos.config import Config, LossConfig
     from savos.tracks import TrackBatch
 
+    # (module, batch, loss config) -> ({"total": scalar, ...}, amodal probabilities (B, T, 1, P, P))
+    Step = Callable[[nn.Module, TrackBatch, LossConfig], tuple[dict[str, torch.Tensor], torch.Tensor]]
+
 
 @dataclass(frozen=True)
 class Method:
     model_config: type  # dataclass of the recipe's `model` section
     build: Callable[[Config], nn.Module]
-    # (module, batch, loss config) -> ({"total": scalar, ...}, amodal probabilities (B, T, 1, P, P))
-    step: Callable[[nn.Module, TrackBatch, LossConfig], tuple[dict[str, torch.Tensor], torch.Tensor]]
+    step: Step  # (module, batch, loss config) -> ({"total": scalar, ...}, amodal probabilities)
     # (module, batch) -> amodal probabilities (B, T, 1, P, P)
     predict: Callable[[nn.Module, TrackBatch], torch.Tensor]
     # The step reads the ground truth (batch.amodal): an oracle. `savos adapt` refuses such a method.
@@ -68,7 +72,7 @@ def savos_predict(model: nn.Module, batch: TrackBatch) -> torch.Tensor:
 
 METHODS: dict[str, Method] = {
     "savos": Method(SaVosModelConfig, build_savos_model, savos_step, savos_predict),
-    # Learned baselines of Table 1 (savos/training/deocclusion.py, savos/training/oracle.py).
+    # Learned baselines of Table 1 (savos/training/image_ssl.py, savos/training/oracle.py).
     "image-ssl": Method(ImageSSLConfig, build_image_ssl, image_ssl_step, image_ssl_predict),
     "oracle-unet": Method(OracleUNetConfig, build_oracle_unet, oracle_unet_step, oracle_unet_predict,
                           supervised=True),

@@ -1,5 +1,6 @@
-"""Validation during training: whole val tracks through the method's own step, the self-supervised loss
-that picks ``best.pt``, and crop IoU against the amodal truth where it is known (information only)."""
+"""Validation during training: whole val tracks (``savos.training.batches.val_batches``) through the
+method's own step, the self-supervised loss that picks ``best.pt``, and crop IoU against the amodal truth
+where it is known (information only)."""
 
 from __future__ import annotations
 
@@ -9,29 +10,9 @@ import numpy as np
 import torch
 
 from savos.config import Config
-from savos.data import open_dataset
-from savos.tracks import TrackBatch, collate, crop_track, make_tracks
+from savos.tracks import TrackBatch
+from savos.training.batches import val_batches
 from savos.training.methods import Method
-
-
-def val_batches(config: Config):
-    """Whole target tracks of the first ``data.val_clips`` val clips, in batches of at most
-    ``train.batch_size`` tracks of equal length."""
-    clips = open_dataset(config.data.root, config.data.val_split)
-    items, length = [], None
-    for i in range(min(len(clips), config.data.val_clips)):
-        clip = clips[i]
-        if items and (len(items) == config.train.batch_size or clip.num_frames != length):
-            yield collate(items)
-            items = []
-        length = clip.num_frames
-        for track in make_tracks(clip, config.data.patch, config.data.enlarge):
-            if len(items) == config.train.batch_size:
-                yield collate(items)
-                items = []
-            items.append(crop_track(clip, track))
-    if items:
-        yield collate(items)
 
 
 def crop_iou(probs: torch.Tensor, batch: TrackBatch) -> dict[str, tuple[float, int]]:
@@ -73,7 +54,9 @@ def validate(model: torch.nn.Module, method: Method, config: Config, device: tor
     sums: dict[str, float] = defaultdict(float)
     n_tracks, iou = 0, {"full": [0.0, 0], "occluded": [0.0, 0]}
     pictures = []
-    for batch in val_batches(config):
+    data = config.data
+    for batch in val_batches(data.root, data.val_split, data.val_clips, data.patch, data.enlarge,
+                             config.train.batch_size):
         batch = batch.to(device)
         losses, probs = method.step(model, batch, config.loss)
         B = probs.shape[0]

@@ -1,4 +1,4 @@
-"""The image-level self-supervised objective (method "image-ssl", savos/training/deocclusion.py): the
+"""The image-level self-supervised objective (method "image-ssl", savos/training/image_ssl.py): the
 artificial occlusion hides only visible pixels, follows the two PCNet-M cases, comes from another track, is a
 pure function of the generator; the loss weights and masks; the ground truth is never read."""
 
@@ -12,7 +12,7 @@ import torch
 from savos.config import LossConfig
 from savos.models.unet import build_frame_completer
 from savos.tracks import TrackBatch
-from savos.training.deocclusion import (
+from savos.training.image_ssl import (
     ImageSSL,
     artificial_occlusion,
     batch_seed,

@@ -22,7 +22,7 @@ over the valid (object, frame) pairs. With ``ignore_others`` (default) the weigh
 extent of the object under a real occluder is unknown there, and a target of 0 would teach the net the
 opposite of completion (PCNet-M has no such mask; it is SaVos's W = 1 - Σ_i V^i + V^k of eq. 5 applied
 to the same problem). The ground-truth ``batch.amodal`` is never read by this method's step
-(tests/test_deocclusion.py sets it to NaN).
+(tests/test_image_ssl.py sets it to NaN).
 
 At test time (``savos.models.unet.predict_frames``): input V_t, occluder channel R_t -> amodal probabilities.
 
