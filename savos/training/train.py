@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
-from tqdm import tqdm
 
 from savos.config import Config, LossConfig, TrainConfig
 from savos.data import fingerprint
@@ -46,6 +45,7 @@ from savos.training.checkpointer import Checkpointer, diverged, due, open_run_fo
 from savos.training.health import DivergedError, InterruptedRun, InterruptFlag, ignore_sigint
 from savos.training.methods import METHODS, Method
 from savos.training.oracle import check_truth
+from savos.training.progress import TrainBar
 from savos.training.restore import TrainState, check_same_data, restore
 from savos.training.run_folder import check_run_dir
 from savos.training.summary import SUMMARY, read_summary
@@ -198,8 +198,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
 
     loader = step_loader(data, state.step, tc.steps, workers, d.device.type == "cuda",
                          worker_init_fn=ignore_sigint if workers else None)
-    bar = tqdm(total=tc.steps, initial=state.step, desc="train", unit="step", dynamic_ncols=True,
-               disable=not (progress and d.is_main))
+    bar = TrainBar(tc.steps, state.step, tc.max_minutes, disable=not (progress and d.is_main))
     t_start = time.monotonic()
     if d.is_main:
         saver = Checkpointer(run_dir, config, val_config, method, state, data, data_id, d.device, d.world,
@@ -225,8 +224,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
                     raise diverged(run_dir, step + 1, why, saver)
                 done = state.step = step + 1
 
-                bar.set_postfix(loss=f"{mean['total']:.4f}", lr=f"{lr:.2e}", refresh=False)
-                bar.update(1)
+                bar.update(mean["total"], lr)
                 if writer is not None and (step % tc.log_every == 0 or done == tc.steps):
                     level = data.level(step) if len(source.levels) > 1 else None
                     _log_step(writer, done, mean, lr, grad_norm, level)
