@@ -191,3 +191,17 @@ def test_real_video_presets_are_their_base_with_the_keys(base):
     assert load_scene(scenes / f"{base}-dis.yaml") == dataclasses.replace(plain, flow="dis-fine")
     assert load_scene(scenes / f"{base}-dis-h264.yaml") == dataclasses.replace(plain, flow="dis-fine",
                                                                               video_codec="h264")
+
+
+def test_flow_robustness_benchmark_scores_exact_flow_as_exact():
+    import importlib.util
+
+    path = ROOT / "benchmarks" / "flow_robustness.py"
+    spec = importlib.util.spec_from_file_location("flow_robustness", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.measure("gum", ["exact", "dis-medium"], ["affine-lsq"], clips=1)
+    exact, est = rows
+    assert exact["epe_obj"] == 0 and exact["motion_frame"] < 0.01 and exact["object_frames"] == 45
+    assert est["epe_obj"] > 0.1 and est["motion_frame"] > exact["motion_frame"]
+    assert "motion x8" in bench.format_table(rows).splitlines()[0]
