@@ -82,7 +82,7 @@ def scene_config(config: ChewingGumConfig) -> SceneConfig:
         gum=GumConfig(arms=c.arms, arm_length=c.arm_length, arm_width=c.arm_width,
                       occluder_scale=c.occluder_scale),
         layout="gum", min_color_distance=c.min_color_distance, amodal_flow=c.amodal_flow,
-        max_attempts=c.max_attempts)
+        max_attempts=c.max_attempts, flow=c.flow, video_codec=c.video_codec)
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from generators.scenes.config import FLOW_SOURCES, VIDEO_CODECS
 from savos.errors import SavosError
 from savos.limits import MAX_CLIP_PIXELS
 from savos.readers import read_yaml
 
-# name -> (kind, low, high): the allowed closed range. Kinds: "int", "float", "bool", and pairs
-# "int2" / "float2" (min, max) with low <= min <= max <= high.
+# name -> (kind, low, high): the allowed closed range. Kinds: "int", "float", "bool", pairs "int2" /
+# "float2" (min, max) with low <= min <= max <= high, and "choice": one of _CHOICES[name].
 _SCHEMA: dict[str, tuple[str, float, float]] = {
     "height": ("int", 8, 2048),
     "width": ("int", 8, 2048),
@@ -45,10 +46,13 @@ _SCHEMA: dict[str, tuple[str, float, float]] = {
     "arm_length": ("float2", 0.0, 4.0),
     "arm_width": ("float2", 0.5, 50.0),
     "occluder_scale": ("float", 0.2, 5.0),
+    "flow": ("choice", 0, 0),
+    "video_codec": ("choice", 0, 0),
 }
+_CHOICES: dict[str, tuple[str, ...]] = {"flow": FLOW_SOURCES, "video_codec": VIDEO_CODECS}
 # Options added after the first release: recorded (to_dict, so meta and dataset.json) only when they
 # differ from their default, so a default config's clips keep their bytes.
-_LATER = ("arms", "arm_length", "arm_width", "occluder_scale")
+_LATER = ("arms", "arm_length", "arm_width", "occluder_scale", "flow", "video_codec")
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,10 @@ class ChewingGumConfig:
         arm_width: (min, max) arm width, pixels.
         occluder_scale: the radius of each occluder (role "occluder") is ``radius`` times this: a large
             occluder hides a target's side up to a long edge, with nothing of the target beyond it.
+        flow: the stored visible flow: ``exact``, or estimated from the stored frames as ``savos-gen
+            import`` estimates it (``dis-fine``, ``dis-medium``, ``dis-fast``, ``farneback``); the scene
+            key of the same name (generators/scenes/realvideo.py). Amodal masks and flow stay exact.
+        video_codec: ``none``, or ``h264``: the stored frames are what an H.264 round trip returns.
     """
 
     height: int = 64
@@ -109,6 +117,8 @@ class ChewingGumConfig:
     arm_length: tuple[float, float] = (0.5, 1.0)
     arm_width: tuple[float, float] = (2.0, 3.0)
     occluder_scale: float = 1.0
+    flow: str = "exact"
+    video_codec: str = "none"
 
     def __post_init__(self) -> None:
         for name, (kind, low, high) in _SCHEMA.items():
@@ -163,6 +173,10 @@ def _checked(name: str, value: Any, kind: str, low: float, high: float) -> Any:
     if kind == "bool":
         if not isinstance(value, bool):
             raise fail("true or false")
+        return value
+    if kind == "choice":
+        if not isinstance(value, str) or value not in _CHOICES[name]:
+            raise fail(f"one of {', '.join(_CHOICES[name])}")
         return value
     if kind in ("int", "float"):
         return scalar(value, kind)

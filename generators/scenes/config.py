@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from savos.data.importers.flow import METHODS
 from savos.errors import SavosError
 from savos.readers import read_yaml
 from savos.schema import FieldError, check, section_from_dict
 
 FAMILIES = ("gum", "polygon", "ellipse", "rounded-rect", "star", "crescent", "lobes", "letter", "heart")
 APPEARANCES = ("flat", "stripes", "checker", "noise")
+# Real-video conditions (generators/scenes/realvideo.py): where the stored visible flow comes from (the
+# exact motion, or an estimator of `savos-gen import`), and the codec the stored frames went through.
+FLOW_SOURCES = ("exact", *METHODS)
+VIDEO_CODECS = ("none", "h264")
 
 
 def _pair(value: tuple, key: str, low: float, high: float) -> None:
@@ -188,7 +193,12 @@ class SceneConfig:
     targets and occluders drawn from the targets' size, vertices, jitter and motion, fixed counts, rigid
     motion, the ``gum`` options); ``sweep`` sends each occluder across a target, for any family and
     motion; ``path``: one target on a square path (the original code's geometry). ``savos-gen
-    chewing-gum`` is layout gum (generators/chewing_gum.py translates its config)."""
+    chewing-gum`` is layout gum (generators/chewing_gum.py translates its config).
+
+    Real-video conditions (generators/scenes/realvideo.py; masks, amodal masks and amodal flow stay
+    exact): ``flow`` ``exact`` stores the exact visible flow, ``dis-fine`` / ``dis-medium`` / ``dis-fast``
+    / ``farneback`` the estimate ``savos-gen import`` makes from the stored frames; ``video_codec``
+    ``h264`` stores the frames an H.264 round trip returns (``none``: as rendered)."""
 
     frame: FrameConfig = field(default_factory=FrameConfig)
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
@@ -202,8 +212,14 @@ class SceneConfig:
     min_color_distance: float = 80.0
     amodal_flow: bool = True
     max_attempts: int = 200
+    flow: str = "exact"
+    video_codec: str = "none"
 
     def __post_init__(self) -> None:
+        check(self.flow in FLOW_SOURCES, "flow",
+              f"expected one of {', '.join(FLOW_SOURCES)}, got {self.flow!r}")
+        check(self.video_codec in VIDEO_CODECS, "video_codec",
+              f"expected one of {', '.join(VIDEO_CODECS)}, got {self.video_codec!r}")
         check(self.targets.count[0] >= 1, "targets.count", "expected at least one target")
         check(0.0 <= self.min_color_distance <= 150.0, "min_color_distance",
               f"expected 0..150, got {self.min_color_distance}")
@@ -225,10 +241,12 @@ class SceneConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able and JSON-stable (tuples as lists): ``meta["config"]`` and ``from_dict`` input. The
-        ``gum`` section (added later) only when it is not the default, so older scenes keep their bytes."""
+        keys added later (the ``gum`` section, ``flow``, ``video_codec``) only when they are not the
+        default, so older scenes keep their bytes."""
         out = _plain(dataclasses.asdict(self))
-        if self.gum == GumConfig():
-            del out["gum"]
+        for key, default in (("gum", GumConfig()), ("flow", "exact"), ("video_codec", "none")):
+            if getattr(self, key) == default:
+                del out[key]
         return out
 
     @classmethod

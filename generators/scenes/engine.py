@@ -13,6 +13,10 @@ draws from its own generator in the same order, so the bytes are those of ``gene
 scenes of a batch are rendered and checked together, which shares numpy's per-call cost (it dominates a
 64 x 64 clip). Colours, flows and meta are made clip by clip, when the clip is asked for, so that its
 arrays are still in the CPU cache when it is encoded.
+
+Real-video conditions (config ``flow`` / ``video_codec``, realvideo.py) are applied last, to the painted
+frames and exact flows of a finished clip: masks, amodal flow and meta's vector truth are the same
+bytes as the exact clip's of the same seed. The default (exact flow, no codec) never enters that path.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 
 from generators.geometry import rasterize
 from generators.render import compose_visible, render_amodal, render_amodal_many
+from generators.scenes import realvideo
 from generators.scenes.appearance import STATIC_FAMILIES, paint_scene, sample_look
 from generators.scenes.config import SceneConfig
 from generators.scenes.flows import scene_flows
@@ -161,6 +166,10 @@ def _finish(cfg: SceneConfig, record: Record, where: tuple[int, int, str], rng: 
                                             drawn.amodal, poses=poses, with_amodal=cfg.amodal_flow)
     meta = record.meta(cfg, where, drawn, look, occlusion_rate(drawn.visible, drawn.amodal))
     rgb = paint_scene(layout, drawn.visible, look.background_texture, look.textures)
+    if not realvideo.exact(cfg.flow, cfg.video_codec):  # real-video conditions: estimated flow, H.264
+        rgb, flow_fwd, flow_bwd, estimated = realvideo.capture(cfg.flow, cfg.video_codec, rgb, flow_fwd,
+                                                               flow_bwd)
+        meta.update(estimated)
     aflow = aflow if cfg.amodal_flow else None
     return Clip(rgb, drawn.visible, drawn.amodal, flow_fwd, flow_bwd, aflow, meta)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,16 @@ from savos.data.shards import ShardReader, sha256_file
 from savos.errors import SavosError
 
 Check = Callable[[Clip], list[str]]  # a clip -> its problems (empty: fine); must be picklable
+
+
+class Findings(list):
+    """What a ``Check`` may return instead of a plain list: the problems (the list itself) and what it
+    measured, ``measures`` label -> (sum, weight); the report gives sum / weight over the dataset (e.g.
+    the error of a generator's estimated flow against its exact flow)."""
+
+    def __init__(self, problems: Iterable[str] = (), measures: dict[str, tuple[float, float]] | None = None):
+        super().__init__(problems)
+        self.measures = dict(measures or {})
 BINS = np.linspace(0.0, 1.0, 11)  # occlusion-rate histogram: [0, .1), ..., [.9, 1]
 
 
@@ -30,7 +40,8 @@ def _verify_shard(root: Path, info: dict, check: Check | None, item: tuple[str, 
     split, shard = item
     path = root / split / shard["name"]
     out: dict[str, Any] = {"problems": [], "clips": 0, "bytes": 0, "hist": np.zeros(10, np.int64),
-                           "fully_visible": 0, "pairs": 0, "coverage": [], "guess": []}
+                           "fully_visible": 0, "pairs": 0, "coverage": [], "guess": [], "measures": {},
+                           "measured": 0}
     if not path.is_file():
         out["problems"].append(f"{path}: missing")
         return out
@@ -60,7 +71,11 @@ def _verify_shard(root: Path, info: dict, check: Check | None, item: tuple[str, 
                     got, exp = repr(meta.get(field))[:80], repr(want)[:80]
                     out["problems"].append(f"{where}: meta.{field} is {got}, expected {exp} (dataset.json)")
             if check is not None:
-                out["problems"].extend(f"{where}: {p}" for p in check(clip))
+                found = check(clip)
+                out["problems"].extend(f"{where}: {p}" for p in found)
+                if getattr(found, "measures", None):
+                    _add_measures(out["measures"], found.measures)
+                    out["measured"] += 1
             targets = clip.target_ids()
             rate = clip.occlusion_rate()[:, targets]  # (T, targets)
             # statistics of pairs with amodal truth only (imported data is partly annotated)
@@ -123,7 +138,7 @@ def verify_dataset(root: str | Path, check: Check | None = None, workers: int | 
     work = partial(_verify_shard, root, info, check)
     workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
     total = {"clips": 0, "bytes": 0, "hist": np.zeros(10, np.int64), "fully_visible": 0, "pairs": 0,
-             "coverage": [], "guess": []}
+             "coverage": [], "guess": [], "measures": {}, "measured": 0}
     with tqdm(total=sum(s["count"] for _, s in items), unit="clip", disable=not progress,
               file=sys.stderr, dynamic_ncols=True) as bar:
         if workers == 1:
@@ -151,13 +166,24 @@ def verify_dataset(root: str | Path, check: Check | None = None, workers: int | 
         "coverage_mean": None if cov is None else float(cov.mean()),
         "guessability": summarize(total["guess"]),
     }
+    if total["measured"]:  # only datasets whose checker measures something (estimated flow, a codec)
+        stats["measured_clips"] = total["measured"]
+        stats["measures"] = {k: s / w if w else None for k, (s, w) in total["measures"].items()}
     return {"problems": problems, "stats": stats}
+
+
+def _add_measures(into: dict[str, list[float]], measures: dict[str, tuple[float, float]]) -> None:
+    for label, (s, w) in measures.items():
+        acc = into.setdefault(label, [0.0, 0.0])
+        acc[0] += s
+        acc[1] += w
 
 
 def _merge(total: dict, problems: list[str], r: dict) -> None:
     problems.extend(r["problems"])
-    for k in ("clips", "bytes", "fully_visible", "pairs"):
+    for k in ("clips", "bytes", "fully_visible", "pairs", "measured"):
         total[k] += r[k]
+    _add_measures(total["measures"], r["measures"])
     total["hist"] += r["hist"]
     total["coverage"].extend(r["coverage"])
     total["guess"].extend(r["guess"])
@@ -167,6 +193,10 @@ def format_report(report: dict[str, Any]) -> str:
     s = report["stats"]
     lines = [f"clips: {s['clips']} ({', '.join(f'{k} {v}' for k, v in s['splits'].items())}); "
              f"{s['total_mb']:.1f} MB, {s['mb_per_clip'] * 1000:.1f} kB per clip"]
+    if s.get("measures"):
+        lines.append(f"estimated against the exact truth ({s['measured_clips']} clips; meta says what is "
+                     "estimated):")
+        lines += [f"  {label}: {'n/a' if v is None else f'{v:.3f}'}" for label, v in s["measures"].items()]
     if not s["target_frames"]:  # e.g. imported data whose objects have no amodal masks
         lines.append("target object-frames with amodal truth: none, so no occlusion statistics "
                      "(the clips record visible masks only)")

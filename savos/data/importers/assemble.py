@@ -18,7 +18,14 @@ import numpy as np
 
 from savos import __version__
 from savos.data.clip import Clip
-from savos.data.importers.flow import DEFAULT_METHOD, METHODS, estimate_flow, flow_meta, resize_flow
+from savos.data.importers.flow import (
+    DEFAULT_METHOD,
+    FLOW_STEPS,
+    METHODS,
+    resize_flow,
+    round_flow,
+    stored_estimate,
+)
 from savos.data.importers.masks import compose_visible
 from savos.errors import SavosError
 from savos.limits import MAX_CLIP_PIXELS
@@ -131,18 +138,6 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack([cv2.resize(np.ascontiguousarray(f), (w, h), interpolation=interp) for f in rgb])
 
 
-FLOW_STEPS = 8  # estimated flow is stored rounded to 1/8 px (error <= 1/16 px, far below the estimator's)
-
-
-def round_flow(flow: np.ndarray, inplace: bool = False) -> np.ndarray:
-    """Round to 1/FLOW_STEPS px: dense estimated flow then compresses 2.4x better in the shards (its
-    1/64 px codec steps would store the estimator's noise)."""
-    out = np.multiply(flow, np.float32(FLOW_STEPS), out=flow if inplace else None, dtype=np.float32)
-    np.rint(out, out=out)
-    out *= np.float32(1 / FLOW_STEPS)  # exact: a power of two
-    return out
-
-
 def build_clip(src: SourceVideo, options: ImportOptions, meta: dict[str, Any]) -> Clip:
     """The Clip of all of ``src``; ``meta`` is completed with source, flow and objects."""
     rgb = src.rgb
@@ -173,14 +168,10 @@ def build_clip(src: SourceVideo, options: ImportOptions, meta: dict[str, Any]) -
     known = known_out
     rgb = resize_rgb(rgb, size)
     if src.flow is not None:
-        fwd, bwd = (resize_flow(f, size) for f in src.flow)
-        flow = dict(src.flow_info)
+        fwd, bwd = (round_flow(resize_flow(f, size)) for f in src.flow)
+        flow = {**src.flow_info, "rounded_to_px": 1 / FLOW_STEPS}
     else:
-        fwd, bwd = estimate_flow(rgb, options.flow)
-        flow = flow_meta(options.flow)
-    estimated = src.flow is None  # then the arrays are ours to round in place
-    fwd, bwd = round_flow(fwd, estimated), round_flow(bwd, estimated)
-    flow["rounded_to_px"] = 1 / FLOW_STEPS
+        fwd, bwd, flow = stored_estimate(rgb, options.flow)
     objects = []
     for j, k in enumerate(keep):
         o = {"role": "target", **src.objects[k]}

@@ -1,8 +1,12 @@
 """Decoding frames: mp4 (any ffmpeg-readable video, through imageio-ffmpeg's bundled ffmpeg) and
-folders of PNG/JPEG frames. Every failure is a SavosError naming the file."""
+folders of PNG/JPEG frames. Every failure is a SavosError naming the file. Encoding: ``write_h264``, the
+one H.264 writer of the repo (the sample sources' mp4s, and ``h264_round_trip``: frames as a lossy video
+returns them, the generator's ``video_codec: h264``)."""
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +87,45 @@ def read_frames(source: str | Path) -> np.ndarray:
                                  f"frame's {frames[0].shape[1]}x{frames[0].shape[0]}")
         return np.stack(frames)
     return read_video(source)
+
+
+# libx264 at its usual quality (CRF 25, imageio-ffmpeg's default "quality 5"), 4:2:0 chroma as
+# FISHBOWL's videos; one encoder thread, so that the bytes do not depend on the machine's core count.
+H264 = {"encoder": "libx264", "crf": 25, "pix_fmt": "yuv420p", "fps": 25}
+
+
+def write_h264(path: str | Path, rgb: np.ndarray, threads: int | None = None) -> None:
+    """uint8 (T, H, W, 3) RGB -> an H.264 mp4 at ``path`` (any frame size: no macro-block padding).
+    ``threads`` None lets ffmpeg choose."""
+    import imageio_ffmpeg  # lazy: only video files need ffmpeg
+
+    T, H, W = rgb.shape[:3]
+    extra = ["-crf", str(H264["crf"])] + ([] if threads is None else ["-threads", str(int(threads))])
+    w = imageio_ffmpeg.write_frames(str(path), (W, H), fps=H264["fps"], codec=H264["encoder"], quality=None,
+                                    macro_block_size=1, pix_fmt_out=H264["pix_fmt"], output_params=extra,
+                                    ffmpeg_log_level="error")
+    w.send(None)
+    for f in rgb:
+        w.send(np.ascontiguousarray(f))
+    w.close()
+
+
+def h264_round_trip(rgb: np.ndarray) -> np.ndarray:
+    """The frames an H.264 video of ``rgb`` decodes to (``write_h264`` on one thread, then
+    ``read_video``): deterministic for one ffmpeg build (``ffmpeg_version``)."""
+    with tempfile.TemporaryDirectory(prefix="savos-h264-") as tmp:
+        path = Path(tmp) / "clip.mp4"
+        write_h264(path, rgb, threads=1)
+        out = read_video(path)
+    if out.shape != rgb.shape:
+        raise SavosError(f"H.264 round trip returned {out.shape[0]} frames of {out.shape[2]}x{out.shape[1]}, "
+                         f"expected {rgb.shape[0]} of {rgb.shape[2]}x{rgb.shape[1]}")
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_version() -> str:
+    """The version of imageio-ffmpeg's ffmpeg (recorded with the frames it encodes)."""
+    import imageio_ffmpeg  # lazy: only video files need ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_version())

@@ -15,18 +15,12 @@ import numpy as np
 from PIL import Image
 
 from savos.data.importers.flow import FLO_MAGIC
+from savos.data.importers.media import write_h264
 
 
 def write_mp4(path: Path, rgb: np.ndarray) -> None:
-    import imageio_ffmpeg  # lazy: only video files need ffmpeg
-
-    T, H, W = rgb.shape[:3]
-    w = imageio_ffmpeg.write_frames(str(path), (W, H), fps=25, codec="libx264", macro_block_size=1,
-                                    output_params=["-pix_fmt", "yuv420p"], ffmpeg_log_level="error")
-    w.send(None)
-    for f in rgb:
-        w.send(np.ascontiguousarray(f))
-    w.close()
+    """uint8 (T, H, W, 3) -> an H.264 mp4 (media.write_h264)."""
+    write_h264(path, rgb)
 
 
 def rle(mask: np.ndarray) -> dict:
