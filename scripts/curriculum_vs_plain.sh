@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Curriculum against plain training at equal compute, scored on the Chewing-Gum test split (issue 9):
+# Curriculum against plain training at equal compute, scored on the Chewing-Gum test split:
 # recipes/gum-cpu.yaml on Chewing Gum and recipes/gum-curriculum.yaml on the curriculum
 # (recipes/curricula/gum.yaml), the same model, steps, batch and schedule; both validated on the
 # Chewing-Gum val split. STEPS shortens both runs alike (the curriculum's level_steps scale with it).

@@ -1,4 +1,4 @@
-"""Every command against every class of bad input (issue 12): missing, empty, truncated, wrong type, not
+"""Every command against every class of bad input: missing, empty, truncated, wrong type, not
 UTF-8, wrong dataset, unwritable output, traversal, absurd size.
 
 Each case asserts: a non-zero exit, exactly one line on stderr that names the input, no traceback, and

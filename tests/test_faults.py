@@ -1,4 +1,4 @@
-"""Faults during long work (issue 12): kill -9 and a full disk during generation, training and prediction.
+"""Faults during long work: kill -9 and a full disk during generation, training and prediction.
 
 Each command is run as a real process. After the fault, the same command (``--resume`` for training)
 finishes, and its outputs are byte-identical to those of a run that never failed. A full disk is

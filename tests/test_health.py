@@ -1,4 +1,4 @@
-"""Training health (issue 12): divergence stops with status "diverged"; healthy runs are left alone;
+"""Training health: divergence stops with status "diverged"; healthy runs are left alone;
 Ctrl-C saves last.pt and prints a resume command that continues to the numbers of an unbroken run;
 stale temporary files of killed runs are removed."""
 

@@ -135,7 +135,7 @@ def test_create_prediction_dir(tmp_path):
 
 
 def test_overwrite_never_deletes_files_savos_did_not_write(tmp_path):
-    """Issue 12: `--overwrite` on a folder of the user's own files (even *.npz, metrics_*, dot files)
+    """`--overwrite` on a folder of the user's own files (even *.npz, metrics_*, dot files)
     refuses, names them, and deletes nothing."""
     mine = {"my_arrays.npz": b"PK", ".env": b"SECRET=1", "metrics_notes.txt": b"notes"}
     for name, data in mine.items():

@@ -1,5 +1,5 @@
 """Every shipped training recipe runs: `savos train RECIPE --set train.steps=3` on tiny data, on the CPU,
-through the real CLI (the user's commands in sequence, issue 8 item 5)."""
+through the real CLI (the user's commands in sequence)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ Sparse flow: the bit-packed map of pixels whose flow is not (0, 0) (``ceil(N / 8
 followed by the flow of those pixels in C order, quantised ``q = round(flow * 64)`` and delta-coded
 along that order, per channel, in ``flow_dtype`` (int16, or int32 when a delta needs it). Decoding
 returns ``q / 64`` as float32, so the stored flow differs from the exact flow by at most 1/128 px
-(< 0.01 px, the bound DESIGN.md allows). Flow is zero on static background and outside amodal masks,
+(< 0.01 px, the bound docs/design.md sets). Flow is zero on static background and outside amodal masks,
 so only moving pixels cost anything, and the delta of the affine flow of rigid motion is nearly
 constant, which zstd compresses to almost nothing.
 """

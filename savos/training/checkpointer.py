@@ -54,7 +54,7 @@ def open_run_folder(run_dir: Path, config: Config, resume: bool, start: int) -> 
 
 @dataclass
 class Checkpointer:
-    """Rank 0's saving of one run (module docstring). ``started``: when this session's first step began."""
+    """Rank 0's saving of one run (module docstring). ``started``: when this process's first step began."""
 
     run_dir: Path
     config: Config  # the run's recipe, saved in every checkpoint

@@ -1,5 +1,5 @@
 """Where training data comes from: ``data.root`` names a dataset folder, a curriculum, or a generator
-config streamed on the fly (DESIGN.md, "Where training data comes from").
+config streamed on the fly (docs/design.md, "Where training data comes from").
 
 - a dataset folder (``dataset.json``): one level;
 - a curriculum folder (``curriculum.json``, made by ``savos-gen curriculum``): its levels in order;
