@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's results tables, one command: for each Chewing-Gum set (the default one and gum-hard), every
+# The results tables of docs/results.md, one command: for each Chewing-Gum set (the default one and gum-hard), every
 # method of the table trained and scored on the test split under the savos protocol, plus a report.
 #   visible, convex, circle, union    non-learned baselines (savos baseline ...); union is the temporal one
 #   gum-image-ssl                     the per-frame self-supervised baseline
@@ -12,18 +12,22 @@
 # names the recipe that ran.
 # Many hours on a 2-core CPU: each learned method has a MINUTES budget (default 60, its recipe's).
 # Settings (environment): SETS ("gum gum-hard"), DATA_DIR (data), RUNS (runs), MINUTES, N (5000 clips),
-# METHODS (the learned recipes), EXTRA (more --set KEY=VALUE for every training run), BIN.
+# METHODS (the learned recipes; empty: baselines only), EXTRA (more --set KEY=VALUE for every training
+# run), BIN, RESULTS (results: where the scores are published; empty: not published).
 # Re-running resumes: finished data and training are kept; predictions and scores are redone.
-# Output: $RUNS/<set>/<method>/pred-test, $RUNS/<set>/table.md (the scores), $RUNS/<set>/report/.
+# Output: $RUNS/<set>/<method>/pred-test, $RUNS/<set>/table.md (the scores), $RUNS/<set>/report/, and
+# $RESULTS/<set>/<method>/ (metrics_savos.json, and a learned method's config.yaml and run summary), which
+# `python scripts/results_doc.py` turns into docs/results.md and the README's headline table.
 set -euo pipefail
 SETS=${SETS:-gum gum-hard}
 DATA_DIR=${DATA_DIR:-data}
 RUNS=${RUNS:-runs}
 MINUTES=${MINUTES:-60}
 N=${N:-5000}
-METHODS=${METHODS:-gum-image-ssl gum-oracle-unet gum-cpu-paper gum-cpu gum-oracle-savos}
+METHODS=${METHODS-gum-image-ssl gum-oracle-unet gum-cpu-paper gum-cpu gum-oracle-savos}
 EXTRA=${EXTRA:-}
 BIN=${BIN:-.venv/bin}
+RESULTS=${RESULTS-results}
 step() { printf '\n== %s\n' "$*"; }
 recipe_for() {  # SET METHOD -> the recipe that method trains on that set (header)
   local own="$1-${2#gum-}"
@@ -42,7 +46,8 @@ for set in $SETS; do
   recipes=()
   for m in $METHODS; do recipes+=("$(recipe_for "$set" "$m")"); done
   for recipe in "${recipes[@]}"; do
-    step "$set: train $recipe (at most $MINUTES min)"
+    budget="at most $MINUTES min"; [ "$MINUTES" = 0 ] && budget="no time limit"
+  step "$set: train $recipe ($budget)"
     resume=()
     [ -f "$out/$recipe/last.pt" ] && resume=(--resume)
     extra=()
@@ -66,5 +71,15 @@ for set in $SETS; do
         | awk -v m="$m" '{print "| " m " | " $3 " | " $4 " |"}'
     done
   } | tee "$out/table.md"
-  "$BIN/savos" report "${preds[@]}" --data "$data" --out "$out/report" --overwrite
+  "$BIN/savos" report "${preds[@]}" --data "$data" --out "$out/report" --overwrite -q
+
+  if [ -n "$RESULTS" ]; then
+    step "$set: publish the scores -> $RESULTS/$set"
+    for m in visible convex circle union "${recipes[@]}"; do
+      mkdir -p "$RESULTS/$set/$m"
+      cp "$out/$m/pred-test/metrics_savos.json" "$RESULTS/$set/$m/"
+      [ -f "$out/$m/config.yaml" ] && cp "$out/$m/config.yaml" "$out/$m/metrics.json" "$RESULTS/$set/$m/"
+    done
+    cp "$data/dataset.json" "$RESULTS/$set/dataset.json"
+  fi
 done

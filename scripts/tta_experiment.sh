@@ -15,8 +15,8 @@
 #
 # Settings: SHIFT (gum-hard | heldout), OUT (folder), N (clips per training set), TEST (test clips),
 # MINUTES (per training run), STEPS, PATCH, ITERS (adapt.max_iters), LR (adapt.lr), WORKERS, THREADS
-# (train.threads; the recipes' own by default), BIN. Defaults: the small scale that was
-# run on the shared 2-core machine for the README; full scale is N=5000 MINUTES=60 PATCH=64 with the
+# (train.threads; the recipes' own by default), BIN. Defaults: a small scale that runs on a 2-core
+# machine; full scale is N=5000 MINUTES=60 PATCH=64 with the
 # recipes' own models (SMALL=0), TEST=100 ITERS=30.
 set -euo pipefail
 OUT=${OUT:-out/tta}
@@ -52,7 +52,7 @@ common=(--set "data.patch=$PATCH" --set "train.steps=$STEPS" --set "train.max_mi
 savos_model=() ssl_model=()
 if [ "$SMALL" = 1 ]; then  # a smaller network, windows and batches: ~4x cheaper steps
   common+=(--set data.window=8 --set train.batch_size=4)
-  # the paper's LSTM memory, no others' masks as input: the network the README's numbers were measured with
+  # the paper's LSTM memory, no others' masks as input: the paper's network
   savos_model=(--set model.memory=vector --set model.others=false
                --set "model.enc_widths=[8,16,32]" --set model.feat=64 --set model.hidden=64
                --set "model.completer_widths=[8,16,32]" --set "model.motion_widths=[8,16,32]")

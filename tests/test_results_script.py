@@ -1,4 +1,4 @@
-"""scripts/results.sh (the README's results tables, one command) in a shortened mode: both sets, the
+"""scripts/results.sh (the results tables, one command) in a shortened mode: both sets, the
 non-learned baselines and two learned recipes, one of which gum-hard replaces with its own
 (gum-hard-cpu.yaml), scored into a table and a report with the reach plot."""
 

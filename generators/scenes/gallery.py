@@ -1,6 +1,6 @@
 """Previews of scene presets without writing a dataset: one clip generated in memory and drawn by
 generators/preview.py (frame | visible labels | amodal contours | flow). ``savos-gen gallery`` makes one
-GIF per preset (the README's gallery); ``savos-gen preview`` accepts a scene YAML the same way."""
+GIF per preset (the gallery of docs/scenes.md); ``savos-gen preview`` accepts a scene YAML the same way."""
 
 from __future__ import annotations
 

@@ -205,12 +205,12 @@ def preview(root, index, split, seed, out, fps, scale, pred_dir, quiet):
 @click.option("--scenes", type=click.Path(file_okay=False, exists=True), default="recipes/scenes",
               show_default=True, help="Folder of scene presets (*.yaml).")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="Folder for one <preset>.gif each (the README's gallery is docs/gallery).")
+              help="Folder for one <preset>.gif each (docs/scenes.md shows docs/gallery).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--scale", type=int, default=2, show_default=True, help="Pixel upscaling factor.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; print only the summary line.")
 def gallery(scenes, out, seed, scale, quiet):
-    """One preview GIF per scene preset (the README's gallery), each clip made in memory.
+    """One preview GIF per scene preset (the gallery of docs/scenes.md), each clip made in memory.
 
     Example: savos-gen gallery --out docs/gallery
     """

@@ -26,6 +26,7 @@ from savos.errors import SavosError
 from savos.evaluation.metrics import PROTOCOLS, PairRecords, breakdowns, score_clip, summarize
 from savos.evaluation.predictions import INFO_NAME, Predictions, open_predictions
 from savos.outputs import OwnedDir, check_writable
+from savos.readers import need, read_json
 
 NUMBERS = ["miou_full", "miou_occ", "metric1_full", "metric1_occ", "metric2_full", "metric2_occ",
            "pairs_full", "pairs_occ"]
@@ -127,6 +128,23 @@ def evaluate(pred_dir: str | Path, data_root: str | Path, split: str = "test", p
     if write:
         result.files = write_results(result, out)
     return result
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """Read and check a ``metrics_<protocol>.json`` (the one reader of the format); one-line errors name
+    the file and the field."""
+    path = Path(path)
+    fix = "delete it; `savos eval` writes it again"
+    doc = read_json(path, "metrics file", fix)
+    summary = need(doc, "summary", dict, path, fix)
+    for key in ("miou_full", "miou_occ", "metric2_full", "metric2_occ"):
+        need(summary, key, (float, type(None)), f"{path}: summary", fix)
+    for key in ("pairs_full", "pairs_occ"):
+        need(summary, key, int, f"{path}: summary", fix, minimum=0)
+    for row in need(doc, "by_bucket", list, path, fix):
+        need(row, "bucket", str, f"{path}: by_bucket", fix)
+    need(doc, "fingerprint", dict, path, fix)
+    return doc
 
 
 def result_names(protocol: str) -> list[str]:

@@ -32,11 +32,11 @@ from savos.atomic import write_bytes_atomic
 from savos.data import open_dataset
 from savos.data.viz import label_colors, save_figure
 from savos.errors import SavosError
-from savos.evaluation.evaluate import evaluate, provenance
+from savos.evaluation.evaluate import evaluate, provenance, read_metrics
 from savos.evaluation.metrics import PROTOCOLS
 from savos.evaluation.predictions import open_predictions
 from savos.outputs import OwnedDir, check_writable
-from savos.readers import need, read_json
+from savos.readers import read_json
 from savos.report.adapt_section import adapt_names, adapt_section
 from savos.report.reach import iou_by_reach, pair_reach, plot_reach, reach_table, read_pairs
 from savos.training.summary import SUMMARY, read_summary
@@ -91,23 +91,11 @@ def _score(e: Entry, protocol: str, data_root: str | None, split: str, progress:
     if path.is_file():
         cached = read_json(path, "metrics file", "delete it; `savos eval` writes it again")
         if isinstance(cached, dict) and cached.get("fingerprint") == provenance(preds, Path(root), split):
-            e.metrics = _checked_metrics(cached, path)
+            e.metrics = read_metrics(path)
             return
     result = evaluate(e.pred_dir, root, split, protocol, progress=progress)
-    e.metrics = _checked_metrics(read_json(path, "metrics file"), path)
+    e.metrics = read_metrics(path)
     assert e.metrics["fingerprint"] == result.meta["fingerprint"]
-
-
-def _checked_metrics(doc: dict, path: Path) -> dict:
-    fix = "delete it; `savos eval` writes it again"
-    summary = need(doc, "summary", dict, path, fix)
-    for key in ("miou_full", "miou_occ", "metric2_full", "metric2_occ"):
-        need(summary, key, (float, type(None)), f"{path}: summary", fix)
-    for key in ("pairs_full", "pairs_occ"):
-        need(summary, key, int, f"{path}: summary", fix, minimum=0)
-    for row in need(doc, "by_bucket", list, path, fix):
-        need(row, "bucket", str, f"{path}: by_bucket", fix)
-    return doc
 
 
 def _has_truth(e: Entry) -> bool:

@@ -128,7 +128,7 @@ class Checkpointer:
                "last": s.history[-1] if s.history else None, "val_loss_at_start": s.val0,
                "history": s.history, "world_size": self.world,
                "dataset": {"root": self.config.data.root, "id": self.data_id},
-               "seconds_this_session": round(time.monotonic() - self.started, 1)}
+               "seconds_this_process": round(time.monotonic() - self.started, 1)}
         if message:
             out["message"] = message
         write_json_atomic(self.run_dir / SUMMARY, out)

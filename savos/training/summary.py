@@ -2,7 +2,7 @@
 
 Fields: ``status`` ("running", "finished", "stopped: ...", "interrupted", "diverged"), ``step``, ``steps``,
 ``best_step``, ``best_val_loss``, ``last`` (the latest validation record), ``history`` (every validation
-record: ``step`` and ``loss_*``/``miou_*`` numbers), ``world_size``, ``seconds_this_session``, ``dataset``
+record: ``step`` and ``loss_*``/``miou_*`` numbers), ``world_size``, ``seconds_this_process``, ``dataset``
 (fingerprints of the training data), and, when it stopped early, ``message``.
 """
 
