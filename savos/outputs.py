@@ -26,7 +26,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from savos.atomic import is_temp_of, write_json_atomic
+from savos.atomic import is_temp_of, temp_path, write_json_atomic
 from savos.errors import SavosError
 from savos.locks import hold, is_lock_name
 from savos.readers import need, read_json
@@ -211,18 +211,31 @@ def open_output(path: str | Path, command: str, flag: str = "--out",
         yield folder
 
 
+def check_output_file(path: str | Path, command: str, overwrite: bool = False, flag: str = "--out") -> Path:
+    """Refuse a single output file (a preview) that may not be written: a folder, a name too long, a
+    file of the user's (not in its folder's manifest), or one of savos's without ``overwrite``."""
+    path = check_writable_file(path, flag)
+    temp_path(path)  # a name too long for its temporary file is refused now, naming it
+    folder = OwnedDir(path.parent if str(path.parent) else Path("."), command)
+    if path.exists() or path.is_symlink():
+        owned = folder.owned()
+        if path.name not in owned:
+            raise SavosError(f"{flag} {path}: exists and was not written by savos; savos will not replace "
+                             f"it: move it or choose another {flag}")
+        if not overwrite:
+            raise SavosError(f"{flag} {path}: exists (written by {owned[path.name]}); pass --overwrite to "
+                             f"replace it or choose another {flag}")
+    return path
+
+
 @contextlib.contextmanager
 def open_output_file(path: str | Path, command: str, overwrite: bool = False, flag: str = "--out"
                      ) -> Iterator[Path]:
-    """A single output file (a preview): its folder locked, and the file claimed in the folder's
-    manifest. An existing file is replaced only if savos wrote it and ``overwrite`` is given; a file of
-    the user's is never replaced. -> the path."""
-    path = check_writable_file(path, flag)
+    """A single output file (a preview), for the duration of the block: checked (``check_output_file``),
+    its folder locked, and the file claimed in the folder's manifest. -> the path."""
+    path = check_output_file(path, command, overwrite, flag)
     with open_output(path.parent if str(path.parent) else Path("."), command, flag) as folder:
-        folder.refuse_collisions([path.name], flag)
-        if path.exists() and not overwrite:
-            raise SavosError(f"{flag} {path}: exists (written by {folder.owned()[path.name]}); pass "
-                             f"--overwrite to replace it or choose another {flag}")
+        check_output_file(path, command, overwrite, flag)  # again, now that the folder is ours
         folder.claim([path.name])
         yield path
 
