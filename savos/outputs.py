@@ -145,7 +145,7 @@ class OwnedDir:
         """Refuse the folder if it holds a kind of output this command may not write beside (module
         docstring), naming what is there."""
         hosts = GUESTS.get(self.kind, set())
-        for kind, names in sorted(self.kinds().items()):
+        for kind, names in sorted(self.kinds().items(), key=lambda kv: (kv[0] in GUESTS, kv[0])):
             if kind == self.kind or GUESTS.get(kind, set()) is None:
                 continue
             if hosts is None or kind in (hosts or set()):
