@@ -174,3 +174,16 @@ def test_finishing_a_dataset_removes_only_exact_temporary_names(tmp_path):
     stale.write_bytes(b"half")
     assert make(shard=(1, 2)) is not None
     assert not stale.exists() and all((root / "train" / n).read_text() == "mine" for n in users)
+
+
+@pytest.mark.parametrize("name", ["preview", "chewing-gum", "baseline", "train", "eval"])
+def test_an_over_long_output_name_is_named_as_given(world, name, tmp_path):
+    if name == "preview":
+        out = tmp_path / ("a" * 250 + ".gif")  # fits; its temporary name would not
+        group, args = gen_main, ["preview", str(world["data"]), "--out", str(out), "-q"]
+    else:
+        out = tmp_path / ("b" * 256)
+        group, args = COMMANDS[name](world, str(out))
+    line = _one_line(CliRunner().invoke(group, args), f"{out}: the name is too long")
+    assert ".tmp-" not in line
+    assert sorted(tmp_path.iterdir()) == []
