@@ -91,6 +91,14 @@ def _is_temp_of(entry: str, owned: set[str]) -> bool:
     return base in owned and is_temp_of(entry, base)
 
 
+def _may_join(guest: str, host: str) -> bool:
+    """Whether output of kind ``guest`` may sit in a folder of kind ``host`` (``GUESTS``)."""
+    if guest not in GUESTS:
+        return False
+    hosts = GUESTS[guest]
+    return hosts is None or host in hosts
+
+
 def _bookkeeping(name: str) -> bool:
     """The manifest and the lock files: savos's, in every output folder, never an output."""
     return name == MANIFEST or is_lock_name(name)
@@ -143,14 +151,9 @@ class OwnedDir:
 
     def check_kind(self, flag: str = "--out") -> None:
         """Refuse the folder if it holds a kind of output this command may not write beside (module
-        docstring), naming what is there."""
-        hosts = GUESTS.get(self.kind, set())
+        docstring), naming what is there (its main kind first)."""
         for kind, names in sorted(self.kinds().items(), key=lambda kv: (kv[0] in GUESTS, kv[0])):
-            if kind == self.kind or GUESTS.get(kind, set()) is None:
-                continue
-            if hosts is None or kind in (hosts or set()):
-                continue
-            if kind in GUESTS and self.kind in (GUESTS[kind] or set()):
+            if kind == self.kind or _may_join(kind, self.kind) or _may_join(self.kind, kind):
                 continue
             what = KIND_NAMES.get(kind, f"the output of {kind}")
             raise SavosError(f"{flag} {self.path}: holds {what} ({describe(sorted(names))}); "
