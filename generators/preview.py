@@ -5,6 +5,7 @@ numpy + Pillow for drawing, moviepy for writing.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from savos.atomic import write_bytes_atomic
+from savos.atomic import NAME_MAX, temp_path, write_bytes_atomic
 from savos.data.clip import Clip
 from savos.data.viz import PALETTE, color_wheel, contours, flow_to_rgb, label_colors
 from savos.errors import SavosError
@@ -57,7 +58,10 @@ def write_video(frames: list[np.ndarray], out: str | Path, fps: int = 8) -> Path
 
     from moviepy import ImageSequenceClip  # lazy: moviepy is slow to import; only .mp4 output needs it
 
-    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{suffix}")  # ffmpeg picks the format by suffix
+    tmp = temp_path(out)
+    tmp = tmp.with_name(tmp.name + suffix)  # ffmpeg picks the format by the suffix
+    if len(tmp.name.encode()) > NAME_MAX:  # name the user's file, not the temporary one
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(out))
     try:
         ImageSequenceClip(list(frames), fps=fps).write_videofile(str(tmp), codec="libx264", logger=None,
                                                                  audio=False)

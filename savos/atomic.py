@@ -3,17 +3,37 @@ crash never sees half a file. Used for every small output (dataset.json, predict
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
+
+NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, tmpfs)
+
+
+def temp_path(path: str | Path) -> Path:
+    """The temporary name a write of ``path`` uses: ``.<name>.tmp-<pid>`` in the same folder. A name too
+    long to get one is refused naming ``path`` itself, not the temporary file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    if len(tmp.name.encode()) > NAME_MAX:
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(path))
+    return tmp
+
+
+def is_temp_of(entry: str, name: str) -> bool:
+    """Whether file name ``entry`` is exactly a temporary file of a write of ``name`` (``temp_path``):
+    a look-alike such as ``.last.pt.tmp-old`` or ``last.pt.tmp-1`` is not."""
+    return re.fullmatch(rf"\.{re.escape(name)}\.tmp-[0-9]+", entry) is not None
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     path = Path(path)
+    tmp = temp_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
             f.write(data)

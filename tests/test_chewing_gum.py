@@ -377,7 +377,7 @@ def test_writer_batches_give_the_bytes_of_single_clips(tmp_path):
     write_dataset(tmp_path / "b", partial(generate_clip, cfg, 3), splits, desc, shard_size=13, workers=1,
                   progress=False)
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
-    assert len(files) == 5
+    assert len(files) == 6  # dataset.json, 4 shards, the manifest
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
 

@@ -260,7 +260,7 @@ def test_preview_and_gallery_of_scene_files(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["gallery", "--scenes", str(scenes), "--out", str(tmp_path / "g")])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["a.gif", "b.gif"]
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == [".savos-files.json", "a.gif", "b.gif"]
     assert Image.open(tmp_path / "g" / "a.gif").n_frames == SMALL["frame"]["frames"]
     out = tmp_path / "one.gif"
     result = runner.invoke(main, ["preview", str(scenes / "a.yaml"), "--clip", "2", "--out", str(out)])

@@ -22,6 +22,7 @@ from generators.scenes.config import SceneConfig
 from generators.scenes.dataset import split_counts, write_scene_dataset
 from savos.atomic import write_json_atomic
 from savos.errors import SavosError
+from savos.outputs import open_output
 from savos.readers import merge, read_yaml
 
 MANIFEST = "curriculum.json"
@@ -78,17 +79,20 @@ def write_curriculum(path: str | Path, out: str | Path, *, n: int, seed: int = 0
     """Write every level of the curriculum at ``path`` into ``out`` and the manifest; returns it."""
 
     levels = load_curriculum(path)
-    out = Path(out)
     counts = split_counts(n, val, test)
     entries = []
-    for i, level in enumerate(levels):
-        info = write_scene_dataset(level.config, out / level.name, n=n, seed=seed + i, splits=counts,
-                                   workers=workers, shard_size=shard_size, progress=progress)
-        assert info is not None  # every shard was made by this call
-        entries.append({"level": i, "name": level.name, "root": level.name, "seed": seed + i,
-                        "splits": counts, "config": level.config.to_dict()})
-    manifest = {"kind": "curriculum", "source": str(path), "seed": int(seed), "levels": entries}
-    write_json_atomic(out / MANIFEST, manifest)
+    with open_output(out, "savos-gen curriculum") as folder:
+        folder.refuse_collisions([MANIFEST, *(level.name for level in levels)])
+        folder.claim([MANIFEST, *(level.name for level in levels)])
+        for i, level in enumerate(levels):
+            info = write_scene_dataset(level.config, folder.path / level.name, n=n, seed=seed + i,
+                                       splits=counts, workers=workers, shard_size=shard_size,
+                                       progress=progress)
+            assert info is not None  # every shard was made by this call
+            entries.append({"level": i, "name": level.name, "root": level.name, "seed": seed + i,
+                            "splits": counts, "config": level.config.to_dict()})
+        manifest = {"kind": "curriculum", "source": str(path), "seed": int(seed), "levels": entries}
+        write_json_atomic(folder.path / MANIFEST, manifest)
     return manifest
 
 

@@ -15,6 +15,7 @@ from generators.scenes.engine import generate_clip
 from savos.data import open_dataset
 from savos.data.clip import Clip
 from savos.errors import SavosError
+from savos.outputs import open_output
 
 
 def preset_clip(scene_file: str | Path, seed: int = 0, index: int = 0) -> Clip:
@@ -37,12 +38,15 @@ def clip_to_preview(root: str | Path, index: int, split: str, seed: int) -> Clip
 
 def make_gallery(scene_files: list[Path], out_dir: str | Path, seed: int = 0, index: int = 0, scale: int = 2,
                  fps: int = 8, progress: bool = False) -> list[Path]:
-    """``out_dir/<preset>.gif`` for every scene file, in order; returns the paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """``out_dir/<preset>.gif`` for every scene file, in order; returns the paths. A GIF of that name
+    that savos did not write (``savos.outputs``) is refused, never replaced."""
+    names = [f"{Path(path).stem}.gif" for path in scene_files]
     paths = []
-    for path in tqdm(scene_files, desc="gallery", unit="preset", disable=not progress, file=sys.stderr,
-                     dynamic_ncols=True):
-        frames = preview_frames(preset_clip(path, seed, index), scale=scale)
-        paths.append(write_video(frames, out_dir / f"{Path(path).stem}.gif", fps=fps))
+    with open_output(out_dir, "savos-gen gallery") as folder:
+        folder.refuse_collisions(names)
+        folder.claim(names)
+        for path, name in tqdm(list(zip(scene_files, names, strict=True)), desc="gallery", unit="preset",
+                               disable=not progress, file=sys.stderr, dynamic_ncols=True):
+            frames = preview_frames(preset_clip(path, seed, index), scale=scale)
+            paths.append(write_video(frames, folder.path / name, fps=fps))
     return paths

@@ -47,7 +47,7 @@ from savos.evaluation.predictions import (
     write_prediction_info,
 )
 from savos.limits import cap_workers
-from savos.outputs import OwnedDir, check_writable
+from savos.outputs import OwnedDir, open_output
 from savos.readers import FileFormatError, read_json
 from savos.training.checkpoint import find_checkpoint, load_checkpoint
 from savos.training.distributed import pick_device
@@ -133,7 +133,14 @@ def adapt(run_dir: str | Path, data_root: str | Path, split: str, out_dir: str |
           device: str = "cpu", overwrite: bool = False, progress: bool = True) -> Path:
     """Adapt the run to every clip of ``split`` (or the ``clips`` positions) and write OUT (module
     docstring); returns out_dir."""
-    out_dir = check_writable(out_dir)
+    with open_output(out_dir, "savos adapt") as folder:
+        return _adapt(run_dir, data_root, split, folder.path, clips, overrides, workers, device, overwrite,
+                      progress)
+
+
+def _adapt(run_dir: str | Path, data_root: str | Path, split: str, out_dir: Path, clips: str | None,
+           overrides: tuple[str, ...] | list[str], workers: int, device: str, overwrite: bool,
+           progress: bool) -> Path:
     config, ckpt_path = load_adapt_config(run_dir, overrides)
     workers = cap_workers(workers)
     pick_device(device)  # a missing GPU is one line now, not one per worker

@@ -14,6 +14,7 @@ import click
 from generators.chewing_gum import write_chewing_gum_dataset
 from generators.config import load_gum_config
 from generators.preview import preview_frames, write_video
+from generators.repair import repair as repair_dataset
 from generators.scenes.curriculum import write_curriculum
 from generators.scenes.dataset import write_scene_dataset
 from generators.scenes.gallery import clip_to_preview, make_gallery
@@ -24,7 +25,7 @@ from savos.data.verify import format_report
 from savos.errors import SavosError
 from savos.evaluation.predictions import open_predictions
 from savos.limits import cap_workers, check_count
-from savos.outputs import check_writable, check_writable_file
+from savos.outputs import check_output_file, check_writable, open_output_file
 
 
 class _Group(ErrorGroup):
@@ -150,9 +151,15 @@ def _report(out: str, shard: str, n: int, info: dict | None) -> None:
 @click.argument("root", type=click.Path(file_okay=False))
 @click.option("--workers", type=int, default=None, help="Processes [default: all cores].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--repair", is_flag=True,
+              help="First make again every shard that is missing or fails its checksum, from the "
+                   "generator config and seed in dataset.json (the original bytes).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def verify(root, workers, as_json, quiet):
+def verify(root, workers, as_json, repair, quiet):
     """Check every shard, clip and invariant of a dataset; print statistics. Exit 1 on any problem."""
+    if repair:
+        made = repair_dataset(root, workers=cap_workers(workers), progress=not quiet)
+        click.echo(f"{root}: repaired {len(made)} shard(s)", err=as_json)
     report = verify_any(root, workers=cap_workers(workers), progress=not quiet)
     if as_json:
         click.echo(json.dumps(report, indent=1))
@@ -163,7 +170,10 @@ def verify(root, workers, as_json, quiet):
             click.echo(f"problem: {p}", err=True)
         more = len(report["problems"]) - 20
         hidden = f" ({more} not shown)" if more > 0 else ""
-        click.echo(f"FAILED: {len(report['problems'])} problem(s){hidden}", err=True)
+        fix = any(p.endswith((": missing", ": checksum mismatch (corrupt or changed)"))
+                  for p in report["problems"])
+        fix = f"; make missing or corrupt shards again with `savos-gen verify {root} --repair`" if fix else ""
+        click.echo(f"FAILED: {len(report['problems'])} problem(s){hidden}{fix}", err=True)
         sys.exit(1)
     if not as_json:  # stdout stays one JSON document
         click.echo("OK: every check passed")
@@ -180,13 +190,15 @@ def verify(root, workers, as_json, quiet):
 @click.option("--scale", type=int, default=4, show_default=True, help="Pixel upscaling factor.")
 @click.option("--pred", "pred_dir", type=click.Path(file_okay=False), default=None,
               help="Prediction folder (savos predict): draw its amodal masks instead of the clip's.")
+@click.option("--overwrite", is_flag=True, help="Replace a preview savos wrote at --out earlier.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def preview(root, index, split, seed, out, fps, scale, pred_dir, quiet):
+def preview(root, index, split, seed, out, fps, scale, pred_dir, overwrite, quiet):
     """Write an animation of one clip of a dataset, or of a scene file (made in memory, nothing written):
-    frame | visible labels | amodal contours | flow colour wheel."""
+    frame | visible labels | amodal contours | flow colour wheel. An existing file at --out is replaced
+    only with --overwrite, and only if savos wrote it."""
     check_count(fps, "--fps", 1, 120)
     check_count(scale, "--scale", 1, 32)
-    check_writable_file(out)
+    check_output_file(out, "savos-gen preview", overwrite)  # before any work
     if pred_dir is not None and Path(root).is_file():
         raise SavosError("--pred: draws predictions of a dataset's clip; a scene file has none")
     clip = clip_to_preview(root, index, split, seed)
@@ -196,7 +208,9 @@ def preview(root, index, split, seed, out, fps, scale, pred_dir, quiet):
         if amodal.shape != clip.amodal.shape:
             raise SavosError(f"{pred_dir}: prediction of {clip.key} is {amodal.shape}, the clip "
                              f"{clip.amodal.shape}; predict the same dataset and split")
-    path = write_video(preview_frames(clip, scale=scale, amodal=amodal), out, fps=fps)
+    frames = preview_frames(clip, scale=scale, amodal=amodal)
+    with open_output_file(out, "savos-gen preview", overwrite) as target:
+        path = write_video(frames, target, fps=fps)
     if not quiet:
         click.echo(f"wrote {path}")
 

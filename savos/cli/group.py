@@ -20,6 +20,7 @@ _OS_HINTS = {
     errno.ENOTDIR: "a part of the path is a file, not a folder",
     errno.EISDIR: "a folder is in the way of a file",
     errno.ENOENT: "no such file or folder",
+    errno.ENAMETOOLONG: "the name is too long for the file system; choose a shorter one",
 }
 
 

@@ -2,7 +2,7 @@
 
 A shard is a plain POSIX tar. Each clip is a group of consecutive members ``<key>.<suffix>`` (see
 codec.py). Headers carry no time, owner or mode information that varies between runs, so the same clips
-give the same bytes. A shard is written to ``<name>.tmp-<pid>`` and renamed when complete: a folder only
+give the same bytes. A shard is written to ``.<name>.tmp-<pid>`` and renamed when complete: a folder only
 ever holds whole shards.
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from savos.atomic import temp_path
 from savos.errors import SavosError
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_.\-]+$")
@@ -52,14 +53,17 @@ def ustar_header(name: str, size: int) -> bytes:
     return head + b"%06o\0 " % checksum + tail
 
 
-def write_shard(path: Path, groups: Iterable[tuple[str, list[tuple[str, bytes]]]]) -> tuple[str, int]:
+def write_shard(path: Path, groups: Iterable[tuple[str, list[tuple[str, bytes]]]],
+                expect: str | None = None) -> tuple[str, int]:
     """Write clips to ``path`` atomically. ``groups`` yields (key, [(suffix, bytes), ...]).
 
     Returns (sha256 hex digest, number of clips). The file is a plain ustar archive, one member per
     (key, suffix), closed by two zero blocks and padded to a whole record, as ``tarfile`` writes it.
+    ``expect``: the digest the shard must have (a shard made again); if it differs, nothing is written
+    and ShardError says so.
     """
     path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp = temp_path(path)
     n, written, sha = 0, 0, hashlib.sha256()
     try:
         with open(tmp, "wb") as f:
@@ -78,6 +82,10 @@ def write_shard(path: Path, groups: Iterable[tuple[str, list[tuple[str, bytes]]]
             f.write(end)
             f.flush()
             os.fsync(f.fileno())
+        if expect is not None and sha.hexdigest() != expect:
+            raise ShardError(f"{path}: made again from the recorded settings, it does not match the "
+                             "recorded checksum (the dataset was made by another version of its generator); "
+                             "restore the file or make the dataset again")
         os.replace(tmp, path)
     except OSError as e:  # a full disk: name the shard, leave no partial file
         tmp.unlink(missing_ok=True)
@@ -102,12 +110,14 @@ class ShardReader:
         if self._index is not None:
             return
         if not self.path.is_file():
-            raise ShardError(f"{self.path}: shard is missing; regenerate the dataset or restore the file")
+            raise ShardError(f"{self.path}: shard is missing; regenerate it (`savos-gen verify --repair`, or "
+                             "re-run the same savos-gen command) or restore the file")
         if self.sha256 is not None:
             actual = sha256_file(self.path)
             if actual != self.sha256:
                 raise ShardError(f"{self.path}: checksum mismatch (the file is corrupt or was changed); "
-                                 "regenerate it (re-run the same savos-gen command) or restore it")
+                                 "regenerate it (`savos-gen verify --repair`, or re-run the same savos-gen "
+                                 "command) or restore it")
         index: dict[str, dict[str, tuple[int, int]]] = {}
         try:
             with tarfile.open(self.path, mode="r:") as tar:

@@ -39,6 +39,7 @@ from savos.data.hull import convex_hull_mask, convex_hull_points  # noqa: F401 (
 from savos.errors import SavosError
 from savos.evaluation.predictions import create_prediction_dir, write_prediction, write_prediction_info
 from savos.models.carry import carry
+from savos.outputs import open_output
 
 
 def _targets(clip) -> np.ndarray:
@@ -169,15 +170,17 @@ def run_baseline(name: str, data_root: str | Path, split: str, out_dir: str | Pa
     predict = BASELINES[name]
     ds = open_dataset(data_root, split)
     keys = [ds.locate(i)[1] for i in range(len(ds))]
-    out_dir = create_prediction_dir(out_dir, overwrite=overwrite, keys=keys, command=f"savos baseline {name}")
-    n_objects = 0
-    for i in tqdm(range(len(ds)), desc=f"baseline {name}", unit="clip", disable=not progress):
-        clip = ds[i]
-        amodal, predicted = predict(clip)
-        write_prediction(out_dir, clip.key, amodal, predicted)
-        n_objects += int(predicted.sum())
-    write_prediction_info(out_dir, {
-        "method": name, "source": None, "data_root": str(Path(data_root).resolve()), "split": split,
-        "dataset_id": fingerprint(data_root),
-        "num_clips": len(ds), "num_objects": n_objects})
-    return out_dir
+    command = f"savos baseline {name}"
+    with open_output(out_dir, command):
+        out_dir = create_prediction_dir(out_dir, overwrite=overwrite, keys=keys, command=command)
+        n_objects = 0
+        for i in tqdm(range(len(ds)), desc=f"baseline {name}", unit="clip", disable=not progress):
+            clip = ds[i]
+            amodal, predicted = predict(clip)
+            write_prediction(out_dir, clip.key, amodal, predicted)
+            n_objects += int(predicted.sum())
+        write_prediction_info(out_dir, {
+            "method": name, "source": None, "data_root": str(Path(data_root).resolve()), "split": split,
+            "dataset_id": fingerprint(data_root),
+            "num_clips": len(ds), "num_objects": n_objects})
+        return out_dir

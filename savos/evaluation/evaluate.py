@@ -25,7 +25,7 @@ from savos.data import fingerprint, open_dataset
 from savos.errors import SavosError
 from savos.evaluation.metrics import PROTOCOLS, PairRecords, breakdowns, score_clip, summarize
 from savos.evaluation.predictions import INFO_NAME, Predictions, open_predictions
-from savos.outputs import OwnedDir, check_writable
+from savos.outputs import OwnedDir, open_output
 from savos.readers import need, read_json
 
 NUMBERS = ["miou_full", "miou_occ", "metric1_full", "metric1_occ", "metric2_full", "metric2_occ",
@@ -104,9 +104,17 @@ def evaluate(pred_dir: str | Path, data_root: str | Path, split: str = "test", p
     ds = open_dataset(data_root, split)
     _check_keys(ds, preds, data_root, split)
     out = Path(out_dir) if out_dir is not None else pred_dir
-    if write:
-        check_writable(out)
-        OwnedDir(out, "savos eval").refuse_collisions(result_names(protocol))
+    if not write:
+        return _score(preds, ds, pred_dir, data_root, split, protocol, progress)
+    with open_output(out, "savos eval") as folder:
+        folder.refuse_collisions(result_names(protocol))
+        result = _score(preds, ds, pred_dir, data_root, split, protocol, progress)
+        result.files = write_results(result, out)
+    return result
+
+
+def _score(preds, ds, pred_dir: Path, data_root: Path, split: str, protocol: str, progress: bool
+           ) -> EvalResult:
     parts = []
     for i in tqdm(range(len(ds)), desc=f"eval {protocol}", unit="clip", disable=not progress):
         clip = ds[i]
@@ -125,8 +133,6 @@ def evaluate(pred_dir: str | Path, data_root: str | Path, split: str = "test", p
         meta={"predictions": str(pred_dir), "data_root": str(data_root), "split": split,
               "source": preds.info.get("source"), "created_by": f"savos {__version__}",
               "fingerprint": provenance(preds, data_root, split)})
-    if write:
-        result.files = write_results(result, out)
     return result
 
 

@@ -30,7 +30,7 @@ from savos.evaluation.predictions import (
     write_prediction_info,
 )
 from savos.limits import MAX_BATCH, check_count
-from savos.outputs import check_writable
+from savos.outputs import open_output
 from savos.readers import FileFormatError, read_json
 from savos.tracks import collate, crop_track, make_tracks, paste_back
 from savos.training.checkpoint import find_checkpoint, load_checkpoint
@@ -83,7 +83,12 @@ def predict(run_dir: str | Path, data_root: str | Path, split: str, out_dir: str
     an interrupted run with the same settings resumes, skipping the clips already written.
     """
     check_count(batch, "--batch", 1, MAX_BATCH)
-    out_dir = check_writable(out_dir)
+    with open_output(out_dir, "savos predict") as folder:
+        return _predict(run_dir, data_root, split, folder.path, batch, device, overwrite, progress)
+
+
+def _predict(run_dir: str | Path, data_root: str | Path, split: str, out_dir: Path, batch: int, device: str,
+             overwrite: bool, progress: bool) -> Path:
     clips = open_dataset(data_root, split)
     dev = pick_device(device, option="--device")
     model, config, ckpt_path, step = load_run(run_dir, dev)

@@ -52,21 +52,24 @@ def create_prediction_dir(pred_dir: str | Path, overwrite: bool = False, keys: I
     """Make ``pred_dir`` ready for writing the predictions of clips ``keys``.
 
     Ownership (savos.outputs): files that savos commands wrote there are listed in the folder's
-    manifest. Those are replaced only with ``overwrite``; a folder holding anything savos did not write
-    is refused, naming what is there, with or without ``overwrite`` (nothing of the user's is deleted).
+    manifest. Those of this kind of output are replaced only with ``overwrite``; a folder holding
+    another kind of output (a run, a dataset) or anything savos did not write is refused, naming what
+    is there, with or without ``overwrite`` (nothing of the user's or of another command is deleted).
+    The caller holds the folder (``savos.outputs.open_output``).
     The names about to be written (``<key>.npz``, predictions.json) are claimed before writing.
     """
     pred_dir = check_writable(pred_dir)
     folder = OwnedDir(pred_dir, command)
+    folder.check_kind()
     foreign = folder.foreign()
     if foreign:
         raise SavosError(f"--out {pred_dir}: holds {describe(foreign)}, which savos did not write; savos "
                          "deletes only its own files: choose an empty or new --out folder")
-    existing = [n for n in folder.owned() if (pred_dir / n).exists()]
+    existing = sorted(n for n in folder.mine() if (pred_dir / n).exists())
     if existing and not overwrite:
         raise SavosError(f"--out {pred_dir}: already holds savos outputs ({describe(existing)}); pass "
                          "--overwrite to replace them or choose another --out folder")
-    folder.remove(folder.owned())
+    folder.remove(folder.mine())
     pred_dir.mkdir(parents=True, exist_ok=True)
     keys = list(keys)
     for key in keys:

@@ -35,7 +35,7 @@ from savos.errors import SavosError
 from savos.evaluation.evaluate import evaluate, provenance, read_metrics
 from savos.evaluation.metrics import PROTOCOLS
 from savos.evaluation.predictions import open_predictions
-from savos.outputs import OwnedDir, check_writable
+from savos.outputs import OwnedDir, open_output
 from savos.readers import read_json
 from savos.report.adapt_section import adapt_names, adapt_section
 from savos.report.reach import iou_by_reach, pair_reach, plot_reach, reach_table, read_pairs
@@ -288,8 +288,13 @@ def make_report(inputs: list[str | Path], out_dir: str | Path, *, data_root: str
     only with ``overwrite``; ``progress`` shows a bar while unscored predictions are scored."""
     if not inputs:
         raise SavosError("give at least one prediction or run folder")
-    out = check_writable(out_dir)
-    folder = OwnedDir(out, "savos report")
+    with open_output(out_dir, "savos report") as folder:
+        return _make_report(inputs, folder, data_root, split, protocol, clips, overwrite, progress)
+
+
+def _make_report(inputs: list[str | Path], folder: OwnedDir, data_root: str | None, split: str,
+                 protocol: str, clips: int, overwrite: bool, progress: bool) -> Path:
+    out = folder.path
     if (out / "index.md").exists() and not overwrite:
         raise SavosError(f"--out {out}: holds a report already; pass --overwrite to replace it, or choose "
                          "another --out")

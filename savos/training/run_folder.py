@@ -8,7 +8,7 @@ from typing import Any
 
 from savos.config import Config, config_from_dict, config_to_dict
 from savos.errors import SavosError
-from savos.outputs import OwnedDir, check_writable
+from savos.outputs import OwnedDir, check_writable, describe
 from savos.training import sources
 from savos.training.checkpoint import BEST, LAST, load_checkpoint
 from savos.training.summary import SUMMARY
@@ -33,7 +33,14 @@ def check_run_dir(run_dir: Path, resume: bool, config: Config) -> dict[str, Any]
         if (run_dir / LAST).exists():
             raise SavosError(f"{run_dir}: already holds a run ({LAST}); pass --resume to continue it "
                              "or choose another --out")
-        OwnedDir(run_dir, "savos train").refuse_collisions(RUN_FILES)
+        folder = OwnedDir(run_dir, "savos train")
+        # A checkpoint of an earlier run without its last.pt (deleted, or moved): a new run would replace
+        # it. A run stopped before its first checkpoint (config.yaml, events, metrics.json) starts afresh.
+        kept = sorted(n for n in folder.mine() if n.endswith(".pt") and (run_dir / n).exists())
+        if kept:
+            raise SavosError(f"{run_dir}: holds {describe(kept)} of an earlier run but no {LAST} to resume "
+                             "from; savos will not replace it: move it or choose another --out")
+        folder.refuse_collisions(RUN_FILES)
         return None
     if not (run_dir / LAST).is_file():
         raise SavosError(f"{run_dir / LAST}: nothing to resume; drop --resume to start a new run")

@@ -23,6 +23,7 @@ the amodal crops is logged for information only (it never picks a checkpoint).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -37,6 +38,7 @@ from savos.config import Config, LossConfig, TrainConfig
 from savos.data import fingerprint
 from savos.errors import SavosError, note
 from savos.limits import cpu_count
+from savos.outputs import open_output
 from savos.tracks import TrackBatch
 from savos.training import distributed, sources
 from savos.training.batches import StepBatches, step_loader
@@ -117,8 +119,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, *, stop_aft
     raises DivergedError after writing metrics.json with ``"status": "diverged"``.
     """
     d = distributed.setup(config.train.device)
-    try:
-        return _train(config, Path(run_dir), resume, stop_after, progress, d, resume_command)
+    try:  # rank 0 writes the run folder; the lock keeps a second run out of it
+        with open_output(run_dir, "savos train") if d.is_main else contextlib.nullcontext():
+            return _train(config, Path(run_dir), resume, stop_after, progress, d, resume_command)
     finally:
         distributed.cleanup(d)
 
