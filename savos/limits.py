@@ -11,6 +11,7 @@ import os
 from savos.errors import SavosError
 
 MAX_CLIPS = 10_000_000  # clips in one dataset (~0.5 TB at the default size)
+MAX_SHARD_CLIPS = 100_000  # clips in one shard file
 MAX_CLIP_PIXELS = 2**25  # frames x height x width of one clip (e.g. 2048 frames of 128x128)
 MAX_PATCH = 512  # crop side in pixels
 MAX_BATCH = 4096  # tracks per step or per forward pass

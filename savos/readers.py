@@ -82,12 +82,12 @@ def merge(base: dict, overrides: dict) -> dict:
 
 
 _TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", int: "an integer", float: "a number",
-               bool: "true or false"}
+               bool: "true or false", type(None): "null"}
 
 
 def need(doc: Any, key: str, kind: type | tuple[type, ...], path: str | Path, fix: str = "",
-         minimum: int | None = None, optional: bool = False) -> Any:
-    """``doc[key]`` checked to be of ``kind`` (ints also >= ``minimum``), else a one-line
+         minimum: int | None = None, optional: bool = False, maximum: int | None = None) -> Any:
+    """``doc[key]`` checked to be of ``kind`` (ints also in [``minimum``, ``maximum``]), else a one-line
     FileFormatError naming ``path`` and the field. ``optional``: a missing key is None."""
     hint = f"; {fix}" if fix else ""
     if not isinstance(doc, dict):
@@ -105,7 +105,9 @@ def need(doc: Any, key: str, kind: type | tuple[type, ...], path: str | Path, fi
         want = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
         raise FileFormatError(f"{path}: field {key!r} must be {want}, got {brief(value)}{hint}")
     if minimum is not None and isinstance(value, int) and value < minimum:
-        raise FileFormatError(f"{path}: field {key!r} must be >= {minimum}, got {value}{hint}")
+        raise FileFormatError(f"{path}: field {key!r} must be >= {minimum}, got {brief(value)}{hint}")
+    if maximum is not None and isinstance(value, int) and value > maximum:
+        raise FileFormatError(f"{path}: field {key!r} must be at most {maximum:,}, got {brief(value)}{hint}")
     return value
 
 
