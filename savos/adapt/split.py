@@ -49,7 +49,7 @@ from savos.evaluation.predictions import (
 from savos.limits import cap_workers
 from savos.outputs import OwnedDir, check_writable
 from savos.readers import FileFormatError, read_json
-from savos.training.checkpoint import find_checkpoint, load_checkpoint
+from savos.training.checkpoint import find_checkpoint, load_checkpoint, load_weights
 from savos.training.distributed import pick_device
 from savos.training.methods import METHODS
 
@@ -82,13 +82,15 @@ def load_adapt_config(run_dir: str | Path, overrides: tuple[str, ...] | list[str
             raise ConfigError(f"--set {text}: savos adapt only takes adapt.* settings (e.g. --set "
                               "adapt.lr=3e-4); the rest of the recipe is the run's")
     path = find_checkpoint(run_dir)
-    raw = load_checkpoint(path)["config"]
+    ckpt = load_checkpoint(path)
+    raw = ckpt["config"]
     origins = apply_overrides(raw, overrides)
     config = config_from_dict(raw, source=str(path), origins=origins)
     if METHODS[config.method].supervised:
         raise SavosError(f"{run_dir}: method {config.method!r} is a supervised oracle: its loss needs the "
                          "ground truth, so it cannot adapt at test time; adapt a self-supervised run "
                          f"({', '.join(k for k, m in METHODS.items() if not m.supervised)})")
+    load_weights(METHODS[config.method].build(config), ckpt["model"], path)  # one line here, not per worker
     return config, path
 
 
@@ -142,7 +144,7 @@ def adapt(run_dir: str | Path, data_root: str | Path, split: str, out_dir: str |
     keys = [ds.locate(i)[1] for i in positions]
     settings = {"method": config.method, "source": str(Path(ckpt_path).resolve()),
                 "checkpoint_sha256": sha256_file(Path(ckpt_path)),
-                "step": int(load_checkpoint(ckpt_path)["step"]), "data_root": str(Path(data_root).resolve()),
+                "step": load_checkpoint(ckpt_path)["step"], "data_root": str(Path(data_root).resolve()),
                 "dataset_id": fingerprint(data_root), "split": split,
                 "clips": None if clips is None else keys, "adapt": asdict(config.adapt),
                 "loss": asdict(config.loss)}
