@@ -170,14 +170,15 @@ def adapt(run_dir: str | Path, data_root: str | Path, split: str, out_dir: str |
     init_args = (str(ckpt_path), config_to_dict(config), str(data_root), split, device)
     try:
         for key, after, before, log in _results(todo, min(workers, max(1, len(todo))), init_args):
-            write_prediction(before_dir, key, *before)
+            write_prediction(before_dir, key, *before, settings["dataset_id"])
             write_json_atomic(logs.path / f"{key}.json", log)
             plot_curve(log, logs.path / f"{key}.png")
             for name in ("loss", "visible_iou", "occluded_iou", "full_iou"):
                 for it, v in enumerate(log[name]):
                     if v is not None and np.isfinite(v):
                         writer.add_scalar(f"{key}/{name}", v, it)
-            write_prediction(out_dir, key, *after)  # last: its presence marks the clip done
+            # last: its presence marks the clip done
+            write_prediction(out_dir, key, *after, settings["dataset_id"])
             bar.set_postfix_str(f"{key}: {log['steps']} steps, {log['seconds']:.1f} s ({log['stopped']})")
             bar.update(1)
     finally:

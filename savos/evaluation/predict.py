@@ -106,7 +106,7 @@ def predict(run_dir: str | Path, data_root: str | Path, split: str, out_dir: str
         clip = clips[i]
         amodal, predicted = predict_clip(model, config.method, clip, config.data.patch, config.data.enlarge,
                                          batch, dev)
-        write_prediction(out_dir, clip.key, amodal, predicted)
+        write_prediction(out_dir, clip.key, amodal, predicted, settings["dataset_id"])
         n_objects += int(predicted.sum())
     write_prediction_info(out_dir, {**settings, "run": str(Path(run_dir)), "checkpoint": str(ckpt_path),
                                     "num_clips": len(clips), "num_objects": n_objects,
