@@ -7,6 +7,9 @@ Each bound is far above any sensible use and far below what would exhaust a mach
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Callable
+from typing import Any
 
 from savos.errors import SavosError
 
@@ -38,3 +41,21 @@ def cap_workers(requested: int | None, name: str = "--workers") -> int:
         return cpu_count()
     check_count(requested, name, 1, MAX_WORKERS)
     return min(requested, cpu_count())
+
+
+def worker_pool(context: Any, workers: int, initializer: Callable | None = None, initargs: tuple = ()):
+    """``context.Pool(workers, initializer, initargs)`` whose workers ignore Ctrl-C.
+
+    SIGINT is ignored while the workers start: they inherit that (across spawn's exec too, so Python
+    installs no KeyboardInterrupt handler in them), and a Ctrl-C at the terminal reaches the parent alone,
+    which stops, terminates the pool and prints one line, not a traceback per worker. Outside the main
+    thread (no signal handlers there) it is a plain pool.
+    """
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        return context.Pool(workers, initializer=initializer, initargs=initargs)
+    try:
+        return context.Pool(workers, initializer=initializer, initargs=initargs)
+    finally:
+        signal.signal(signal.SIGINT, previous)

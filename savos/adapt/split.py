@@ -46,7 +46,7 @@ from savos.evaluation.predictions import (
     write_prediction,
     write_prediction_info,
 )
-from savos.limits import cap_workers
+from savos.limits import cap_workers, worker_pool
 from savos.outputs import OwnedDir, check_writable
 from savos.readers import FileFormatError, read_json
 from savos.training.checkpoint import find_checkpoint, load_checkpoint, load_weights
@@ -101,7 +101,7 @@ def _init_worker(ckpt_path: str, config_dict: dict, data_root: str, split: str, 
     config = config_from_dict(config_dict, source=ckpt_path)
     if config.adapt.threads:
         torch.set_num_threads(config.adapt.threads)
-    dev = pick_device(device)
+    dev = pick_device(device, option="--device")
     method = METHODS[config.method]
     model = method.build(config).to(dev)
     state = load_checkpoint(ckpt_path, map_location=dev)["model"]
@@ -126,7 +126,7 @@ def _results(todo: list[int], workers: int, init_args: tuple):
         yield from map(_adapt_one, todo)
         return
     # spawn, not fork: a forked child of a process that ran torch's thread pool may hang
-    with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
+    with worker_pool(mp.get_context("spawn"), workers, _init_worker, init_args) as pool:
         yield from pool.imap_unordered(_adapt_one, todo)
 
 
@@ -138,7 +138,7 @@ def adapt(run_dir: str | Path, data_root: str | Path, split: str, out_dir: str |
     out_dir = check_writable(out_dir)
     config, ckpt_path = load_adapt_config(run_dir, overrides)
     workers = cap_workers(workers)
-    pick_device(device)  # a missing GPU is one line now, not one per worker
+    pick_device(device, option="--device")  # a missing GPU is one line now, not one per worker
     ds = open_dataset(data_root, split)
     positions = parse_clips(clips, len(ds))
     keys = [ds.locate(i)[1] for i in positions]
