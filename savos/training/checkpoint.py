@@ -5,6 +5,10 @@ bare module, never the DDP wrapper), ``optimizer`` (state dict), ``config`` (the
 dict), ``best_val_loss``, ``best_step``, ``history`` (list of validation records), ``rng`` (torch CPU and
 CUDA generator states as uint8 tensors). The learning rate is a pure function of the step and the data
 of step s a pure function of (seed, s, rank), so these are all that resuming needs.
+
+Reading checks every field's type (``check_fields``), and loading checks the weights against the model
+that the saved config describes (``load_weights``) and the optimizer state against its parameters
+(``load_optimizer``): a damaged or mismatched checkpoint is one line naming the file, never a traceback.
 """
 
 from __future__ import annotations
