@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generators.scenes.config import FLOW_SOURCES, VIDEO_CODECS
-from savos.errors import SavosError
+from savos.errors import SavosError, brief
 from savos.limits import MAX_CLIP_PIXELS
 from savos.readers import read_yaml
 
@@ -153,7 +153,7 @@ class ChewingGumConfig:
             raise SavosError(f"chewing-gum config must be a mapping of option: value, got {type(d).__name__}")
         unknown = [k for k in d if k not in _SCHEMA]
         if unknown:
-            raise SavosError(f"unknown chewing-gum config key {unknown[0]!r}; "
+            raise SavosError(f"unknown chewing-gum config key {brief(unknown[0])}; "
                              f"known keys: {', '.join(_SCHEMA)}")
         return cls(**dict(d))
 
@@ -161,7 +161,7 @@ class ChewingGumConfig:
 def _checked(name: str, value: Any, kind: str, low: float, high: float) -> Any:
     """The value normalised to its kind (ints as int, floats as float, pairs as tuples), or SavosError."""
     def fail(what: str) -> SavosError:
-        return SavosError(f"chewing-gum config: {name} must be {what}, got {value!r}")
+        return SavosError(f"chewing-gum config: {name} must be {what}, got {brief(value)}")
 
     def scalar(v: Any, k: str) -> Any:
         if isinstance(v, bool) or not isinstance(v, int | float) or (k == "int" and not isinstance(v, int)):

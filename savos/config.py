@@ -22,8 +22,9 @@ from typing import Any, Literal
 
 import yaml
 
+from savos import safe_yaml
 from savos.atomic import write_bytes_atomic
-from savos.errors import note
+from savos.errors import brief, note
 from savos.limits import MAX_BATCH, MAX_CLIPS, MAX_PATCH, MAX_WORKERS
 from savos.readers import FileFormatError, merge, read_yaml
 from savos.schema import ConfigError, FieldError, check, check_range, section_from_dict
@@ -179,7 +180,7 @@ def config_from_dict(raw: Any, source: str = "<dict>", origins: dict[str, str] |
             check(key in SECTIONS, str(key), f"unknown section (known: {', '.join(SECTIONS)})")
         method = raw.get("method", "savos")
         known = ", ".join(METHODS)
-        check(method in METHODS, "method", f"unknown method {method!r} (known: {known})")
+        check(method in METHODS, "method", f"unknown method {brief(method)} (known: {known})")
         return Config(
             method=method,
             data=section_from_dict(DataConfig, raw.get("data"), "data"),
@@ -201,9 +202,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not key.strip():
         raise ConfigError(f"--set {text}: expected KEY=VALUE, e.g. --set train.lr=3e-4")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError as e:
-        raise ConfigError(f"--set {text}: value is not valid YAML ({str(e).splitlines()[0]})") from None
+        parsed = safe_yaml.load(value) if value.strip() else ""
+    except safe_yaml.YamlRefused as e:
+        raise ConfigError(f"--set {text}: value {e}") from None
     return key.strip().split("."), parsed
 
 
@@ -254,7 +255,7 @@ def read_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[s
     base = raw.pop("base")
     if not isinstance(base, str) or not base.strip():
         raise ConfigError(f"{path}: base: expected the file name of another recipe, relative to this "
-                          f"one (e.g. base: gum-cpu.yaml), got {base!r}")
+                          f"one (e.g. base: gum-cpu.yaml), got {brief(base)}")
     base_path = Path(os.path.normpath(path.parent / base))
     chain = (*_chain, path.resolve())
     if base_path.resolve() in chain:

@@ -7,10 +7,14 @@ Each bound is far above any sensible use and far below what would exhaust a mach
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Callable
+from typing import Any
 
 from savos.errors import SavosError
 
 MAX_CLIPS = 10_000_000  # clips in one dataset (~0.5 TB at the default size)
+MAX_SHARD_CLIPS = 100_000  # clips in one shard file
 MAX_CLIP_PIXELS = 2**25  # frames x height x width of one clip (e.g. 2048 frames of 128x128)
 MAX_PATCH = 512  # crop side in pixels
 MAX_BATCH = 4096  # tracks per step or per forward pass
@@ -37,3 +41,21 @@ def cap_workers(requested: int | None, name: str = "--workers") -> int:
         return cpu_count()
     check_count(requested, name, 1, MAX_WORKERS)
     return min(requested, cpu_count())
+
+
+def worker_pool(context: Any, workers: int, initializer: Callable | None = None, initargs: tuple = ()):
+    """``context.Pool(workers, initializer, initargs)`` whose workers ignore Ctrl-C.
+
+    SIGINT is ignored while the workers start: they inherit that (across spawn's exec too, so Python
+    installs no KeyboardInterrupt handler in them), and a Ctrl-C at the terminal reaches the parent alone,
+    which stops, terminates the pool and prints one line, not a traceback per worker. Outside the main
+    thread (no signal handlers there) it is a plain pool.
+    """
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        return context.Pool(workers, initializer=initializer, initargs=initargs)
+    try:
+        return context.Pool(workers, initializer=initializer, initargs=initargs)
+    finally:
+        signal.signal(signal.SIGINT, previous)

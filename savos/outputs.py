@@ -15,8 +15,9 @@ folder. The kinds come from the manifest; a folder written without one is recogn
 ``open_output`` is how every command opens its output folder: checked writable, locked against a second
 writer (``savos.locks``), and checked for another kind of output.
 
-``check_writable`` runs before any work: the output (or its nearest existing ancestor) must be a folder
-we can write into, not a file; so a typo costs one line, not an hour of training.
+``check_writable`` runs before any work: the output's name must be UTF-8 text, and the output (or its
+nearest existing ancestor) a folder we can write into, not a file; so a typo costs one line, not an hour
+of training.
 """
 
 from __future__ import annotations
@@ -56,9 +57,22 @@ def kind_of(command: str) -> str:
     return command
 
 
+def check_utf8_name(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` if its name is UTF-8 text, else a one-line SavosError: outputs record their paths in JSON,
+    YAML and TensorBoard files, which hold text only, so a name of other bytes would fail halfway."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(str(path)).decode("utf-8", "backslashreplace")  # the bytes as \xNN
+        raise SavosError(f"{flag} {shown}: the name is not UTF-8 text, and savos records output paths "
+                         "as text; choose a name in UTF-8") from None
+    return Path(path)
+
+
 def check_writable(path: str | Path, flag: str = "--out") -> Path:
-    """Raise a one-line SavosError unless folder ``path`` exists and is writable or can be created."""
-    path = Path(path)
+    """Raise a one-line SavosError unless folder ``path`` has a UTF-8 name and exists and is writable or
+    can be created."""
+    path = check_utf8_name(path, flag)
     if path.exists() and not path.is_dir():
         raise SavosError(f"{flag} {path}: exists and is not a folder; choose another {flag}")
     probe = path
@@ -76,7 +90,7 @@ def check_writable(path: str | Path, flag: str = "--out") -> Path:
 
 def check_writable_file(path: str | Path, flag: str = "--out") -> Path:
     """Like check_writable, for a file output: its folder must be writable, it must not be a folder."""
-    path = Path(path)
+    path = check_utf8_name(path, flag)
     if path.is_dir():
         raise SavosError(f"{flag} {path}: is a folder; give a file name")
     check_writable(path.parent if str(path.parent) else Path("."), flag)

@@ -4,8 +4,10 @@ Every JSON or YAML file a command reads (dataset.json, predictions.json, metrics
 metrics.json, .predict.json, .pending.json, recipes, generator configs) goes through ``read_json`` or
 ``read_yaml``, and its fields through ``need``: a missing file, a folder in its place, bytes that are not
 UTF-8, broken JSON/YAML, a field of the wrong type or a negative count become a ``SavosError``
-``<path>: <problem>; <what to do>``. Binary formats have their own readers (shards: savos.data.shards,
-predictions: savos.evaluation.predictions, checkpoints: savos.training.checkpoint).
+``<path>: <problem>; <what to do>``. YAML is parsed by ``savos.safe_yaml`` (no aliases, bounded size and
+depth), and a message quotes at most a short prefix of a value (``savos.errors.brief``). Binary formats
+have their own readers (shards: savos.data.shards, predictions: savos.evaluation.predictions,
+checkpoints: savos.training.checkpoint).
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from savos.errors import SavosError
+from savos import safe_yaml
+from savos.errors import SavosError, brief
 
 # Names read from files that become path components (splits, shards, clip keys): one plain component.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
@@ -57,15 +58,15 @@ def read_json(path: str | Path, what: str = "JSON file", fix: str = "") -> Any:
 
 
 def read_yaml(path: str | Path, what: str = "YAML file", fix: str = "") -> Any:
-    """Parse the YAML file ``path`` (UTF-8) with ``yaml.safe_load``; an empty file is None."""
+    """Parse the YAML file ``path`` (UTF-8) with ``savos.safe_yaml.load`` (no aliases, bounded size and
+    depth); an empty file is None."""
 
     text = read_text(path, what, fix)
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
+        return safe_yaml.load(text)
+    except safe_yaml.YamlRefused as e:
         hint = f"; {fix}" if fix else ""
-        raise FileFormatError(f"{path}: the {what} is not valid YAML ({' '.join(str(e).split())}){hint}") \
-            from None
+        raise FileFormatError(f"{path}: the {what} {e}{hint}") from None
 
 
 def merge(base: dict, overrides: dict) -> dict:
@@ -81,12 +82,12 @@ def merge(base: dict, overrides: dict) -> dict:
 
 
 _TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", int: "an integer", float: "a number",
-               bool: "true or false"}
+               bool: "true or false", type(None): "null"}
 
 
 def need(doc: Any, key: str, kind: type | tuple[type, ...], path: str | Path, fix: str = "",
-         minimum: int | None = None, optional: bool = False) -> Any:
-    """``doc[key]`` checked to be of ``kind`` (ints also >= ``minimum``), else a one-line
+         minimum: int | None = None, optional: bool = False, maximum: int | None = None) -> Any:
+    """``doc[key]`` checked to be of ``kind`` (ints also in [``minimum``, ``maximum``]), else a one-line
     FileFormatError naming ``path`` and the field. ``optional``: a missing key is None."""
     hint = f"; {fix}" if fix else ""
     if not isinstance(doc, dict):
@@ -102,9 +103,11 @@ def need(doc: Any, key: str, kind: type | tuple[type, ...], path: str | Path, fi
         ok = True
     if not ok:
         want = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
-        raise FileFormatError(f"{path}: field {key!r} must be {want}, got {value!r:.60}{hint}")
+        raise FileFormatError(f"{path}: field {key!r} must be {want}, got {brief(value)}{hint}")
     if minimum is not None and isinstance(value, int) and value < minimum:
-        raise FileFormatError(f"{path}: field {key!r} must be >= {minimum}, got {value}{hint}")
+        raise FileFormatError(f"{path}: field {key!r} must be >= {minimum}, got {brief(value)}{hint}")
+    if maximum is not None and isinstance(value, int) and value > maximum:
+        raise FileFormatError(f"{path}: field {key!r} must be at most {maximum:,}, got {brief(value)}{hint}")
     return value
 
 
@@ -113,6 +116,6 @@ def safe_name(name: Any, path: str | Path, what: str, fix: str = "") -> str:
     starting with a dot), else a FileFormatError: names read from files never leave their folder."""
     if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or name in (".", ".."):
         hint = f"; {fix}" if fix else ""
-        raise FileFormatError(f"{path}: refusing {what} name {name!r} (one plain name: letters, digits, "
+        raise FileFormatError(f"{path}: refusing {what} name {brief(name)} (one plain name: letters, digits, "
                               f"_ . - ){hint}")
     return name

@@ -12,7 +12,7 @@ import types
 import typing
 from typing import Any, Literal
 
-from savos.errors import SavosError
+from savos.errors import BRIEF, SavosError, brief
 
 
 class ConfigError(SavosError):
@@ -67,22 +67,23 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             if len(inner) == 1:
                 raise
             names = " or ".join(_type_name(a) for a in inner)
-            raise FieldError(key, f"expected {names}, got {value!r}") from None
+            raise FieldError(key, f"expected {names}, got {brief(value)}") from None
     if dataclasses.is_dataclass(tp):  # a nested section: keys of its errors read key.sub.subsub
         return value if isinstance(value, tp) else section_from_dict(tp, value, key)
     if origin is Literal:
-        check(value in args, key, f"expected {_type_name(tp)}, got {value!r}")
+        check(value in args, key, f"expected {_type_name(tp)}, got {brief(value)}")
         return value
     if origin is tuple:
         fixed = Ellipsis not in args  # tuple[int, int]: exactly that many items
         want = f"a list of {len(args)}" if fixed else "a list"
         check(isinstance(value, list | tuple) and (not fixed or len(value) == len(args)), key,
-              f"expected {want}, got {value!r}")
+              f"expected {want}, got {brief(value)}")
         return tuple(_convert(v, args[i if fixed else 0], f"{key}[{i}]") for i, v in enumerate(value))
     if tp is bool:
-        check(isinstance(value, bool), key, f"expected true or false, got {value!r}")
+        check(isinstance(value, bool), key, f"expected true or false, got {brief(value)}")
     elif tp is int:
-        check(isinstance(value, int) and not isinstance(value, bool), key, f"expected int, got {value!r}")
+        check(isinstance(value, int) and not isinstance(value, bool), key,
+              f"expected int, got {brief(value)}")
     elif tp is float:
         if isinstance(value, str):  # YAML 1.1 reads `3e-4` (no dot) as a string
             try:
@@ -90,10 +91,10 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             except ValueError:
                 pass
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        check(ok, key, f"expected float, got {value!r}")
+        check(ok, key, f"expected float, got {brief(value)}")
         return float(value)
     elif tp is str:
-        check(isinstance(value, str), key, f"expected str, got {value!r}")
+        check(isinstance(value, str), key, f"expected str, got {brief(value)}")
     return value
 
 
@@ -103,12 +104,13 @@ def section_from_dict(cls: type, data: Any, section: str) -> Any:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise FieldError(section, f"expected a mapping of keys, got {data!r}")
+        raise FieldError(section, f"expected a mapping of keys, got {brief(data)}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if f.init]
     for key in data:
         if key not in names:
-            raise FieldError(f"{section}.{key}" if section else str(key),
+            name = str(key)[:BRIEF]  # a key is quoted like a value: a short prefix
+            raise FieldError(f"{section}.{name}" if section else name,
                              f"unknown key (known: {', '.join(names)})")
     at = f"{section}." if section else ""
     kwargs = {k: _convert(v, hints[k], f"{at}{k}") for k, v in data.items()}

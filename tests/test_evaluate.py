@@ -49,7 +49,8 @@ def _perfect(data: Path, out: Path, split: str = "test") -> Path:
     for clip in ds:
         predicted = np.zeros(clip.num_objects, bool)
         predicted[clip.target_ids()] = True
-        write_prediction(out, clip.key, clip.amodal & predicted[None, :, None, None], predicted)
+        write_prediction(out, clip.key, clip.amodal & predicted[None, :, None, None], predicted,
+                         fingerprint(data))
     write_prediction_info(out, {"method": "oracle", "split": split, "num_clips": len(ds),
                                 "dataset_id": fingerprint(data)})
     return out
@@ -121,12 +122,14 @@ def test_mismatches_are_one_line_errors(data, tmp_path):
     with pytest.raises(SavosError, match="2 clip predictions but split 'test'"):
         evaluate(other, data, "test", progress=False)
 
-    write_prediction(other, "clip_000003", np.zeros((5, 3, 16, 21), bool), np.array([True, True, False]))
+    write_prediction(other, "clip_000003", np.zeros((5, 3, 16, 21), bool), np.array([True, True, False]),
+                     fingerprint(data))
     (other / "predictions.json").write_text(json.dumps(info))
     with pytest.raises(SavosError, match=r"clip_000003.npz: prediction shape \(5, 3, 16, 21\) does not"):
         evaluate(other, data, "test", progress=False)
 
-    write_prediction(other, "clip_000003", np.zeros((5, 3, 16, 20), bool), np.array([True, False, False]))
+    write_prediction(other, "clip_000003", np.zeros((5, 3, 16, 20), bool), np.array([True, False, False]),
+                     fingerprint(data))
     with pytest.raises(SavosError, match="target object 1 of clip clip_000003 was not predicted"):
         evaluate(other, data, "test", progress=False)
 

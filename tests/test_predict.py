@@ -67,11 +67,11 @@ def test_predict_resumes_after_interruption(gum_root, run_dir, tmp_path, monkeyp
     real = predict_module.write_prediction
     written = []
 
-    def flaky(pred_dir, key, amodal, predicted):
+    def flaky(pred_dir, key, amodal, predicted, dataset_id):
         if len(written) == 2:
             raise KeyboardInterrupt
         written.append(key)
-        return real(pred_dir, key, amodal, predicted)
+        return real(pred_dir, key, amodal, predicted, dataset_id)
 
     monkeypatch.setattr(predict_module, "write_prediction", flaky)
     with pytest.raises(KeyboardInterrupt):

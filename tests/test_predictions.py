@@ -20,6 +20,8 @@ from savos.evaluation.predictions import (
 )
 from savos.outputs import MANIFEST
 
+DATA_ID = "0123456789abcdef"  # the fingerprint of the dataset the predictions are of
+
 
 def _random_prediction(rng, shape):
     T, K, H, W = shape
@@ -33,8 +35,8 @@ def _random_prediction(rng, shape):
        seed=st.integers(0, 2**32 - 1))
 def test_round_trip_is_exact(tmp_path, shape, seed):
     amodal, predicted = _random_prediction(np.random.default_rng(seed), shape)  # sizes not multiples of 8
-    write_prediction(tmp_path, "clip_000007", amodal, predicted)
-    write_prediction_info(tmp_path, {"method": "test", "num_clips": 1})
+    write_prediction(tmp_path, "clip_000007", amodal, predicted, DATA_ID)
+    write_prediction_info(tmp_path, {"method": "test", "num_clips": 1, "dataset_id": DATA_ID})
     back, back_pred = open_predictions(tmp_path).load("clip_000007")
     assert back.dtype == np.bool_ and back.shape == shape and np.array_equal(back, amodal)
     assert back_pred.dtype == np.bool_ and np.array_equal(back_pred, predicted)
@@ -43,8 +45,9 @@ def test_round_trip_is_exact(tmp_path, shape, seed):
 def test_info_keys_and_no_temp_files(tmp_path):
     rng = np.random.default_rng(0)
     for i in (3, 1, 2):
-        write_prediction(tmp_path, f"clip_{i:06d}", *_random_prediction(rng, (2, 2, 5, 6)))
-    write_prediction_info(tmp_path, {"method": "convex", "source": None, "split": "test", "num_clips": 3})
+        write_prediction(tmp_path, f"clip_{i:06d}", *_random_prediction(rng, (2, 2, 5, 6)), DATA_ID)
+    write_prediction_info(tmp_path, {"method": "convex", "source": None, "split": "test", "num_clips": 3,
+                                     "dataset_id": DATA_ID})
     preds = open_predictions(tmp_path)
     assert preds.keys() == ["clip_000001", "clip_000002", "clip_000003"] and len(preds) == 3
     assert preds.has("clip_000002") and not preds.has("clip_000004")
@@ -57,28 +60,28 @@ def test_info_keys_and_no_temp_files(tmp_path):
 def test_files_are_bit_packed_and_compressed(tmp_path):
     amodal = np.zeros((40, 2, 64, 64), bool)
     amodal[:, 0, 10:40, 10:40] = True
-    path = write_prediction(tmp_path, "clip_000000", amodal, np.array([True, False]))
+    path = write_prediction(tmp_path, "clip_000000", amodal, np.array([True, False]), DATA_ID)
     assert path.stat().st_size < amodal.size / 8 / 10
 
 
 def test_writer_refuses_bad_input(tmp_path):
     amodal = np.zeros((2, 2, 3, 3), bool)
     with pytest.raises(SavosError, match="invalid clip key"):
-        write_prediction(tmp_path, "../evil", amodal, np.ones(2, bool))
+        write_prediction(tmp_path, "../evil", amodal, np.ones(2, bool), DATA_ID)
     with pytest.raises(ValueError, match="bool"):
-        write_prediction(tmp_path, "clip_000000", amodal.astype(np.uint8), np.ones(2, bool))
+        write_prediction(tmp_path, "clip_000000", amodal.astype(np.uint8), np.ones(2, bool), DATA_ID)
     with pytest.raises(ValueError, match=r"\(2,\)"):
-        write_prediction(tmp_path, "clip_000000", amodal, np.ones(3, bool))
+        write_prediction(tmp_path, "clip_000000", amodal, np.ones(3, bool), DATA_ID)
     amodal[0, 1, 0, 0] = True
     with pytest.raises(ValueError, match="not marked predicted"):
-        write_prediction(tmp_path, "clip_000000", amodal, np.array([True, False]))
+        write_prediction(tmp_path, "clip_000000", amodal, np.array([True, False]), DATA_ID)
     with pytest.raises(ValueError, match="method"):
         write_prediction_info(tmp_path, {})
 
 
 def _one(tmp_path):
-    write_prediction(tmp_path, "clip_000000", np.ones((2, 1, 4, 4), bool), np.ones(1, bool))
-    write_prediction_info(tmp_path, {"method": "m", "num_clips": 1})
+    write_prediction(tmp_path, "clip_000000", np.ones((2, 1, 4, 4), bool), np.ones(1, bool), DATA_ID)
+    write_prediction_info(tmp_path, {"method": "m", "num_clips": 1, "dataset_id": DATA_ID})
     return tmp_path / "clip_000000.npz"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from savos.data.importers.flow import METHODS
-from savos.errors import SavosError
+from savos.errors import SavosError, brief
 from savos.readers import read_yaml
 from savos.schema import FieldError, check, section_from_dict
 
@@ -103,7 +103,7 @@ class GroupConfig:
             values = getattr(self, name)
             check(len(values) > 0, name, f"expected a non-empty list of {', '.join(known)}")
             for i, v in enumerate(values):
-                check(v in known, f"{name}[{i}]", f"unknown {v!r} (known: {', '.join(known)})")
+                check(v in known, f"{name}[{i}]", f"unknown {brief(v)} (known: {', '.join(known)})")
 
 
 @dataclass(frozen=True)
@@ -217,9 +217,9 @@ class SceneConfig:
 
     def __post_init__(self) -> None:
         check(self.flow in FLOW_SOURCES, "flow",
-              f"expected one of {', '.join(FLOW_SOURCES)}, got {self.flow!r}")
+              f"expected one of {', '.join(FLOW_SOURCES)}, got {brief(self.flow)}")
         check(self.video_codec in VIDEO_CODECS, "video_codec",
-              f"expected one of {', '.join(VIDEO_CODECS)}, got {self.video_codec!r}")
+              f"expected one of {', '.join(VIDEO_CODECS)}, got {brief(self.video_codec)}")
         check(self.targets.count[0] >= 1, "targets.count", "expected at least one target")
         check(0.0 <= self.min_color_distance <= 150.0, "min_color_distance",
               f"expected 0..150, got {self.min_color_distance}")

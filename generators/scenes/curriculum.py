@@ -21,7 +21,7 @@ from typing import Any
 from generators.scenes.config import SceneConfig
 from generators.scenes.dataset import split_counts, write_scene_dataset
 from savos.atomic import write_json_atomic
-from savos.errors import SavosError
+from savos.errors import SavosError, brief
 from savos.outputs import open_output
 from savos.readers import merge, read_yaml
 
@@ -64,7 +64,7 @@ def load_curriculum(path: str | Path) -> list[Level]:
             raise SavosError(f"{where}: expected {{name: str, set: {{scene overrides}}}}")
         name = level["name"]
         if name in names or not name or "/" in name or name.startswith("."):
-            raise SavosError(f"{where}: name {name!r} must be unique and a plain folder name")
+            raise SavosError(f"{where}: name {brief(name)} must be unique and a plain folder name")
         names.add(name)
         overrides = level.get("set") or {}
         if not isinstance(overrides, dict):

@@ -46,10 +46,10 @@ from savos.evaluation.predictions import (
     write_prediction,
     write_prediction_info,
 )
-from savos.limits import cap_workers
+from savos.limits import cap_workers, worker_pool
 from savos.outputs import OwnedDir, open_output
 from savos.readers import FileFormatError, read_json
-from savos.training.checkpoint import find_checkpoint, load_checkpoint
+from savos.training.checkpoint import find_checkpoint, load_checkpoint, load_weights
 from savos.training.distributed import pick_device
 from savos.training.methods import METHODS
 
@@ -82,13 +82,15 @@ def load_adapt_config(run_dir: str | Path, overrides: tuple[str, ...] | list[str
             raise ConfigError(f"--set {text}: savos adapt only takes adapt.* settings (e.g. --set "
                               "adapt.lr=3e-4); the rest of the recipe is the run's")
     path = find_checkpoint(run_dir)
-    raw = load_checkpoint(path)["config"]
+    ckpt = load_checkpoint(path)
+    raw = ckpt["config"]
     origins = apply_overrides(raw, overrides)
     config = config_from_dict(raw, source=str(path), origins=origins)
     if METHODS[config.method].supervised:
         raise SavosError(f"{run_dir}: method {config.method!r} is a supervised oracle: its loss needs the "
                          "ground truth, so it cannot adapt at test time; adapt a self-supervised run "
                          f"({', '.join(k for k, m in METHODS.items() if not m.supervised)})")
+    load_weights(METHODS[config.method].build(config), ckpt["model"], path)  # one line here, not per worker
     return config, path
 
 
@@ -99,7 +101,7 @@ def _init_worker(ckpt_path: str, config_dict: dict, data_root: str, split: str, 
     config = config_from_dict(config_dict, source=ckpt_path)
     if config.adapt.threads:
         torch.set_num_threads(config.adapt.threads)
-    dev = pick_device(device)
+    dev = pick_device(device, option="--device")
     method = METHODS[config.method]
     model = method.build(config).to(dev)
     state = load_checkpoint(ckpt_path, map_location=dev)["model"]
@@ -124,7 +126,7 @@ def _results(todo: list[int], workers: int, init_args: tuple):
         yield from map(_adapt_one, todo)
         return
     # spawn, not fork: a forked child of a process that ran torch's thread pool may hang
-    with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
+    with worker_pool(mp.get_context("spawn"), workers, _init_worker, init_args) as pool:
         yield from pool.imap_unordered(_adapt_one, todo)
 
 
@@ -143,13 +145,13 @@ def _adapt(run_dir: str | Path, data_root: str | Path, split: str, out_dir: Path
            progress: bool) -> Path:
     config, ckpt_path = load_adapt_config(run_dir, overrides)
     workers = cap_workers(workers)
-    pick_device(device)  # a missing GPU is one line now, not one per worker
+    pick_device(device, option="--device")  # a missing GPU is one line now, not one per worker
     ds = open_dataset(data_root, split)
     positions = parse_clips(clips, len(ds))
     keys = [ds.locate(i)[1] for i in positions]
     settings = {"method": config.method, "source": str(Path(ckpt_path).resolve()),
                 "checkpoint_sha256": sha256_file(Path(ckpt_path)),
-                "step": int(load_checkpoint(ckpt_path)["step"]), "data_root": str(Path(data_root).resolve()),
+                "step": load_checkpoint(ckpt_path)["step"], "data_root": str(Path(data_root).resolve()),
                 "dataset_id": fingerprint(data_root), "split": split,
                 "clips": None if clips is None else keys, "adapt": asdict(config.adapt),
                 "loss": asdict(config.loss)}
@@ -175,14 +177,15 @@ def _adapt(run_dir: str | Path, data_root: str | Path, split: str, out_dir: Path
     init_args = (str(ckpt_path), config_to_dict(config), str(data_root), split, device)
     try:
         for key, after, before, log in _results(todo, min(workers, max(1, len(todo))), init_args):
-            write_prediction(before_dir, key, *before)
+            write_prediction(before_dir, key, *before, settings["dataset_id"])
             write_json_atomic(logs.path / f"{key}.json", log)
             plot_curve(log, logs.path / f"{key}.png")
             for name in ("loss", "visible_iou", "occluded_iou", "full_iou"):
                 for it, v in enumerate(log[name]):
                     if v is not None and np.isfinite(v):
                         writer.add_scalar(f"{key}/{name}", v, it)
-            write_prediction(out_dir, key, *after)  # last: its presence marks the clip done
+            # last: its presence marks the clip done
+            write_prediction(out_dir, key, *after, settings["dataset_id"])
             bar.set_postfix_str(f"{key}: {log['steps']} steps, {log['seconds']:.1f} s ({log['stopped']})")
             bar.update(1)
     finally:

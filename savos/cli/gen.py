@@ -204,7 +204,9 @@ def preview(root, index, split, seed, out, fps, scale, pred_dir, overwrite, quie
     clip = clip_to_preview(root, index, split, seed)
     amodal = None
     if pred_dir is not None:
-        amodal, _ = open_predictions(pred_dir).load(clip.key)
+        preds = open_predictions(pred_dir)
+        preds.check_made_on(root, split)
+        amodal, _ = preds.load(clip.key)
         if amodal.shape != clip.amodal.shape:
             raise SavosError(f"{pred_dir}: prediction of {clip.key} is {amodal.shape}, the clip "
                              f"{clip.amodal.shape}; predict the same dataset and split")

@@ -31,6 +31,28 @@ class ClipError(SavosError):
     """A clip breaks the Clip contract (shape, dtype or convention)."""
 
 
+# Flow values are finite and |v| < MAX_FLOW_PX: the shard codec stores round(v * 64) exactly (< 2**23, the
+# integers float32 holds), and no motion between two frames is ever that large. NaN, inf and the
+# Middlebury "unknown" marker (1e9) are outside it.
+MAX_FLOW_PX = 131072.0
+
+
+def flow_problem(flow: np.ndarray) -> str | None:
+    """None when every value of ``flow`` float32 (..., 2) is finite with |v| < MAX_FLOW_PX; else what is
+    wrong, with how many values and the first pixel (index without the channel)."""
+    lo, hi = float(flow.min(initial=0.0)), float(flow.max(initial=0.0))  # NaN propagates: one pass each
+    if -MAX_FLOW_PX < lo and hi < MAX_FLOW_PX:
+        return None
+    finite = np.isfinite(flow)
+    if not finite.all():
+        bad, what = ~finite, "are not finite (NaN or inf)"
+    else:
+        bad, what = np.abs(flow) >= MAX_FLOW_PX, f"have |flow| >= {MAX_FLOW_PX:.0f} px"
+        what += f" (up to {max(-lo, hi):.3g}; 1e9 marks unknown flow in .flo files)"
+    first = np.unravel_index(int(np.argmax(bad)), flow.shape)[:-1]
+    return f"{int(bad.sum())} flow values {what}, the first at pixel {tuple(int(i) for i in first)}"
+
+
 @dataclass
 class Clip:
     """One video with its ground truth. T frames, K objects, H x W pixels.
@@ -119,7 +141,7 @@ def _check(cond: bool, what: str | Callable[[], str]) -> None:
 
 
 def validate_clip(clip: Clip) -> None:
-    """Shapes, dtypes and the opacity convention. Raises ClipError."""
+    """Shapes, dtypes, finite flow (``flow_problem``) and the opacity convention. Raises ClipError."""
     a = clip.amodal
     _check(isinstance(a, np.ndarray) and a.ndim == 4 and a.dtype == np.bool_,
            lambda: f"amodal must be bool (T, K, H, W), got {getattr(a, 'dtype', type(a))} "
@@ -141,6 +163,10 @@ def validate_clip(clip: Clip) -> None:
         f = clip.amodal_flow_fwd
         _check(f.dtype == np.float32 and f.shape == (T - 1, K, H, W, 2),
                lambda: f"amodal_flow_fwd must be float32 {(T - 1, K, H, W, 2)}, got {f.dtype} {f.shape}")
+    for name in ("flow_fwd", "flow_bwd", "amodal_flow_fwd"):
+        f = getattr(clip, name)
+        problem = None if f is None else flow_problem(f)
+        _check(problem is None, lambda name=name, problem=problem: f"{name}: {problem}")
     known = clip.amodal_known
     _check(isinstance(known, np.ndarray) and known.dtype == np.bool_ and known.shape == (T, K),
            lambda: f"amodal_known must be bool {(T, K)}, got {getattr(known, 'dtype', type(known))} "

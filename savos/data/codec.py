@@ -34,7 +34,7 @@ import numpy as np
 import orjson
 import zstandard
 
-from savos.data.clip import Clip, ClipError
+from savos.data.clip import Clip, ClipError, flow_problem
 
 SCHEMA = 1
 FLOW_QUANTUM = 64  # flow is stored in units of 1/64 px
@@ -72,9 +72,10 @@ def quantize_flow(flow: np.ndarray) -> tuple[bytes, str]:
     words = flow.view(np.uint64).reshape(-1)
     moving = words != 0
     scaled = words[moving].view(np.float32).reshape(-1)  # (dx, dy) pairs; a copy: ours to edit
+    problem = flow_problem(scaled)  # NaN would become INT32_MIN and corrupt the next pixel's delta
+    if problem is not None:
+        raise ClipError(f"cannot store the flow: {problem.split(', the first')[0]}")
     scaled *= np.float32(FLOW_QUANTUM)
-    if scaled.size and max(-scaled.min(), scaled.max()) >= 2**23:
-        raise ClipError("flow values are too large to store (|flow| must be < 131072 px)")
     q = np.rint(scaled, out=scaled).astype(np.int32)  # exact
     d = np.empty_like(q)
     d[:2] = q[:2]

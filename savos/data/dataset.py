@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from typing import Any
 from savos.data.clip import Clip, ClipError, clip_key
 from savos.data.codec import decode_clip
 from savos.data.shards import ShardError, ShardReader
-from savos.errors import SavosError
+from savos.errors import SavosError, brief
+from savos.limits import MAX_CLIPS, MAX_SHARD_CLIPS
 from savos.readers import FileFormatError, need, read_json, safe_name
 
 SCHEMA = 1
@@ -31,12 +33,15 @@ INFO_NAME = "dataset.json"
 
 
 _FIX = "regenerate the dataset with the savos-gen command that made it"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def read_info(root: str | Path) -> dict[str, Any]:
-    """Parse and check ``root/dataset.json``: every split and shard name is one plain path component, every
-    count a non-negative integer, and the shards of each split add up to its count with consecutive
-    clip indices. Problems are one-line SavosErrors naming the file and the field."""
+    """Parse and check ``root/dataset.json`` before anything is allocated from it: every field has its
+    type; every split and shard name is one plain path component; counts and indices lie within the
+    bounds of savos.limits (MAX_CLIPS clips in all, at most ``shard_size`` <= MAX_SHARD_CLIPS per shard);
+    and the shards of each split add up to its count with consecutive clip indices. Problems are
+    one-line SavosErrors naming the file and the field."""
     path = Path(root) / INFO_NAME
     if not path.is_file():
         if not Path(root).exists():
@@ -49,30 +54,55 @@ def read_info(root: str | Path) -> dict[str, Any]:
     info = read_json(path, "dataset description", _FIX)
     if not isinstance(info, dict):
         raise FileFormatError(f"{path}: expected a mapping of fields, got {type(info).__name__}; {_FIX}")
-    if info.get("schema") != SCHEMA:
-        raise SavosError(f"{path}: schema {info.get('schema')!r} is not supported (expected {SCHEMA})")
+    if type(info.get("schema")) is not int or info["schema"] != SCHEMA:  # true == 1, but is no schema
+        raise SavosError(f"{path}: schema {brief(info.get('schema'))} is not supported (expected {SCHEMA})")
+    _check_made_with(info, path)
+    per_shard = info.get("shard_size") or MAX_SHARD_CLIPS
     splits = need(info, "splits", dict, path, _FIX)
     if not splits:
         raise FileFormatError(f"{path}: field 'splits' is empty; {_FIX}")
+    total = 0
     for split, sp in splits.items():
-        where = f"{path}: split {split!r}"
+        where = f"{path}: split {brief(split)}"
         safe_name(split, path, "split", _FIX)
-        count = need(sp, "count", int, where, _FIX, minimum=0)
-        index = need(sp, "first_index", int, where, _FIX, minimum=0)
+        count = need(sp, "count", int, where, _FIX, minimum=0, maximum=MAX_CLIPS)
+        index = need(sp, "first_index", int, where, _FIX, minimum=0, maximum=MAX_CLIPS)
+        total += count
+        if total > MAX_CLIPS or index + count > MAX_CLIPS:
+            raise FileFormatError(f"{where}: counts add up to more than {MAX_CLIPS:,} clips, more than "
+                                  f"any dataset holds; {_FIX}")
         shards = need(sp, "shards", list, where, _FIX)
+        if len(shards) > count:
+            raise FileFormatError(f"{where}: lists {len(shards)} shards for {count} clips; {_FIX}")
         for j, s in enumerate(shards):
             at = f"{where}: shard {j}"
             safe_name(need(s, "name", str, at, _FIX), path, "shard", _FIX)
-            n = need(s, "count", int, at, _FIX, minimum=1)
-            if need(s, "first_index", int, at, _FIX, minimum=0) != index:
+            n = need(s, "count", int, at, _FIX, minimum=1, maximum=per_shard)
+            if need(s, "first_index", int, at, _FIX, minimum=0, maximum=MAX_CLIPS) != index:
                 raise FileFormatError(f"{at}: first_index {s['first_index']} does not follow the shard "
                                       f"before it (expected {index}); {_FIX}")
-            need(s, "sha256", str, at, _FIX)
+            if not _SHA256.fullmatch(need(s, "sha256", str, at, _FIX)):
+                raise FileFormatError(f"{at}: field 'sha256' must be 64 hex digits, got "
+                                      f"{brief(s['sha256'])}; {_FIX}")
             index += n
         if index - sp["first_index"] != count:
             raise FileFormatError(f"{where}: its shards hold {index - sp['first_index']} clips but its "
                                   f"count is {count}; {_FIX}")
     return info
+
+
+def _check_made_with(info: dict[str, Any], path: Path) -> None:
+    """Types and bounds of the fields that describe how the dataset was made (the writer's settings)."""
+    need(info, "generator", str, path, _FIX, optional=True)
+    need(info, "version", str, path, _FIX, optional=True)
+    need(info, "seed", (int, type(None)), path, _FIX, optional=True)
+    need(info, "config", (dict, type(None)), path, _FIX, optional=True)
+    need(info, "amodal_flow", bool, path, _FIX, optional=True)
+    need(info, "shard_size", int, path, _FIX, minimum=1, maximum=MAX_SHARD_CLIPS, optional=True)
+    made = need(info, "split_counts", dict, path, _FIX, optional=True) or {}
+    for split in made:
+        safe_name(split, path, "split", _FIX)
+        need(made, split, int, f"{path}: split_counts", _FIX, minimum=0, maximum=MAX_CLIPS)
 
 
 def fingerprint(root: str | Path) -> str:

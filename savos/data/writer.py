@@ -32,7 +32,7 @@ from savos.data.dataset import INFO_NAME, SCHEMA, read_info
 from savos.data.malloc import retain_freed_memory
 from savos.data.shards import sha256_file, write_shard
 from savos.errors import SavosError, note
-from savos.limits import cap_workers, check_count
+from savos.limits import MAX_SHARD_CLIPS, cap_workers, check_count
 from savos.outputs import OwnedDir, open_output
 from savos.readers import FileFormatError, read_json
 
@@ -137,7 +137,7 @@ def write_dataset(
     i, n = shard
     if not (n >= 1 and 0 <= i < n):
         raise SavosError(f"--shard must be i/n with 0 <= i < n, got {i}/{n}")
-    check_count(shard_size, "shard size", 1, 100_000)
+    check_count(shard_size, "shard size", 1, MAX_SHARD_CLIPS)
     for split, count in splits.items():
         check_count(count, f"split {split!r}: clip count")
     check_count(sum(splits.values()), "the total number of clips", 1)

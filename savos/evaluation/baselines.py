@@ -173,14 +173,15 @@ def run_baseline(name: str, data_root: str | Path, split: str, out_dir: str | Pa
     command = f"savos baseline {name}"
     with open_output(out_dir, command):
         out_dir = create_prediction_dir(out_dir, overwrite=overwrite, keys=keys, command=command)
+        data_id = fingerprint(data_root)
         n_objects = 0
         for i in tqdm(range(len(ds)), desc=f"baseline {name}", unit="clip", disable=not progress):
             clip = ds[i]
             amodal, predicted = predict(clip)
-            write_prediction(out_dir, clip.key, amodal, predicted)
+            write_prediction(out_dir, clip.key, amodal, predicted, data_id)
             n_objects += int(predicted.sum())
         write_prediction_info(out_dir, {
             "method": name, "source": None, "data_root": str(Path(data_root).resolve()), "split": split,
-            "dataset_id": fingerprint(data_root),
+            "dataset_id": data_id,
             "num_clips": len(ds), "num_objects": n_objects})
         return out_dir

@@ -53,19 +53,9 @@ def provenance(preds: Predictions, data_root: Path, split: str) -> dict[str, str
 
 
 def check_same_dataset(preds: Predictions, data_root: Path, split: str) -> None:
-    """Refuse to score predictions against another dataset or split than they were made on."""
-    made_on = preds.info.get("dataset_id")
-    if made_on is None:
-        raise SavosError(f"{preds.root / INFO_NAME}: records no dataset_id, so it cannot be checked "
-                         "against the dataset; re-run the predictions with this savos")
-    here = fingerprint(data_root)
-    if made_on != here:
-        raise SavosError(f"{preds.root}: predictions were made on dataset {preds.info.get('data_root')} "
-                         f"(id {made_on}), not on {data_root} (id {here}); score them "
-                         "against the dataset they were made on")
-    if preds.info.get("split") not in (None, split):
-        raise SavosError(f"{preds.root}: predictions were made on split {preds.info['split']!r}, "
-                         f"not {split!r}; pass the matching --split")
+    """Refuse to score predictions against another dataset or split than they were made on (each clip
+    file is tied to the same dataset by ``Predictions.load``)."""
+    preds.check_made_on(data_root, split)
 
 
 def _check_keys(ds, preds: Predictions, data_root: Path, split: str) -> None:

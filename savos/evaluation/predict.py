@@ -33,7 +33,7 @@ from savos.limits import MAX_BATCH, check_count
 from savos.outputs import open_output
 from savos.readers import FileFormatError, read_json
 from savos.tracks import collate, crop_track, make_tracks, paste_back
-from savos.training.checkpoint import find_checkpoint, load_checkpoint
+from savos.training.checkpoint import find_checkpoint, load_checkpoint, load_weights
 from savos.training.distributed import pick_device
 from savos.training.methods import METHODS
 
@@ -46,9 +46,8 @@ def load_run(run_dir: str | Path, device: torch.device):
     path = find_checkpoint(run_dir)
     ckpt = load_checkpoint(path)
     config = config_from_dict(ckpt["config"], source=str(path))
-    model = METHODS[config.method].build(config)
-    model.load_state_dict(ckpt["model"])
-    return model.to(device).eval(), config, path, int(ckpt["step"])
+    model = load_weights(METHODS[config.method].build(config), ckpt["model"], path)
+    return model.to(device).eval(), config, path, ckpt["step"]
 
 
 @torch.no_grad()
@@ -112,7 +111,7 @@ def _predict(run_dir: str | Path, data_root: str | Path, split: str, out_dir: Pa
         clip = clips[i]
         amodal, predicted = predict_clip(model, config.method, clip, config.data.patch, config.data.enlarge,
                                          batch, dev)
-        write_prediction(out_dir, clip.key, amodal, predicted)
+        write_prediction(out_dir, clip.key, amodal, predicted, settings["dataset_id"])
         n_objects += int(predicted.sum())
     write_prediction_info(out_dir, {**settings, "run": str(Path(run_dir)), "checkpoint": str(ckpt_path),
                                     "num_clips": len(clips), "num_objects": n_objects,

@@ -8,7 +8,10 @@ holds:
   C order, big bit order (numpy's default);
 - ``shape`` int64 (4,): (T, K, H, W);
 - ``predicted`` bool (K,): which objects were predicted (the clip's targets); masks of the others are
-  all False and are not scored.
+  all False and are not scored;
+- ``key`` str (): the clip key the prediction is of, and ``dataset_id`` str (): the fingerprint of the
+  dataset it was made on. ``load`` refuses a file whose key is not its name's or whose dataset is not the
+  one ``predictions.json`` records, so files swapped, renamed or mixed in from another folder never score.
 
 Every file is written to a temporary name in the same folder and renamed when complete. The full
 description, with ``predictions.json``'s fields, is docs/predictions.md.
@@ -29,12 +32,13 @@ import numpy as np
 
 from savos import __version__
 from savos.atomic import write_bytes_atomic
-from savos.errors import SavosError
+from savos.data import fingerprint
+from savos.errors import SavosError, brief
 from savos.outputs import OwnedDir, check_writable, describe
 from savos.readers import FileFormatError, need, read_json
 
 FORMAT = "savos-predictions"
-FORMAT_VERSION = 2  # 2: dataset_id recorded and checked
+FORMAT_VERSION = 3  # 2: dataset_id recorded and checked; 3: each clip file records its key and dataset_id
 INFO_NAME = "predictions.json"
 SUFFIX = ".npz"
 MAX_FILE_BYTES = 1 << 31  # a bound on one clip's file, checked before reading it
@@ -83,14 +87,18 @@ def claim(pred_dir: str | Path, names: Iterable[str], command: str = "savos") ->
     OwnedDir(pred_dir, command).claim(names)
 
 
-def write_prediction(pred_dir: str | Path, key: str, amodal: np.ndarray, predicted: np.ndarray) -> Path:
+def write_prediction(pred_dir: str | Path, key: str, amodal: np.ndarray, predicted: np.ndarray,
+                     dataset_id: str) -> Path:
     """Write one clip's prediction atomically to ``pred_dir/<key>.npz``.
 
     Args:
         amodal: bool (T, K, H, W), the predicted amodal mask of object k + 1 at frame t.
         predicted: bool (K,), which objects were predicted; the masks of the others must be all False.
+        dataset_id: ``savos.data.fingerprint`` of the dataset the clip is from (recorded with the key).
     """
     _check_key(key)
+    if not isinstance(dataset_id, str) or not dataset_id:
+        raise ValueError(f"dataset_id must be the dataset's fingerprint, got {dataset_id!r}")
     amodal = np.asarray(amodal)
     predicted = np.asarray(predicted)
     if amodal.dtype != np.bool_ or amodal.ndim != 4:
@@ -102,7 +110,8 @@ def write_prediction(pred_dir: str | Path, key: str, amodal: np.ndarray, predict
         raise ValueError("amodal masks of objects not marked predicted must be all False")
     buf = io.BytesIO()
     np.savez_compressed(buf, amodal_bits=np.packbits(amodal.reshape(-1)),
-                        shape=np.asarray(amodal.shape, dtype=np.int64), predicted=predicted)
+                        shape=np.asarray(amodal.shape, dtype=np.int64), predicted=predicted,
+                        key=np.asarray(key), dataset_id=np.asarray(dataset_id))
     path = Path(pred_dir) / f"{key}{SUFFIX}"
     write_bytes_atomic(path, buf.getvalue())
     return path
@@ -141,8 +150,9 @@ class Predictions:
             raise SavosError(f"{path}: format version {self.info.get('format_version')!r} is not supported "
                              f"(expected {FORMAT_VERSION}); re-run the predictions with this savos")
         need(self.info, "method", str, path, fix)
-        for key in ("split", "data_root", "dataset_id"):
+        for key in ("split", "data_root"):
             need(self.info, key, str, path, fix, optional=True)
+        need(self.info, "dataset_id", str, path, "re-run the predictions with this savos")
         need(self.info, "num_clips", int, path, fix, minimum=0, optional=True)
         need(self.info, "num_objects", int, path, fix, minimum=0, optional=True)
         self._keys = sorted(p.name[: -len(SUFFIX)] for p in self.root.glob(f"*{SUFFIX}")
@@ -162,7 +172,8 @@ class Predictions:
         return len(self._keys)
 
     def load(self, key: str) -> tuple[np.ndarray, np.ndarray]:
-        """-> (amodal bool (T, K, H, W), predicted bool (K,)). SavosError names a missing/corrupt file."""
+        """-> (amodal bool (T, K, H, W), predicted bool (K,)) of clip ``key``. SavosError names a missing
+        or corrupt file, and a file that holds another clip or was made on another dataset."""
         _check_key(key)
         path = self.root / f"{key}{SUFFIX}"
         if not path.is_file():
@@ -173,19 +184,39 @@ class Predictions:
                 raise ValueError(f"{path.stat().st_size} bytes is more than any prediction file")
             with np.load(path, allow_pickle=False) as z:
                 bits, shape, predicted = z["amodal_bits"], z["shape"], z["predicted"]
+                made_of, made_on = _text(z, "key"), _text(z, "dataset_id")
+            if shape.ndim != 1 or shape.dtype.kind not in "iu" or shape.size != 4:
+                raise ValueError(f"shape is {shape.dtype} {shape.shape}, not the 4 integers (T, K, H, W)")
             shape = tuple(int(s) for s in shape)
-            if len(shape) != 4 or min(shape) < 0 or np.prod(np.array(shape, dtype=np.float64)) > 8 * 2**34:
+            if min(shape) < 0 or np.prod(np.array(shape, dtype=np.float64)) > 8 * 2**34:
                 raise ValueError(f"shape {shape} is not a plausible (T, K, H, W)")
             n = int(np.prod(shape))
-            if len(shape) != 4 or bits.dtype != np.uint8 or bits.shape != ((n + 7) // 8,):
+            if bits.dtype != np.uint8 or bits.shape != ((n + 7) // 8,):
                 raise ValueError(f"amodal_bits {bits.dtype} {bits.shape} do not fit shape {shape}")
             if predicted.dtype != np.bool_ or predicted.shape != (shape[1],):
                 raise ValueError(f"predicted is {predicted.dtype} {predicted.shape}, not bool ({shape[1]},)")
-            amodal = np.unpackbits(bits, count=n).astype(bool).reshape(shape)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-            raise SavosError(f"{path}: corrupt prediction file ({type(e).__name__}: {e}); delete it and "
-                             "re-run the predictions") from None
-        return amodal, predicted
+            raise SavosError(f"{path}: corrupt prediction file ({type(e).__name__}: {brief(str(e), 160)}); "
+                             "delete it and re-run the predictions") from None
+        if made_of != key:
+            raise SavosError(f"{path}: holds the prediction of clip {made_of[:64]}, not {key} (files "
+                             "swapped or renamed); re-run the predictions into a new folder")
+        if made_on != self.info["dataset_id"]:
+            raise SavosError(f"{path}: was made on dataset {made_on[:64]}, but {INFO_NAME} records "
+                             f"{self.info['dataset_id']} (a file of another prediction folder); re-run the "
+                             "predictions into a new folder")
+        return np.unpackbits(bits, count=n).astype(bool).reshape(shape), predicted
+
+    def check_made_on(self, data_root: str | Path, split: str) -> None:
+        """Refuse to read these predictions against another dataset or split than they were made on."""
+        here = fingerprint(data_root)
+        if self.info["dataset_id"] != here:
+            raise SavosError(f"{self.root}: predictions were made on dataset {self.info.get('data_root')} "
+                             f"(id {self.info['dataset_id']}), not on {data_root} (id {here}); use them "
+                             "with the dataset they were made on")
+        if self.info.get("split") not in (None, split):
+            raise SavosError(f"{self.root}: predictions were made on split {self.info['split']!r}, "
+                             f"not {split!r}; pass the matching --split")
 
     def __repr__(self) -> str:
         return f"Predictions(root={str(self.root)!r}, method={self.info.get('method')!r}, clips={len(self)})"
@@ -194,3 +225,11 @@ class Predictions:
 def open_predictions(pred_dir: str | Path) -> Predictions:
     """Open a prediction folder written by `savos predict` or `savos baseline`."""
     return Predictions(pred_dir)
+
+
+def _text(z: Any, name: str) -> str:
+    """The 0-d string member ``name`` of an open .npz (ValueError when it is anything else)."""
+    value = z[name]
+    if value.dtype.kind != "U" or value.ndim != 0:
+        raise ValueError(f"{name} is {value.dtype} {value.shape}, not a string")
+    return str(value)

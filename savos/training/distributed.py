@@ -30,9 +30,10 @@ class Dist:
         return self.world > 1
 
 
-def pick_device(name: str, local_rank: int = 0, option: str = "--set train.device") -> torch.device:
+def pick_device(name: str, local_rank: int = 0, *, option: str) -> torch.device:
     """``name``: "auto" (cuda if available), "cpu" or "cuda"; cuda uses GPU ``local_rank``. ``option``
-    is how the user chooses it, for the message."""
+    is how the user of this command chooses it (``--device``, ``--set train.device``): the message
+    suggests only that, so it names what works for the command at hand."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
@@ -48,7 +49,7 @@ def setup(device: str) -> Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = pick_device(device, local_rank)
+    dev = pick_device(device, local_rank, option="--set train.device")
     if world > 1 and not dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from savos.config import Config
-from savos.errors import SavosError
+from savos.errors import SavosError, brief
 from savos.training import sources
-from savos.training.checkpoint import set_rng_state
+from savos.training.checkpoint import load_optimizer, load_weights, set_rng_state
 from savos.training.health import LossWatch
 from savos.training.methods import Method
 
@@ -39,8 +39,9 @@ class TrainState:
 
 
 def restore(config: Config, method: Method, ckpt: dict[str, Any] | None, source: sources.Source,
-            device: torch.device) -> TrainState:
-    """The state a run starts from: fresh when ``ckpt`` is None, else as ``ckpt`` saved it."""
+            device: torch.device, path: str | Path = "last.pt") -> TrainState:
+    """The state a run starts from: fresh when ``ckpt`` is None, else as ``ckpt`` (read from ``path``,
+    which messages name) saved it: weights and optimizer state that do not fit the model are one line."""
     starts = _level_starts(config, source, ckpt)
     torch.manual_seed(config.train.seed)
     model = method.build(config).to(device)
@@ -48,11 +49,15 @@ def restore(config: Config, method: Method, ckpt: dict[str, Any] | None, source:
     watch = LossWatch(config.train.diverge_factor)
     if ckpt is None:
         return TrainState(model, optimizer, watch, starts)
-    model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    if "loss_watch" in ckpt:
-        watch.load_state_dict(ckpt["loss_watch"])
-    set_rng_state(ckpt["rng"])
+    load_weights(model, ckpt["model"], path)
+    load_optimizer(optimizer, ckpt["optimizer"], path)
+    try:
+        if "loss_watch" in ckpt:
+            watch.load_state_dict(ckpt["loss_watch"])
+        set_rng_state(ckpt["rng"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise SavosError(f"{path}: the saved loss watch or generator state is damaged ({type(e).__name__}: "
+                         f"{brief(str(e))}); use a checkpoint written by `savos train`") from None
     return TrainState(model, optimizer, watch, starts, step=ckpt["step"], best_loss=ckpt["best_val_loss"],
                       best_step=ckpt["best_step"], history=list(ckpt["history"]),
                       val0=ckpt.get("val_loss_at_start"))

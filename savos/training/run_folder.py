@@ -44,7 +44,7 @@ def check_run_dir(run_dir: Path, resume: bool, config: Config) -> dict[str, Any]
         return None
     if not (run_dir / LAST).is_file():
         raise SavosError(f"{run_dir / LAST}: nothing to resume; drop --resume to start a new run")
-    ckpt = load_checkpoint(run_dir / LAST)
+    ckpt = load_checkpoint(run_dir / LAST, resume=True)
     # The saved config is resolved again, so keys added to the schema since (with their defaults) compare
     # equal to a run that never had them.
     try:

@@ -173,7 +173,7 @@ def _train(config: Config, run_dir: Path, resume: bool, stop_after: int | None, 
     source = sources.resolve(config.data.root, config.data.val_root, tc.seed)
     data_id = sources.fingerprint(source, fingerprint)
     check_same_data(ckpt, data_id, run_dir / LAST, config.data.root)
-    state = restore(config, method, ckpt, source, d.device)
+    state = restore(config, method, ckpt, source, d.device, run_dir / LAST)
     model = state.model  # what train_step runs: under torchrun the DDP wrapper, which averages gradients
     if d.enabled:
         model = DDP(state.model, device_ids=[d.device] if d.device.type == "cuda" else None)

@@ -27,7 +27,7 @@ from savos.data.importers.flow import (
     stored_estimate,
 )
 from savos.data.importers.masks import compose_visible
-from savos.errors import SavosError
+from savos.errors import SavosError, brief
 from savos.limits import MAX_CLIP_PIXELS
 from savos.schema import check
 
@@ -100,7 +100,7 @@ class ImportOptions:
         check((self.height is None) == (self.width is None), "height",
               "give both height and width, or neither")
         check(self.height is None or (self.height >= 8 and self.width >= 8), "height", "must be >= 8 px")
-        check(self.flow in METHODS, "flow", f"expected one of {', '.join(METHODS)}, got {self.flow!r}")
+        check(self.flow in METHODS, "flow", f"expected one of {', '.join(METHODS)}, got {brief(self.flow)}")
         check(self.max_videos is None or self.max_videos >= 1, "max_videos", "must be >= 1")
 
     def to_dict(self) -> dict[str, Any]:

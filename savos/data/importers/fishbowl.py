@@ -31,7 +31,7 @@ import numpy as np
 
 from savos.data.importers.assemble import CachedVideo, ImportOptions, SourceVideo
 from savos.data.importers.flow import read_flo_folder
-from savos.data.importers.masks import decode_rle
+from savos.data.importers.masks import decode_rle, source_id
 from savos.data.importers.media import read_video
 from savos.data.importers.plan import run_import
 from savos.errors import SavosError
@@ -156,6 +156,7 @@ class FishbowlLoader(CachedVideo):
         for j, obj in enumerate(objects):
             if not isinstance(obj, dict) or "id" not in obj:
                 raise SavosError(f"{path}: object {j} has no 'id'")
+            source_id(obj["id"], f"{path}: object {j}")  # it names the object's amodal folder too
             _masks(obj, vis[:, j], path, f"object id {obj['id']}")
             apath = (self.src / f"{split}_data" / f"{split}_objects" / f"{vid}_object{obj['id']}"
                      / "objects.json")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from savos.data.clip import flow_problem
 from savos.errors import SavosError
 
 FLO_MAGIC = np.float32(202021.25)
@@ -90,7 +91,9 @@ def stored_estimate(rgb: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarra
 
 
 def read_flo(path: str | Path) -> np.ndarray:
-    """One Middlebury ``.flo`` file -> float32 (H, W, 2)."""
+    """One Middlebury ``.flo`` file -> float32 (H, W, 2), every value finite and known (the Clip's
+    ``flow_problem``: NaN, inf and the Middlebury "unknown" marker, |v| >= 1e9, are refused, naming the
+    file: savos stores dense flow, and never turns an unknown value into a number)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -101,9 +104,12 @@ def read_flo(path: str | Path) -> np.ndarray:
     w, h = (int(x) for x in np.frombuffer(data, np.int32, 2, offset=4))
     if w <= 0 or h <= 0 or len(data) != 12 + 8 * w * h:
         raise SavosError(f"{path}: .flo header says {w}x{h} but the file has {len(data)} bytes (truncated?)")
-    return np.frombuffer(data, np.float32, offset=12).reshape(h, w, 2).copy()
-
-
+    flow = np.frombuffer(data, np.float32, offset=12).reshape(h, w, 2).copy()
+    problem = flow_problem(flow)
+    if problem is not None:
+        raise SavosError(f"{path}: {problem}; savos stores dense, known flow: fill these pixels in the "
+                         "file, or remove the video's .flo folder to let savos estimate the flow")
+    return flow
 
 
 def read_flo_folder(folder: str | Path, count: int, size: tuple[int, int]) -> np.ndarray:

@@ -13,8 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
-from savos.errors import SavosError
+from savos.errors import SavosError, brief
 from savos.readers import read_text
+
+MAX_ID = 2**31 - 1  # ids and frame numbers read from annotation files (KITTI-MOTS ids are class * 1000 + n)
+
+
+def source_id(value, where: str, what: str = "id") -> int:
+    """``value`` (an id or frame number read from an annotation file) if it is an integer in
+    [0, MAX_ID], else a SavosError naming ``where``: an id becomes a number in meta (JSON, 64-bit at most)
+    and part of file names, so nothing else may pass."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise SavosError(f"{where}: {what} must be an integer in [0, {MAX_ID}], got {brief(value)}; fix the "
+                         "annotation file")
+    return value
 
 
 def rle_counts(counts: str | bytes | list, where: str) -> np.ndarray:
@@ -119,6 +131,8 @@ class MotsText:
                 frame, obj, cls, h, w = (int(x) for x in parts[:5])
             except ValueError:
                 raise SavosError(f"{where}: frame, ids, height and width must be integers") from None
+            for value, what in ((frame, "the frame"), (obj, "obj_id"), (cls, "class_id")):
+                source_id(value, where, what)
             check_size((h, w), self.size, where, "MOTS")
             self.by_frame.setdefault(frame, []).append((obj, cls, parts[5], where))
         if not self.by_frame:
