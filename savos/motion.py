@@ -193,6 +193,10 @@ def align_masks(source: torch.Tensor, target: torch.Tensor, known_source: torch.
     pix = coords_grid(1, H, W, dtype=dtype)[0].flatten(1)  # (2, HW): x, y
     x, y = pix[0], pix[1]
     theta = init.to(dtype).clone()
+    if similarity:  # start from the similarity closest to init: the steps below keep A one
+        a = 0.5 * (theta[:, 0, 0] + theta[:, 1, 1])
+        b = 0.5 * (theta[:, 1, 0] - theta[:, 0, 1])
+        theta[:, 0, 0], theta[:, 1, 1], theta[:, 0, 1], theta[:, 1, 0] = a, a, -b, b
     for sigma in SIGMAS:
         s_src, r = smoothed(src, sigma)
         s_tgt, _ = smoothed(tgt, sigma)
