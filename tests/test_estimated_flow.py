@@ -202,6 +202,9 @@ def test_flow_robustness_benchmark_scores_exact_flow_as_exact():
     spec.loader.exec_module(bench)
     rows = bench.measure("gum", ["exact", "dis-medium"], ["affine-lsq"], clips=1)
     exact, est = rows
-    assert exact["epe_obj"] == 0 and exact["motion_frame"] < 0.01 and exact["object_frames"] == 45
+    # affine-lsq is the carry's fit: its 1 px^2 ridge costs ~0.01 px per frame on exact flow
+    assert exact["epe_obj"] == 0 and exact["motion_frame"] < 0.02 and exact["object_frames"] == 45
     assert est["epe_obj"] > 0.1 and est["motion_frame"] > exact["motion_frame"]
-    assert "motion x8" in bench.format_table(rows).splitlines()[0]
+    assert exact["union_occ"] > 0.9 and est["union_occ"] < exact["union_occ"]
+    head = bench.format_table(rows).splitlines()[0]
+    assert "motion x8" in head and "union occ" in head

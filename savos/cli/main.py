@@ -54,12 +54,16 @@ def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str |
               help="Prediction folder to write (see docs/predictions.md).")
 @click.option("--overwrite", is_flag=True, help="Replace predictions already in --out.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool, quiet: bool) -> None:
+@click.option("--motion", default=None, metavar="NAME",
+              help="union: the object-motion estimator (savos.motion: affine-lsq (default), affine-irls, "
+                   "mask-align, mask-align-sim, mask-align-direct; docs/estimated-flow.md).")
+def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool, quiet: bool,
+                 motion: str | None) -> None:
     """Predict amodal masks of DATA with a non-learned baseline: convex hull, circle, union (the visible
     masks of all frames carried to each frame by the flow) or visible mask."""
     from savos.evaluation.baselines import run_baseline  # lazy: imports torch
 
-    path = run_baseline(name, data, split, out_dir, overwrite=overwrite, progress=not quiet)
+    path = run_baseline(name, data, split, out_dir, overwrite=overwrite, progress=not quiet, motion=motion)
     click.echo(f"wrote {path}")
 
 

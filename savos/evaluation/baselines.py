@@ -21,13 +21,15 @@
   another frame and the flow says where it went. Each carried mask is resampled once, so its boundary
   is soft by up to a pixel; the union of many slightly misplaced soft copies grows by a fraction of a
   pixel a side at level 0.5, and 0.8, chosen on the default set's val split (docs/dataset-card.md),
-  undoes most of it.
+  undoes most of it. ``motion`` (``savos baseline union --motion NAME``) picks the object-motion estimator
+  (savos.motion; default ``affine-lsq``, the fit of the visible flow).
 Frames where the object is not visible get an empty mask (circle: its visible mask, also empty). Only
 target objects are predicted.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +41,8 @@ from savos.data.hull import convex_hull_mask, convex_hull_points  # noqa: F401 (
 from savos.errors import SavosError
 from savos.evaluation.predictions import create_prediction_dir, write_prediction, write_prediction_info
 from savos.models.carry import carry
+from savos.motion import DEFAULT as DEFAULT_MOTION
+from savos.motion import check_motion
 from savos.outputs import open_output
 
 
@@ -130,9 +134,10 @@ def circle_baseline(clip) -> tuple[np.ndarray, np.ndarray]:
 UNION_LEVEL = 0.8
 
 
-def union_baseline(clip) -> tuple[np.ndarray, np.ndarray]:
+def union_baseline(clip, motion: str = DEFAULT_MOTION) -> tuple[np.ndarray, np.ndarray]:
     """-> (amodal bool (T, K, H, W), predicted bool (K,)): per frame, each target's visible masks of every
-    frame carried to this one (forward and backward, savos.models.carry) and joined, at ``UNION_LEVEL``."""
+    frame carried to this one (forward and backward, savos.models.carry) and joined, at ``UNION_LEVEL``.
+    motion: the object-motion estimator the carry uses (savos.motion.MOTIONS)."""
     import torch  # lazy: torch is slow to import
 
     predicted = _targets(clip)
@@ -149,9 +154,11 @@ def union_baseline(clip) -> tuple[np.ndarray, np.ndarray]:
     ahead = frames_first(np.concatenate([clip.flow_fwd, zero]))  # t -> t+1 on t (0 at the last frame)
     own = clip.visible[None, :, None] == (ks + 1).reshape(-1, 1, 1, 1, 1)  # (R, T, 1, H, W)
     vis = torch.from_numpy(own).float()
+    others = torch.from_numpy((clip.visible[None, :, None] != 0) & ~own).float()  # (R, T, 1, H, W)
     with torch.no_grad():
-        fwd = carry(vis, back.expand(len(ks), -1, -1, -1, -1))
-        bwd = carry(vis.flip(1), ahead.flip(1).expand(len(ks), -1, -1, -1, -1)).flip(1)
+        fwd = carry(vis, back.expand(len(ks), -1, -1, -1, -1), motion=motion, others=others)
+        bwd = carry(vis.flip(1), ahead.flip(1).expand(len(ks), -1, -1, -1, -1), motion=motion,
+                    others=others.flip(1)).flip(1)
     seen = torch.maximum(fwd, bwd)[:, :, 0].numpy() >= UNION_LEVEL  # (R, T, H, W)
     amodal[:, ks] = (seen | own[:, :, 0]).transpose(1, 0, 2, 3)
     return amodal, predicted
@@ -162,12 +169,18 @@ BASELINES: dict[str, Callable] = {"convex": convex_baseline, "visible": visible_
 
 
 def run_baseline(name: str, data_root: str | Path, split: str, out_dir: str | Path, overwrite: bool = False,
-                 progress: bool = True) -> Path:
-    """Predict every clip of ``split`` of ``data_root`` with baseline ``name`` into ``out_dir``."""
+                 progress: bool = True, motion: str | None = None) -> Path:
+    """Predict every clip of ``split`` of ``data_root`` with baseline ``name`` into ``out_dir``.
+    motion: the union rule's object-motion estimator (savos.motion.MOTIONS; None: ``affine-lsq``)."""
 
     if name not in BASELINES:
         raise SavosError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")
     predict = BASELINES[name]
+    if motion is not None:
+        if name != "union":
+            raise SavosError(f"--motion is an option of the union baseline, not of {name!r}")
+        check_motion(motion, "--motion")
+        predict = functools.partial(union_baseline, motion=motion)
     ds = open_dataset(data_root, split)
     keys = [ds.locate(i)[1] for i in range(len(ds))]
     command = f"savos baseline {name}"
@@ -180,8 +193,8 @@ def run_baseline(name: str, data_root: str | Path, split: str, out_dir: str | Pa
             amodal, predicted = predict(clip)
             write_prediction(out_dir, clip.key, amodal, predicted, data_id)
             n_objects += int(predicted.sum())
+        extra = {} if motion in (None, DEFAULT_MOTION) else {"motion": motion}
         write_prediction_info(out_dir, {
-            "method": name, "source": None, "data_root": str(Path(data_root).resolve()), "split": split,
-            "dataset_id": data_id,
-            "num_clips": len(ds), "num_objects": n_objects})
+            **extra, "method": name, "source": None, "data_root": str(Path(data_root).resolve()),
+            "split": split, "dataset_id": data_id, "num_clips": len(ds), "num_objects": n_objects})
         return out_dir

@@ -34,6 +34,10 @@ where they are — which is the right answer wherever the part was seen and the 
 direction then has the whole clip's evidence, so the merge no longer has to find the union of a
 direction that saw a part and one that did not.
 
+The motion of each frame comes from an estimator of savos.motion (``motion``; ``model.carry_motion``,
+``savos baseline union --motion``): default ``affine-lsq``, the fit above; ``mask-align-sim`` aligns the
+visible masks themselves, which survives estimated flow far better (docs/estimated-flow.md).
+
 Coordinates follow savos.warp: pixel (r, c) has its centre at x = c, y = r; flow channel 0 is dx.
 """
 
@@ -41,55 +45,16 @@ from __future__ import annotations
 
 import torch
 
-from savos.warp import coords_grid, pad_exact, sample_affine
-
-MIN_MASS = 3.0  # visible pixels below which a frame's motion is not fitted but carried over
-RIDGE = 1.0  # pixels^2 added to the position covariance: a thin sliver fits a translation, not a shear
-CORE = 0.999  # the fit reads the visible mask where it is at least this (module docstring)
-
-
-Affine = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # mean (N, 2), jacobian (N, 2, 2), centroid (N, 2)
-
-
-def affine_fit(flow: torch.Tensor, weight: torch.Tensor, ridge: float = RIDGE) -> Affine:
-    """Weighted least-squares affine model of ``flow`` over ``weight``.
-
-    flow (N, 2, H, W); weight (N, 1, H, W) >= 0. Returns (mean, jac, centroid): the model at pixel p is
-    ``mean + jac @ (p - centroid)``; evaluate it with ``affine_field``. ``ridge`` regularises the position
-    covariance towards a pure translation. An empty weight gives the zero motion.
-    """
-    N, _, H, W = flow.shape
-    grid = coords_grid(N, H, W, device=flow.device, dtype=flow.dtype)  # (N, 2, H, W)
-    w = weight.flatten(2)  # (N, 1, HW)
-    total = w.sum(-1)  # (N, 1)
-    mass = total.clamp_min(1e-6)
-    p, f = grid.flatten(2), flow.flatten(2)  # (N, 2, HW)
-    pc = (p * w).sum(-1) / mass  # (N, 2) centroid
-    fm = (f * w).sum(-1) / mass  # (N, 2) mean flow
-    dp, df = p - pc[..., None], f - fm[..., None]  # (N, 2, HW)
-    cov_pp = torch.einsum("nix,njx->nij", dp * w, dp) / mass[..., None]  # (N, 2, 2)
-    cov_fp = torch.einsum("nix,njx->nij", df * w, dp) / mass[..., None]  # (N, 2, 2)
-    eye = torch.eye(2, device=flow.device, dtype=flow.dtype)
-    jac = cov_fp @ torch.linalg.inv(cov_pp + ridge * eye)  # (N, 2, 2)
-    empty = total[:, 0] <= 1e-6  # (N,)
-    fm = torch.where(empty[:, None], torch.zeros_like(fm), fm)
-    jac = torch.where(empty[:, None, None], torch.zeros_like(jac), jac)
-    return fm, jac, pc
-
-
-def affine_field(params: Affine, H: int, W: int) -> torch.Tensor:
-    """The affine model of ``affine_fit`` at every pixel: (N, 2, H, W)."""
-    mean, jac, pc = params
-    N = mean.shape[0]
-    dp = coords_grid(N, H, W, device=mean.device, dtype=mean.dtype) - pc[:, :, None, None]  # (N, 2, H, W)
-    return mean[:, :, None, None] + torch.einsum("nij,njhw->nihw", jac, dp)
-
-
-def _matrix(params: Affine) -> torch.Tensor:
-    """The map p -> p + m(p) of an ``affine_fit`` model as (N, 2, 3) [A | b]: p -> A p + b."""
-    mean, jac, pc = params
-    lin = torch.eye(2, dtype=mean.dtype, device=mean.device) + jac  # (N, 2, 2)
-    return torch.cat([lin, (mean - (jac @ pc[..., None])[..., 0])[..., None]], dim=-1)
+from savos.motion import (  # noqa: F401 (affine_fit, affine_field: re-exported)
+    CORE,
+    DEFAULT,
+    MIN_MASS,
+    RIDGE,
+    affine_field,
+    affine_fit,
+    step_motions,
+)
+from savos.warp import pad_exact, sample_affine
 
 
 def _after(g: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
@@ -98,29 +63,27 @@ def _after(g: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     return torch.cat([lin @ m[:, None, :, :2], lin @ m[:, None, :, 2:] + off], dim=-1)
 
 
-def carry(visible: torch.Tensor, flow_back: torch.Tensor, min_mass: float = MIN_MASS) -> torch.Tensor:
+def carry(visible: torch.Tensor, flow_back: torch.Tensor, min_mass: float = MIN_MASS,
+          motion: str = DEFAULT, others: torch.Tensor | None = None) -> torch.Tensor:
     """The max-accumulated visible masks (module docstring).
 
     visible (N, T, 1, H, W) in [0, 1]; flow_back (N, T, 2, H, W): the flow from frame t to frame t-1, living
-    on t (for a track in normal time order, its ``flow_bwd``) -> (N, T, 1, H, W), A_t >= V_t.
+    on t (for a track in normal time order, its ``flow_bwd``); others (N, T, 1, H, W) or None: the other
+    objects' visible masks, where the object may be hidden (read by the mask-aligning estimators) ->
+    (N, T, 1, H, W), A_t >= V_t. motion: an estimator of savos.motion.MOTIONS.
     """
     N, T, _, H, W = visible.shape
     padded = pad_exact(visible)  # sampled T(T-1)/2 times: pad once
     out = [visible[:, 0]]
-    params = None
+    steps, fitted = step_motions(motion, visible, flow_back, others, min_mass)  # (N, T, 2, 3), (N, T)
+    step = None
     to_seen = visible.new_zeros(N, 0, 2, 3)  # frame t's pixel -> its position in frames 0..t-1
     for t in range(1, T):
-        v = visible[:, t]  # (N, 1, H, W)
-        core = (v >= CORE).to(v.dtype)
-        fit = affine_fit(flow_back[:, t], core)
-        if params is None:
-            params = fit
+        if step is None:
+            step = steps[:, t]  # (N, 2, 3): frame t -> frame t-1
         else:  # too little visible to fit: keep the previous frame's motion
-            thin = core.flatten(1).sum(-1) < min_mass  # (N,)
-            params = tuple(torch.where(thin.view(-1, *[1] * (old.dim() - 1)), old, new)
-                           for old, new in zip(params, fit, strict=True))
-        step = _matrix(params)  # (N, 2, 3): frame t -> frame t-1
+            step = torch.where(fitted[:, t, None, None], steps[:, t], step)
         to_seen = torch.cat([_after(to_seen, step), step[:, None]], dim=1)  # (N, t, 2, 3)
         seen = sample_affine(padded[:, :t].flatten(0, 1), to_seen.flatten(0, 1), (H, W))  # (N t, 1, H, W)
-        out.append(torch.maximum(v, seen.view(N, t, 1, H, W).amax(1)))
+        out.append(torch.maximum(visible[:, t], seen.view(N, t, 1, H, W).amax(1)))
     return torch.stack(out, dim=1)

@@ -42,8 +42,15 @@ class SaVosModelConfig:
     # with carry: each direction's completer also reads the other direction's A_t, so it sees everything of
     # the clip that was visible, moved to frame t (the union baseline's evidence), not only its own past
     carry_clip: bool = False
+    # with carry: the object-motion estimator that moves the masks (savos.motion.MOTIONS; affine-lsq: the
+    # fit of the visible flow; mask-align-sim: alignment of the visible masks, for estimated flow)
+    carry_motion: str = "affine-lsq"
 
     def __post_init__(self):
+        from savos.motion import MOTIONS  # lazy: savos.motion imports torch, these configs do not
+
+        check(self.carry_motion in MOTIONS, "carry_motion",
+              f"must be one of {', '.join(MOTIONS)}, got {self.carry_motion!r}")
         for key in ("enc_widths", "completer_widths", "motion_widths"):
             w = getattr(self, key)
             check(1 <= len(w) <= 8 and 1 <= min(w) and max(w) <= 4096, key,

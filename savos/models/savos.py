@@ -42,6 +42,8 @@ import torch.nn.functional as F
 from savos.errors import SavosError
 from savos.models.carry import carry
 from savos.models.memory import CONV_MEMORY_LEVEL, MEMORIES, ConvGRUMemory, Memory, State, VectorMemory
+from savos.motion import DEFAULT as DEFAULT_MOTION
+from savos.motion import check_motion
 from savos.tracks import TrackBatch, patch_hw
 
 
@@ -190,15 +192,18 @@ class SaVos(nn.Module):
     that map to 1.0 at the network's inputs and outputs. others: the other objects' visible masks O_t are
     inputs of the encoder and the completer (where the object may be hidden; the paper does not give them).
     carry: the completer also gets A_t (savos.models.carry) of its direction; carry_clip: and the other
-    direction's, i.e. everything of the clip that was visible, moved to frame t.
+    direction's, i.e. everything of the clip that was visible, moved to frame t. carry_motion: the
+    object-motion estimator the carry uses (savos.motion.MOTIONS).
     """
 
     def __init__(self, encoder: Encoder, memory: nn.Module, completer: CondUNet, motion: CondUNet,
-                 flow_scale: float, others: bool = False, carry: bool = False, carry_clip: bool = False):
+                 flow_scale: float, others: bool = False, carry: bool = False, carry_clip: bool = False,
+                 carry_motion: str = DEFAULT_MOTION):
         super().__init__()
         self.encoder, self.memory, self.completer, self.motion = encoder, memory, completer, motion
         self.flow_scale, self.others, self.carry = float(flow_scale), bool(others), bool(carry)
         self.carry_clip = bool(carry_clip)
+        self.carry_motion = check_motion(carry_motion, "model.carry_motion")
         nn.init.zeros_(self.motion.head.weight)  # start from the common fate exactly
         nn.init.zeros_(self.motion.head.bias)
 
@@ -230,7 +235,8 @@ class SaVos(nn.Module):
         cond = torch.cat([vis, batch.others], dim=2) if self.others else vis  # (B, T, 1|2, P, P)
         if self.carry:  # A_t of each direction (earlier frames of that direction): encode both directions
             with torch.no_grad():
-                seen = carry(vis2, flow_opp)  # (2B, T, 1, P, P); flow_opp is t -> previous frame, on t
+                # (2B, T, 1, P, P); flow_opp is t -> previous frame, on t
+                seen = carry(vis2, flow_opp, motion=self.carry_motion, others=both(batch.others))
                 if self.carry_clip:  # [own direction's A_t, the other direction's A_t], both on frame t
                     seen = torch.cat([seen, torch.cat([seen[B:], seen[:B]]).flip(1)], dim=2)
             feats_a = self.completer.encode(torch.cat([both(cond), seen], dim=2).flatten(0, 1))  # (2B*T, ..)
@@ -279,6 +285,7 @@ def build_savos(
     others: bool = False,
     carry: bool = False,
     carry_clip: bool = False,
+    carry_motion: str = DEFAULT_MOTION,
 ) -> SaVos:
     """Build SaVos for P x P patches, or Ph x Pw for a pair ``patch`` = (Ph, Pw) (each side divisible by
     2^len(widths)). Widths are per stride-2 level.
@@ -287,7 +294,8 @@ def build_savos(
     ``conv_hidden`` channels; feat and hidden unused) or "both" (the two, side by side); see
     savos.models.memory. others: give the encoder and the completer the other objects' visible masks.
     carry: give the completer the visible masks seen so far in its direction, moved to frame t
-    (savos.models.carry). carry_clip: also those of the other direction (needs carry).
+    (savos.models.carry). carry_clip: also those of the other direction (needs carry). carry_motion: the
+    object-motion estimator of the carry (savos.motion.MOTIONS).
     """
     ph, pw = patch_hw(patch)
     for name, widths in (
@@ -321,4 +329,4 @@ def build_savos(
     cin = 1 + int(others) + int(carry) + int(carry_clip)  # V_t [, O_t] [, A_t [, the other A_t]]
     completer = CondUNet(cin, 2, tuple(completer_widths), hidden, patch, skips, level, vector, conv_hidden)
     motion = CondUNet(3, 2, tuple(motion_widths), hidden, patch, skips, level, vector, conv_hidden)
-    return SaVos(enc, mem, completer, motion, flow_scale, others, carry, carry_clip)
+    return SaVos(enc, mem, completer, motion, flow_scale, others, carry, carry_clip, carry_motion)
