@@ -51,8 +51,9 @@ def make_type(rng: np.random.Generator, name: str, size: float, jitter: float) -
         points = fish.outline(fish.vary(fish.FISH[name], rng, jitter))
     elif name in vehicles.CARS:
         points = vehicles.outline(vehicles.vary(vehicles.CARS[name], rng, jitter))
-    else:  # a prop as an object of its own: twice as long as high
-        points = props.PROP_MAKERS[name](rng, 2.0, 0.6 if name != "kerb" else 0.3, jitter)
+    else:  # a prop as an object of its own: about twice (a kerb: six times) as long as high
+        aspect = 1.0 + 0.5 * jitter * rng.uniform(-1.0, 1.0)
+        points = props.PROP_MAKERS[name](rng, 2.0, (0.6 if name != "kerb" else 0.3) * aspect, jitter)
     return _centred(points, size)
 
 
