@@ -14,7 +14,8 @@ seed, split, index, attempts:
                       canonical (N x [x, y]), maps (T x 2 x 3 own -> frame t), warps ((T-1) x 6 or None,
                       motion.py), appearance (texture record), vertices (T x N x [x, y]: the polygon
                       rasterised at each frame), occlusion_rate (T floats); targets also coverage (the
-                      fraction of shape samples seen in some frame) and coverage_samples.
+                      fraction of shape samples seen in some frame), coverage_samples and, where the
+                      config's occlusion.unseen is a range, never_seen (guarantee.py).
 """
 
 from __future__ import annotations
