@@ -48,11 +48,12 @@ def main() -> None:
     ap.add_argument("--hard-n", type=int, default=2000)
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--presets", action="store_true", help="Every scene preset against Chewing Gum.")
+    ap.add_argument("--only", nargs="+", default=None, help="With --presets: only these presets (names).")
     ap.add_argument("--preset-n", type=int, default=300)
     args = ap.parse_args()
     print(f"cores: {os.cpu_count()}")
     if args.presets:
-        presets(args.preset_n, args.workers)
+        presets(args.preset_n, args.workers, args.only)
         return
     big = ["--height", "128", "--width", "128", "--frames", "32"]
     hard = ["--config", str(Path(__file__).resolve().parents[1] / "recipes" / "data" / "gum-hard.yaml")]
@@ -63,11 +64,13 @@ def main() -> None:
               f"{r['mb_per_video'] * 1000:.1f} kB/video, peak RSS {r['peak_rss_mb']:.0f} MB")
 
 
-def presets(n: int, workers: int | None) -> None:
+def presets(n: int, workers: int | None, only: list[str] | None = None) -> None:
     from generators.scenes.config import load_scene
 
     gum: dict[tuple[int, int, int], dict] = {}
     for path in sorted((Path(__file__).parent.parent / "recipes" / "scenes").glob("*.yaml")):
+        if only is not None and path.stem not in only:
+            continue
         f = load_scene(path).frame
         size = (f.height, f.width, f.frames)
         if size not in gum:

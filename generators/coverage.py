@@ -68,6 +68,12 @@ class Coverage:
     grid_samples: int
     pixel_samples: int
     unseen: np.ndarray  # float64 (U, 2)
+    unseen_grid: int = 0  # how many of the unseen samples are grid samples (a)
+
+    @property
+    def never_seen(self) -> float:
+        """The never-seen share of the shape's area: unseen grid samples / grid samples."""
+        return self.unseen_grid / max(self.grid_samples, 1)
 
     @property
     def samples(self) -> int:
@@ -119,6 +125,8 @@ def shape_coverages(canonicals: list[np.ndarray], maps: np.ndarray, fronts: list
     cuts = np.searchsorted(gt, np.arange(G + 1) * T).tolist()
     left = np.concatenate([p for g in range(G) for p in (grids[g], back[cuts[g]:cuts[g + 1]])])
     group = np.repeat(np.arange(G), [len(grids[g]) + cuts[g + 1] - cuts[g] for g in range(G)])
+    grid = np.concatenate([np.arange(len(grids[g]) + cuts[g + 1] - cuts[g]) < len(grids[g])
+                           for g in range(G)])  # True for the grid samples (a)
 
     # Front polygons, padded to one vertex count (repeated vertices add edges no point crosses), and
     # each target's j-th front polygon (-1 if it has fewer).
@@ -150,9 +158,9 @@ def shape_coverages(canonicals: list[np.ndarray], maps: np.ndarray, fronts: list
             fe = edges[t].take(f.take(idx), axis=2)  # (4, N, P'): x0, y0, y1, slope
             seen[idx] = ~cross_count_parity(x.take(idx), y.take(idx), tuple(fe))
         keep = ~seen
-        left, group = left[keep], group[keep]
+        left, group, grid = left[keep], group[keep], grid[keep]
     out = []
     for g in range(G):
-        unseen = left[group == g]
-        out.append(Coverage(len(grids[g]), cuts[g + 1] - cuts[g], unseen))
+        mine = group == g
+        out.append(Coverage(len(grids[g]), cuts[g + 1] - cuts[g], left[mine], int(grid[mine].sum())))
     return out

@@ -7,9 +7,9 @@ colour is ``rint(c1 + w (c2 - c1))``. The background's pattern is a function of 
 camera's inverse map), so a moving camera moves it. Patterns are smooth or steep-but-continuous (no
 thresholds), so recomputing them elsewhere differs by at most one grey level.
 
-Records (meta): ``{"kind": "flat" | "stripes" | "checker" | "noise" | "gradient", "colors": [c1, c2],
-"params": [floats]}``. ``sample_look`` draws a clip's colours and textures (after its scene, from the
-clip's generator); ``paint_scene`` paints them.
+Records (meta): ``{"kind": "flat" | "stripes" | "checker" | "noise" | "gradient" | "water",
+"colors": [c1, c2], "params": [floats]}``. ``sample_look`` draws a clip's colours and textures (after its
+scene, from the clip's generator); ``paint_scene`` paints them.
 """
 
 from __future__ import annotations
@@ -49,6 +49,10 @@ def sample_texture(rng: np.random.Generator, kind: str, base: list[int], size: f
     """The record of a pattern of ``kind`` on an object (or background) of typical size ``size``."""
     if kind == "flat":
         return {"kind": "flat", "colors": [base, base], "params": []}
+    if kind == "water":  # 4 waves as noise; the ridges' colour is the base lightened
+        params = [v for _ in range(4) for v in (rng.uniform(0.5, 1.5) * size, rng.uniform(0.0, 2.0 * np.pi),
+                                                rng.uniform(0.0, 2.0 * np.pi))]
+        return {"kind": kind, "colors": [base, [min(255, c + 80) for c in base]], "params": params}
     second = _second_color(rng, base)
     if kind == "stripes":  # period, angle, phase
         params = [rng.uniform(0.4, 0.8) * size, rng.uniform(0.0, np.pi), rng.uniform(0.0, 2.0 * np.pi)]
@@ -84,6 +88,11 @@ def pattern(texture: dict, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return np.clip(0.5 + total / 4.0, 0.0, 1.0)
     if kind == "gradient":
         return np.clip(0.5 + (u * np.cos(p[0]) + v * np.sin(p[0])) / p[1], 0.0, 1.0)
+    if kind == "water":  # caustics: bright ridges where the sum of the waves crosses 0
+        total = np.zeros_like(u)
+        for i in range(0, len(p), 3):
+            total += np.sin(2.0 * np.pi * (u * np.cos(p[i + 1]) + v * np.sin(p[i + 1])) / p[i] + p[i + 2])
+        return np.clip(1.0 - np.abs(total) / 1.5, 0.0, 1.0) ** 2
     raise ValueError(f"unknown texture {kind!r}")
 
 

@@ -7,8 +7,13 @@ iff at least ceil(frames * T) of its frames are in range (frames = 1: every fram
 
 Guarantee: samples of the target's canonical shape (the grid points inside it and every hidden pixel
 centre of every frame, pulled back to canonical coordinates) are seen at frame t iff their image lies in
-the frame and no polygon in front of the target contains it (the exact inside rule). ``unseen`` = the
-fraction never seen in any frame. Affine targets use generators/coverage.py as is; a non-rigid target
+the frame and no polygon in front of the target contains it (the exact inside rule). ``coverage`` =
+the fraction of samples seen in some frame. The never-seen share of the target = the fraction of its
+grid samples seen in no frame: the share of its shape's area that no frame shows. ``occlusion.unseen``
+as a number u keeps the guarantee's rule (at most u of all samples unseen; 0 = every part seen); as a
+range [min, max] it bounds the never-seen share (the hidden-pixel samples, one per frame a pixel is
+hidden, would weigh a part hidden all clip by the number of frames). Affine targets use
+generators/coverage.py as is; a non-rigid target
 moves its samples through the warps (motion.py), frame by frame. ``accept_scenes`` measures both for
 many scenes at once (the engine renders and checks a batch of clips together).
 """
@@ -47,8 +52,8 @@ COVERAGE_WORK = 5e5
 def accept_scenes(occ: OcclusionConfig, things: list[list], vertices: list[list[np.ndarray]],
                   amodal: np.ndarray, visible: np.ndarray, targets: int) -> list[dict | None]:
     """Which of S scenes pass: per scene, its targets' records ``{k: {"coverage", "coverage_samples"}}``
-    if every target is in the occlusion range (``occ.rate`` in ``occ.frames`` of its frames) and at most
-    ``occ.unseen`` of its shape is never seen, else None.
+    if every target is in the occlusion range (``occ.rate`` in ``occ.frames`` of its frames) and the
+    never-seen share of its shape is in ``occ.unseen_range``, else None.
 
     things, vertices: per scene its K objects (layout.Thing) and their polygons (T, N_k, 2), the first
     ``targets`` of them the targets; amodal bool (S, T, K, H, W), visible uint8 (S, T, H, W). One count
@@ -62,7 +67,8 @@ def accept_scenes(occ: OcclusionConfig, things: list[list], vertices: list[list[
     enough = frames_in_range(area, n_hidden, occ.rate).sum(axis=-1) >= math.ceil(occ.frames * T - 1e-9)
     todo = np.flatnonzero(enough.all(axis=1)).tolist()
     out: list[dict | None] = [None] * S
-    if occ.unseen >= 1.0 or not todo:
+    lo, hi = occ.unseen_range
+    if (lo <= 0.0 and hi >= 1.0) or not todo:
         return [{} if s in todo else None for s in range(S)]
     # Scenes in chunks of at most COVERAGE_WORK sample-edge tests (about: every sample against every
     # front polygon, padded to the most nodes): a big batch of many-sided shapes (fences, letters) would
@@ -85,10 +91,26 @@ def accept_scenes(occ: OcclusionConfig, things: list[list], vertices: list[list[
                          mine, occ.coverage_step)
         for i, s in enumerate(chunk):
             found = covs[i * R:(i + 1) * R]
-            if all(len(c.unseen) <= occ.unseen * c.samples for c in found):
-                out[s] = {k: {"coverage": c.fraction, "coverage_samples": c.samples}
-                          for k, c in enumerate(found)}
+            if all(unseen_ok(occ, c) for c in found):
+                out[s] = {k: coverage_record(occ, c) for k, c in enumerate(found)}
     return out
+
+
+def unseen_ok(occ: OcclusionConfig, c: Coverage) -> bool:
+    """The never-seen rule of ``occ.unseen`` (module docstring) for one target's coverage."""
+    if isinstance(occ.unseen, float):
+        return len(c.unseen) <= occ.unseen * c.samples
+    lo, hi = occ.unseen
+    return lo * c.grid_samples <= c.unseen_grid <= hi * c.grid_samples
+
+
+def coverage_record(occ: OcclusionConfig, c: Coverage) -> dict:
+    """A target's meta fields of the guarantee: coverage, coverage_samples and, for a range ``unseen``,
+    never_seen (the never-seen share of its area)."""
+    rec = {"coverage": c.fraction, "coverage_samples": c.samples}
+    if not isinstance(occ.unseen, float):
+        rec["never_seen"] = c.never_seen
+    return rec
 
 
 def coverages(canonicals: list[np.ndarray], maps: np.ndarray, warps: list[np.ndarray | None],
@@ -140,4 +162,4 @@ def _warped_coverage(canonical: np.ndarray, maps: np.ndarray, warps: np.ndarray,
             break
         if s < T - 1:
             u, v = warp(warps[s], u, v)
-    return Coverage(len(grid), len(flat), own[left])
+    return Coverage(len(grid), len(flat), own[left], int((left < len(grid)).sum()))

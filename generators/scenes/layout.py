@@ -13,6 +13,13 @@ square, border). Time s runs from the middle of the clip (s = t - (T - 1) / 2).
   measured exactly and rejected if it misses the occlusion range or the guarantee.
 - ``path``: one target travelling on a square path around the frame centre at ``targets.motion.speed``
   (the original code's geometry); occluders sweep it as above.
+- ``row``: the targets, then the occluders, stand in a row (parked cars), each in front of the one before
+  it and covering ``row.overlap`` of its length, so that end is never seen; the row drifts with the
+  targets' speed (0: parked) and the camera pans and zooms over it.
+
+With ``occlusion.travel`` a sweeping object may instead travel with the object it crosses for the whole
+clip, at the planned mid-clip offset (the same part of it hidden throughout). With ``static.props`` a
+target gets a prop (props.py) along its path, fixed in the world, which it slides along.
 
 The targets' group drifts and accelerates together; with ``boundary: bounce`` the group's common path is
 folded (reflected) into the frame. Every object spins, scales, shears and wobbles as its group's motion
@@ -27,11 +34,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.geometry import compose_affine
-from generators.scenes.config import GroupConfig, SceneConfig
+from generators.geometry import apply_affine, compose_affine, invert_affine
+from generators.scenes import types
+from generators.scenes.config import FAMILIES, GroupConfig, MotionConfig, SceneConfig
 from generators.scenes.families import make_shape, rings
 from generators.scenes.gum_planner import sample_scene
-from generators.scenes.motion import affine_maps, sample_warps
+from generators.scenes.motion import affine_maps, polygons, sample_warps
+from generators.scenes.props import place_prop
 from generators.scenes.sweeps import plan_sweep
 
 
@@ -48,6 +57,19 @@ class Thing:
     sweeps: int | None = None  # the object it slides across
     pose: np.ndarray | None = None  # float64 (T, 3) centre x, y and angle in the frame, where the motion
     # is known to be rigid (layout gum, still camera): flows are then computed from it analytically
+    type: str | None = None  # the object type (types.py) it was drawn from; None for a family
+
+
+@dataclass
+class Shape:
+    """One drawn shape before it is placed: family (or a type's kind), size, own polygon (N, 2), the type
+    it was drawn from and, for a tail beat, its warps (T-1, 6)."""
+
+    family: str
+    size: float
+    polygon: np.ndarray
+    type: str | None = None
+    beat: np.ndarray | None = None
 
 
 @dataclass
@@ -78,6 +100,13 @@ def _camera(rng: np.random.Generator, cfg: SceneConfig, s: np.ndarray) -> np.nda
     return cam
 
 
+def _direction(rng: np.random.Generator, m: MotionConfig) -> np.ndarray:
+    """Unit direction of the targets' drift: at random, or within ``m.direction`` (degrees) either way."""
+    if m.direction == (0.0, 360.0):
+        return _unit(rng.uniform(0.0, 2.0 * np.pi))
+    return _unit(np.deg2rad(rng.uniform(*m.direction))) * rng.choice([-1.0, 1.0])
+
+
 def _fold(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Reflect x into [lo, hi] (a bounce off both walls)."""
     span = max(hi - lo, 1e-9)
@@ -86,32 +115,48 @@ def _fold(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def _spin(rng: np.random.Generator, group: GroupConfig) -> tuple[float, float]:
-    """Angle at mid-clip and spin (radians per frame, random sign)."""
-    angle = rng.uniform(0.0, 2.0 * np.pi)
+    """Angle at mid-clip (upright: a tilt of at most 10 degrees) and spin (radians per frame, random
+    sign)."""
+    angle = np.deg2rad(rng.uniform(-10.0, 10.0)) if group.upright else rng.uniform(0.0, 2.0 * np.pi)
     return angle, rng.choice([-1.0, 1.0]) * np.deg2rad(rng.uniform(*group.motion.rotation))
 
 
 def _motion_maps(rng: np.random.Generator, group: GroupConfig, centres: np.ndarray, angle: np.ndarray,
-                 s: np.ndarray, size: float, camera: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+                 s: np.ndarray, shape: Shape, camera: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Own -> frame maps (T, 2, 3) and warps for one object with centres (T, 2) in world coordinates
-    and angles (T,)."""
-    m = group.motion
+    and angles (T,); a tail beat is the object's warps."""
+    m, size = group.motion, shape.size
     sign = lambda: rng.choice([-1.0, 1.0])  # noqa: E731
     scale = np.exp(sign() * rng.uniform(*m.scaling) * s) if m.scaling[1] > 0 else np.ones_like(s)
     shear = sign() * rng.uniform(*m.shear) * s if m.shear[1] > 0 else np.zeros_like(s)
     aspect = sign() * rng.uniform(*m.shear) * s if m.shear[1] > 0 else np.zeros_like(s)
     maps = compose_affine(camera, affine_maps(centres, angle, scale, aspect, shear))
-    warps = sample_warps(rng, len(s), rng.uniform(*m.nonrigid), size) if m.nonrigid[1] > 0 else None
+    warps = sample_warps(rng, len(s), rng.uniform(*m.nonrigid), size) if m.nonrigid[1] > 0 else shape.beat
     return maps, warps
 
 
-def _shapes(rng: np.random.Generator, group: GroupConfig, n: int) -> list[tuple[str, float, np.ndarray]]:
+def _shapes(rng: np.random.Generator, group: GroupConfig, n: int, frames: int) -> list[Shape]:
     out = []
     for _ in range(n):
         family = group.families[int(rng.integers(0, len(group.families)))]
         size = rng.uniform(*group.size)
-        out.append((family, size, make_shape(rng, family, size, group.vertices, group.jitter)))
+        if family in FAMILIES:
+            out.append(Shape(family, size, make_shape(rng, family, size, group.vertices, group.jitter)))
+            continue
+        shape = Shape(types.kind(family), size, types.make_type(rng, family, size, group.jitter), family)
+        m = group.motion
+        if types.has_tail(family) and m.tail[1] > 0:
+            shape.polygon, shape.beat = types.tail_beat(rng, shape.polygon, frames,
+                                                        rng.uniform(*m.tail) * size, m.tail_period)
+        out.append(shape)
     return out
+
+
+def _mirror(shape: Shape) -> None:
+    """Make the shape its mirror image (x -> -x in its own coordinates), tail beat included."""
+    shape.polygon = shape.polygon * [-1.0, 1.0]
+    if shape.beat is not None:
+        shape.beat = shape.beat * [1.0, 1.0, 1.0, 1.0, -1.0, 1.0]  # sin(k x + p) of -x
 
 
 def _gum(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray) -> list[Thing] | None:
@@ -137,7 +182,7 @@ def _sweeps(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray, s: n
     n_t = _count(rng, cfg.targets.count)
     n_o = _count(rng, cfg.occluders.count)
     groups = [cfg.targets] * n_t + [cfg.occluders] * n_o
-    shapes = _shapes(rng, cfg.targets, n_t) + _shapes(rng, cfg.occluders, n_o)
+    shapes = _shapes(rng, cfg.targets, n_t, T) + _shapes(rng, cfg.occluders, n_o, T)
     K = n_t + n_o
     spins = [_spin(rng, g) for g in groups]
     angles = [a + w * s for a, w in spins]  # (T,) each
@@ -148,15 +193,18 @@ def _sweeps(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray, s: n
     path = cfg.layout == "path"
     lo, hi = cfg.occlusion.sweep_offset
     depth = max(0.2, 2.0 * cfg.occlusion.rate[0])  # least overlap at the ends, in mean sizes
+    reveal = isinstance(cfg.occlusion.unseen, float)  # a range [min, max] asks for never-seen parts
     for j in range(1, K):
         if j <= n_t and not path:
             k, side, extra = j - 1, across, 0.0
         else:
             k, side = int(rng.integers(0, n_t)), (across if j == n_t else -across)
             extra = 0.0 if j == n_t else 0.5
-        mean = (shapes[k][1] + shapes[j][1]) / 2.0
-        link = plan_sweep(rng, shapes[k][2], shapes[j][2], angles[k][[0, -1]], angles[j][[0, -1]], along,
-                          side, mean, (lo + extra, hi + extra), depth)
+        mean = (shapes[k].size + shapes[j].size) / 2.0
+        travel = cfg.occlusion.travel > 0 and rng.random() < cfg.occlusion.travel  # no draw when 0
+        offsets = cfg.occlusion.travel_offset if travel else (lo + extra, hi + extra)
+        link = plan_sweep(rng, shapes[k].polygon, shapes[j].polygon, angles[k][[0, -1]], angles[j][[0, -1]],
+                          along, side, mean, offsets, depth, travel=travel, reveal=reveal)
         if link is None:
             return None
         pos[j] = pos[k] + link[0]
@@ -165,7 +213,7 @@ def _sweeps(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray, s: n
     m = cfg.targets.motion
     centre = np.array([(W - 1) / 2.0, (H - 1) / 2.0])
     if path:  # target 0 on a square path of side ~ its size around the centre, the others relative to it
-        side = shapes[0][1]
+        side = shapes[0].size
         d = rng.uniform(0.0, 4.0 * side) + rng.choice([-1.0, 1.0]) * rng.uniform(*m.speed) * (s - s[0])
         d = np.mod(d, 4.0 * side)
         leg, f = np.floor(d / side).astype(int), np.mod(d, side) / side - 0.5
@@ -174,21 +222,80 @@ def _sweeps(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray, s: n
         common = centre + side * (corner[leg] + (f + 0.5)[:, None] * step[leg])
         rel = (pos - pos[0]) + (vel - vel[0]) * s[:, None, None]  # (T, K, 2)
     else:
-        drift = _unit(rng.uniform(0.0, 2.0 * np.pi)) * rng.uniform(*m.speed)
+        drift = _direction(rng, m) * rng.uniform(*m.speed)
         accel = _unit(rng.uniform(0.0, 2.0 * np.pi)) * rng.uniform(0.0, m.acceleration)
         start = centre + rng.uniform(-0.1, 0.1, 2) * [W, H]
         common = start + drift * s[:, None] + 0.5 * accel * (s**2)[:, None]  # (T, 2) the targets' centroid
         if m.boundary == "bounce":
-            margin = np.mean([sh[1] for sh in shapes[:n_t]])
+            margin = np.mean([sh.size for sh in shapes[:n_t]])
             common = np.stack([_fold(common[:, 0], margin, W - 1 - margin),
                                _fold(common[:, 1], margin, H - 1 - margin)], axis=-1)
         mean_pos, mean_vel = pos[:n_t].mean(axis=0), vel[:n_t].mean(axis=0)
         rel = (pos - mean_pos) + (vel - mean_vel) * s[:, None, None]
+    return _things(rng, shapes, groups, n_t, [common + rel[:, k] for k in range(K)], angles, s, camera,
+                   sweeps)
+
+
+def _things(rng: np.random.Generator, shapes: list[Shape], groups: list[GroupConfig], n_t: int,
+            centres: list[np.ndarray], angles: list[np.ndarray], s: np.ndarray, camera: np.ndarray,
+            sweeps: list[int | None]) -> list[Thing]:
+    """The placed objects: world centres (T, 2) and angles (T,) each, the first n_t the targets."""
     things = []
-    for k, ((family, size, shape), group) in enumerate(zip(shapes, groups, strict=True)):
-        maps, warps = _motion_maps(rng, group, common + rel[:, k], angles[k], s, size, camera)
-        things.append(Thing("target" if k < n_t else "occluder", family, shape, maps, warps, size, sweeps[k]))
+    for k, (shape, group) in enumerate(zip(shapes, groups, strict=True)):
+        step = centres[k][-1] - centres[k][0]
+        if group.upright and step @ [math.cos(angles[k][0]), math.sin(angles[k][0])] < 0.0:
+            _mirror(shape)  # an upright object faces the way it goes
+        maps, warps = _motion_maps(rng, group, centres[k], angles[k], s, shape, camera)
+        things.append(Thing("target" if k < n_t else "occluder", shape.family, shape.polygon, maps, warps,
+                            shape.size, sweeps[k], type=shape.type))
     return things
+
+
+def _row(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray, s: np.ndarray) -> list[Thing]:
+    """Layout row (module docstring): the targets, then the occluders, side by side along the row's
+    direction, each object's rear end under the front end of the one after it."""
+    H, W, T, row = cfg.frame.height, cfg.frame.width, cfg.frame.frames, cfg.row
+    n_t, n_o = _count(rng, cfg.targets.count), _count(rng, cfg.occluders.count)
+    groups = [cfg.targets] * n_t + [cfg.occluders] * n_o
+    shapes = _shapes(rng, cfg.targets, n_t, T) + _shapes(rng, cfg.occluders, n_o, T)
+    angle = np.deg2rad(rng.uniform(*row.angle))
+    along = _unit(angle)
+    across = np.array([-along[1], along[0]])
+    at, pos = 0.0, []
+    for j, shape in enumerate(shapes):
+        if row.flip > 0 and rng.random() < row.flip:
+            _mirror(shape)
+        x = shape.polygon[:, 0]
+        if j:  # the rear end (min x) under the front of the one before, by overlap x its length
+            before = shapes[j - 1].polygon[:, 0]
+            at += before.max() - x.min() - rng.uniform(*row.overlap) * (before.max() - before.min())
+        pos.append(at * along + rng.uniform(-row.jitter, row.jitter) * shape.size * across)
+    pos = np.array(pos) - np.mean(pos, axis=0) + np.array([(W - 1) / 2.0, (H - 1) / 2.0])
+    pos += rng.uniform(-0.1, 0.1, 2) * [W, H]
+    m = cfg.targets.motion
+    drift = _direction(rng, m) * rng.uniform(*m.speed)
+    spins = [rng.choice([-1.0, 1.0]) * np.deg2rad(rng.uniform(*g.motion.rotation)) for g in groups]
+    centres = [p + drift * s[:, None] for p in pos]
+    return _things(rng, shapes, groups, n_t, centres, [angle + w * s for w in spins], s, camera,
+                   [None] + list(range(len(shapes) - 1)))
+
+
+def _props(rng: np.random.Generator, cfg: SceneConfig, things: list[Thing], camera: np.ndarray
+           ) -> list[Thing]:
+    """A prop along each target's path with probability ``static.props`` (props.py), fixed in the world."""
+    st = cfg.static
+    if st.props <= 0:
+        return []
+    to_world = invert_affine(camera)  # (T, 2, 3) frame -> world
+    out = []
+    for k, th in enumerate(things):
+        if th.role != "target" or rng.random() >= st.props:
+            continue
+        name = st.prop_types[int(rng.integers(0, len(st.prop_types)))]
+        world = apply_affine(to_world, polygons(th.canonical, th.maps, th.warps))  # (T, N, 2)
+        prop = place_prop(rng, name, world, st.prop_depth, cfg.occluders.jitter)
+        out.append(Thing("occluder", types.kind(name), prop, camera.copy(), None, th.size, k, type=name))
+    return out
 
 
 def _statics(rng: np.random.Generator, cfg: SceneConfig, camera: np.ndarray) -> list[Thing]:
@@ -231,8 +338,10 @@ def sample_layout(rng: np.random.Generator, cfg: SceneConfig) -> Layout | None:
     camera = _camera(rng, cfg, s)
     if cfg.layout == "gum":
         things = _gum(rng, cfg, camera)
+    elif cfg.layout == "row":
+        things = _row(rng, cfg, camera, s)
     else:
         things = _sweeps(rng, cfg, camera, s)
     if things is None:
         return None
-    return Layout(things + _statics(rng, cfg, camera), camera)
+    return Layout(things + _props(rng, cfg, things, camera) + _statics(rng, cfg, camera), camera)

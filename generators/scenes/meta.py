@@ -9,11 +9,13 @@ A record is any object with ``generator`` (meta's "generator", and the name in t
 seed, split, index, attempts:
     background        [r, g, b] base colour; background_texture its texture record (appearance.py)
     camera            T x 2 x 3 world -> frame maps
-    objects           K dicts, back to front: role, shape (family), color, depth, sweeps, size,
+    objects           K dicts, back to front: role, shape (family, or a type's kind), type (the object
+                      type, types.py; only for objects drawn from one), color, depth, sweeps, size,
                       canonical (N x [x, y]), maps (T x 2 x 3 own -> frame t), warps ((T-1) x 6 or None,
                       motion.py), appearance (texture record), vertices (T x N x [x, y]: the polygon
                       rasterised at each frame), occlusion_rate (T floats); targets also coverage (the
-                      fraction of shape samples seen in some frame) and coverage_samples.
+                      fraction of shape samples seen in some frame), coverage_samples and, where the
+                      config's occlusion.unseen is a range, never_seen (guarantee.py).
 """
 
 from __future__ import annotations
@@ -79,8 +81,9 @@ class SceneRecord:
              rates: np.ndarray) -> dict:
         seed, index, split = where
         objects = object_records(drawn, look, rates, lambda k, th: {
-            "shape": th.family, "size": float(th.size), "maps": th.maps.tolist(),
-            "warps": None if th.warps is None else th.warps.tolist(), "appearance": look.textures[k]})
+            "shape": th.family, **({} if th.type is None else {"type": th.type}), "size": float(th.size),
+            "maps": th.maps.tolist(), "warps": None if th.warps is None else th.warps.tolist(),
+            "appearance": look.textures[k]})
         return {"generator": GENERATOR, "version": savos.__version__, "config": config.to_dict(),
                 "seed": int(seed), "split": str(split), "index": int(index), "background": look.background,
                 "background_texture": look.background_texture, "camera": drawn.layout.camera.tolist(),

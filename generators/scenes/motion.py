@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from generators.geometry import apply_affine, invert_affine
+from savos.data.sine_warp import warp  # the formula's one home (readers of the meta use it too)
 
 
 def affine_maps(centre: np.ndarray, angle: np.ndarray, scale: np.ndarray, aspect: np.ndarray,
@@ -49,17 +50,6 @@ def sample_warps(rng: np.random.Generator, frames: int, amplitude: float, size: 
         out[:, axis + 1] = 2.0 * np.pi / (rng.uniform(1.5, 3.0) * size)
         out[:, axis + 2] = rng.uniform(0.0, 2.0 * np.pi)
     return out
-
-
-def warp(params: np.ndarray, x: np.ndarray, y: np.ndarray, inverse: bool = False
-         ) -> tuple[np.ndarray, np.ndarray]:
-    """W (or W^-1) of points x, y (P,) with per-point or shared parameters params (..., 6)."""
-    ax, kx, px, ay, ky, py = (params[..., i] for i in range(6))
-    if not inverse:
-        x1 = x + ax * np.sin(kx * y + px)
-        return x1, y + ay * np.sin(ky * x1 + py)
-    y0 = y - ay * np.sin(ky * x + py)
-    return x - ax * np.sin(kx * y0 + px), y0
 
 
 def own_shapes(canonical: np.ndarray, warps: np.ndarray) -> np.ndarray:

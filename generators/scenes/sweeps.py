@@ -35,9 +35,13 @@ def _turned(points: np.ndarray, angle: float) -> np.ndarray:
 
 def plan_sweep(rng: np.random.Generator, shape_k: np.ndarray, shape_j: np.ndarray, ends_k: np.ndarray,
                ends_j: np.ndarray, along: np.ndarray, across: np.ndarray, mean: float,
-               offsets: tuple[float, float], depth: float, tries: int = 4) -> tuple[np.ndarray, float] | None:
+               offsets: tuple[float, float], depth: float, tries: int = 4, travel: bool = False,
+               reveal: bool = True) -> tuple[np.ndarray, float] | None:
     """Mid-clip offset (2,) of j's centre from k's and the half-length h of j's path along ``along``,
-    or None if no draw of ``tries`` works.
+    or None if no draw of ``tries`` works. ``travel``: j travels with k (h = 0), so the offset need only
+    overlap k at both ends. ``reveal=False`` (scenes that want never-seen parts) keeps the rule that what
+    j hides at the start it shows at the end where some path can, and else takes the longest path that
+    overlaps k at both ends.
 
     ends_k, ends_j: (2,) the angles of k and j at the first and last frame; mean: their mean size;
     offsets: closest approach of the path to k's centre, in units of mean; depth: the least overlap
@@ -61,6 +65,8 @@ def plan_sweep(rng: np.random.Generator, shape_k: np.ndarray, shape_j: np.ndarra
         ok = np.logical_and.accumulate(ok)  # overlapping for every h up to the largest
         if not ok[0]:
             continue
+        if travel:
+            return offset, 0.0
         # in k's coordinates, j's centre moves by shift; its outlines at the two ends must be apart
         shift = _turned(rels[1], -ends_k[1]) - _turned(rels[0], -ends_k[0])  # (P, 2)
         dist = np.maximum(np.hypot(shift[:, 0], shift[:, 1]), 1e-12)
@@ -69,4 +75,6 @@ def plan_sweep(rng: np.random.Generator, shape_k: np.ndarray, shape_j: np.ndarra
         good = np.flatnonzero(ok & (gap > 0.5))
         if len(good):
             return offset, float(rng.uniform(h[good[0], 0], h[good[-1], 0]))
+        if not reveal:  # no path shows all it hid: the longest that still overlaps at both ends
+            return offset, float(h[np.flatnonzero(ok)[-1], 0])
     return None

@@ -30,7 +30,7 @@ from generators.scenes.appearance import paint_scene
 from generators.scenes.config import SceneConfig
 from generators.scenes.engine import GENERATOR
 from generators.scenes.flows import scene_flows
-from generators.scenes.guarantee import coverages, occlusion_ok
+from generators.scenes.guarantee import coverage_record, coverages, occlusion_ok, unseen_ok
 from generators.scenes.layout import Layout, Thing
 from generators.scenes.motion import move_points, polygons
 from savos.data.clip import Clip, ClipError
@@ -186,14 +186,22 @@ def check_clip(clip: Clip) -> list[str]:
     for k, o in enumerate(objects):
         if o.get("occlusion_rate") != rates[:, k].tolist():
             problems.append(f"object {k + 1}: meta occlusion_rate does not match the masks")
-    if targets and occ.unseen < 1.0:
+    lo, hi = occ.unseen_range
+    if targets and (lo > 0.0 or hi < 1.0):
         covs = coverages([things[k].canonical for k in targets], maps.transpose(1, 0, 2, 3)[targets],
                          [things[k].warps for k in targets], [vertices[k + 1:] for k in targets], hidden,
                          occ.coverage_step)
         for k, c in zip(targets, covs, strict=True):
-            if len(c.unseen) > occ.unseen * c.samples:
+            if not unseen_ok(occ, c) and isinstance(occ.unseen, float):
                 problems.append(f"object {k + 1} (target): {len(c.unseen)} of {c.samples} shape samples are "
                                 f"never seen (allowed: {occ.unseen:.0%})")
+            elif not unseen_ok(occ, c):
+                problems.append(f"object {k + 1} (target): never-seen share {c.never_seen:.1%} of its shape "
+                                f"({c.unseen_grid} of {c.grid_samples} grid samples) is outside "
+                                f"occlusion.unseen [{lo:.0%}, {hi:.0%}]")
+            if objects[k].get("never_seen") != coverage_record(occ, c).get("never_seen"):
+                problems.append(f"object {k + 1}: meta never_seen {objects[k].get('never_seen')} does not "
+                                f"match the measured {c.never_seen}")
             if objects[k].get("coverage") != c.fraction:
                 problems.append(f"object {k + 1}: meta coverage {objects[k].get('coverage')} does not match "
                                 f"the measured {c.fraction}")

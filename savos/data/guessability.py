@@ -8,10 +8,12 @@ pixels where ``visible`` shows another object):
 - ``in_hull``: how many pixels of H lie inside the convex hull of the visible part (``savos.data.hull``).
 - ``reach`` of a hidden pixel p: the distance in frames |s - t| to the nearest frame s where that point
   of the object is visible. Definition (pixel-exact, any dataset with motion):
-  1. the point is p's centre, followed through the object's own motion to frame s (``object_maps``:
-     affine maps fitted to the per-frame ``meta.objects[k].vertices`` — exact for rigid or affine
-     motion, Chewing Gum's — else fitted per frame to ``amodal_flow_fwd`` (exact for affine motion up to
-     the 1/64 px storage rounding, the best affine fit otherwise));
+  1. the point is p's centre, followed through the object's own motion to frame s
+     (``object_motion``: the motion meta records, ``maps`` and ``warps`` of scene clips, exact for any
+     motion, non-rigid included; else ``object_maps``: affine maps fitted to the per-frame
+     ``meta.objects[k].vertices`` — exact for rigid or affine motion, Chewing Gum's — else fitted per
+     frame to ``amodal_flow_fwd`` (exact for affine motion up to the 1/64 px storage rounding, the best
+     affine fit otherwise));
   2. it is visible at s iff it lies in the frame (-0.5 <= x < W - 0.5, -0.5 <= y < H - 0.5) and the
      pixel whose centre is nearest to it (``floor(x + 0.5)``) shows object k or nothing (label k + 1 or
      0) in ``visible[s]``; a label of another object means that object covers it.
@@ -29,12 +31,14 @@ the hull" is sum(in_hull) / sum(hidden), and so on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
 
 from savos.data.clip import Clip
 from savos.data.hull import convex_hull_mask
+from savos.data.sine_warp import follow
 
 REACHES = (1, 2, 4)  # the t +- d windows reported
 UNSEEN = np.iinfo(np.int16).max  # reach of a point visible in no frame
@@ -110,14 +114,42 @@ def object_maps(clip: Clip, k: int) -> np.ndarray | None:
     return maps
 
 
-def _hidden_reach(clip: Clip, k: int, maps: np.ndarray, t: int, hidden: np.ndarray) -> np.ndarray:
-    """int16 (P,) reach of the hidden pixels ``hidden`` (bool (H, W)) of object k at frame t."""
+Follow = Callable[[int, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def object_motion(clip: Clip, k: int) -> Follow | None:
+    """follow(t, x, y): where object k's points x, y (P,) of frame t are at every frame, (T, P) each;
+    None without motion information. Exact where meta records the motion itself (scene clips: ``maps``
+    and ``warps``, savos.data.sine_warp, non-rigid motion included); else the affine ``object_maps``."""
+    T = clip.num_frames
+    objects = clip.meta.get("objects") or []
+    o = objects[k] if k < len(objects) else {}
+    if o.get("maps") is not None and "warps" in o:
+        try:
+            maps = np.asarray(o["maps"], np.float64).reshape(T, 2, 3)
+            warps = None if o["warps"] is None else np.asarray(o["warps"], np.float64).reshape(T - 1, 6)
+        except (TypeError, ValueError):
+            pass  # not the scene format: fall back to the fitted maps
+        else:
+            return lambda t, x, y: follow(maps, warps, t, x, y)
+    maps = object_maps(clip, k)
+    if maps is None:
+        return None
+
+    def affine(t: int, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        to_s = _compose(maps, _invert(maps[t]))  # (T, 2, 3) frame t -> frame s
+        return (to_s[:, 0, :1] * x + to_s[:, 0, 1:2] * y + to_s[:, 0, 2:],  # (T, P)
+                to_s[:, 1, :1] * x + to_s[:, 1, 1:2] * y + to_s[:, 1, 2:])
+    return affine
+
+
+def _hidden_reach(clip: Clip, k: int, move: Follow, t: int, hidden: np.ndarray) -> np.ndarray:
+    """int16 (P,) reach of the pixels ``hidden`` (bool (H, W)) of object k at frame t: pixels where
+    another object covers the point at t."""
     T = clip.num_frames
     H, W = clip.size
     rows, cols = np.nonzero(hidden)
-    to_s = _compose(maps, _invert(maps[t]))  # (T, 2, 3) frame t -> frame s
-    x = to_s[:, 0, :1] * cols + to_s[:, 0, 1:2] * rows + to_s[:, 0, 2:]  # (T, P)
-    y = to_s[:, 1, :1] * cols + to_s[:, 1, 1:2] * rows + to_s[:, 1, 2:]
+    x, y = move(t, cols.astype(np.float64), rows.astype(np.float64))  # (T, P)
     inside = (x >= -0.5) & (x < W - 0.5) & (y >= -0.5) & (y < H - 0.5)  # False for NaN maps
     c = np.where(inside, np.floor(x + 0.5), 0).astype(np.intp)
     r = np.where(inside, np.floor(y + 0.5), 0).astype(np.intp)
@@ -135,7 +167,7 @@ def clip_guessability(clip: Clip) -> Guessability:
     own = clip.visible[:, None] == np.arange(1, K + 1, dtype=clip.visible.dtype)[None, :, None, None]
     n_visible = own.reshape(T, K, -1).sum(axis=-1)
     targets = clip.target_ids()
-    all_maps = {k: object_maps(clip, k) for k in targets}
+    all_maps = {k: object_motion(clip, k) for k in targets}
     has_motion = all(m is not None for m in all_maps.values())
     reach = np.full((T, K, H, W), NOT_HIDDEN, np.int16) if has_motion else None
     rows: dict[str, list] = {f.name: [] for f in fields(Guessability) if f.name != "reach"}
@@ -167,6 +199,27 @@ def clip_guessability(clip: Clip) -> Guessability:
         seen=np.array(rows["seen"], np.int64) if has_motion else None,
         reach_median=np.array(rows["reach_median"], np.float64) if has_motion else None,
         reach=reach)
+
+
+def never_seen_regions(clip: Clip) -> np.ndarray | None:
+    """bool (T, K, H, W): for each target object k and frame t (with known, non-empty amodal truth), the
+    pixels another object covers at t whose point, followed with k's motion (``object_motion``), is
+    visible in no frame of the clip (reach UNSEEN; the visibility rule of the module docstring). Its
+    part inside ``amodal[t, k]`` is the part of the target that no frame shows; outside it, where a
+    prediction of k is wrong and no frame says so. None without motion information."""
+    T, K, H, W = clip.amodal.shape
+    out = np.zeros((T, K, H, W), bool)
+    for k in clip.target_ids():
+        move = object_motion(clip, k)
+        if move is None:
+            return None
+        for t in range(T):
+            if not clip.amodal_known[t, k] or not clip.amodal[t, k].any():
+                continue
+            covered = (clip.visible[t] != 0) & (clip.visible[t] != k + 1)
+            if covered.any():
+                out[t, k][covered] = _hidden_reach(clip, k, move, t, covered) == UNSEEN
+    return out
 
 
 def summarize(parts: list[Guessability]) -> dict:

@@ -40,7 +40,8 @@ def _verify_shard(root: Path, info: dict, check: Check | None, item: tuple[str, 
     split, shard = item
     path = root / split / shard["name"]
     out: dict[str, Any] = {"problems": [], "clips": 0, "bytes": 0, "hist": np.zeros(10, np.int64),
-                           "fully_visible": 0, "pairs": 0, "coverage": [], "guess": [], "measures": {},
+                           "fully_visible": 0, "pairs": 0, "coverage": [], "never_seen": [], "guess": [],
+                           "measures": {},
                            "measured": 0}
     if not path.is_file():
         out["problems"].append(f"{path}: missing")
@@ -84,9 +85,11 @@ def _verify_shard(root: Path, info: dict, check: Check | None, item: tuple[str, 
             out["pairs"] += int(present.sum())
             out["fully_visible"] += int((rate[present] == 0).sum())
             for k in targets:
-                cov = (meta.get("objects") or [{}] * clip.num_objects)[k].get("coverage")
-                if cov is not None:
-                    out["coverage"].append(float(cov))
+                obj = (meta.get("objects") or [{}] * clip.num_objects)[k]
+                if obj.get("coverage") is not None:
+                    out["coverage"].append(float(obj["coverage"]))
+                if obj.get("never_seen") is not None:
+                    out["never_seen"].append(float(obj["never_seen"]))
             guess = clip_guessability(clip)
             guess.reach = None  # the per-pixel map is not needed for the statistics
             out["guess"].append(guess)
@@ -138,7 +141,7 @@ def verify_dataset(root: str | Path, check: Check | None = None, workers: int | 
     work = partial(_verify_shard, root, info, check)
     workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
     total = {"clips": 0, "bytes": 0, "hist": np.zeros(10, np.int64), "fully_visible": 0, "pairs": 0,
-             "coverage": [], "guess": [], "measures": {}, "measured": 0}
+             "coverage": [], "never_seen": [], "guess": [], "measures": {}, "measured": 0}
     with tqdm(total=sum(s["count"] for _, s in items), unit="clip", disable=not progress,
               file=sys.stderr, dynamic_ncols=True) as bar:
         if workers == 1:
@@ -164,12 +167,23 @@ def verify_dataset(root: str | Path, check: Check | None = None, workers: int | 
                            for a, b, c in zip(BINS[:-1], BINS[1:], total["hist"], strict=True)},
         "coverage_min": None if cov is None else float(cov.min()),
         "coverage_mean": None if cov is None else float(cov.mean()),
+        "never_seen": _quantiles(total["never_seen"]),
         "guessability": summarize(total["guess"]),
     }
     if total["measured"]:  # only datasets whose checker measures something (estimated flow, a codec)
         stats["measured_clips"] = total["measured"]
         stats["measures"] = {k: s / w if w else None for k, (s, w) in total["measures"].items()}
     return {"problems": problems, "stats": stats}
+
+
+def _quantiles(values: list[float]) -> dict[str, float] | None:
+    """min, quantiles 0.1 / 0.5 / 0.9, max and mean of the targets' never-seen shares (None: none)."""
+    if not values:
+        return None
+    v = np.asarray(values)
+    return {"targets": len(v), "min": float(v.min()), "0.1": float(np.quantile(v, 0.1)),
+            "0.5": float(np.quantile(v, 0.5)), "0.9": float(np.quantile(v, 0.9)), "max": float(v.max()),
+            "mean": float(v.mean())}
 
 
 def _add_measures(into: dict[str, list[float]], measures: dict[str, tuple[float, float]]) -> None:
@@ -186,6 +200,7 @@ def _merge(total: dict, problems: list[str], r: dict) -> None:
     _add_measures(total["measures"], r["measures"])
     total["hist"] += r["hist"]
     total["coverage"].extend(r["coverage"])
+    total["never_seen"].extend(r["never_seen"])
     total["guess"].extend(r["guess"])
 
 
@@ -206,6 +221,11 @@ def format_report(report: dict[str, Any]) -> str:
     if s["coverage_min"] is not None:
         lines.append(f"coverage of target shapes over the clip: min {s['coverage_min']:.4f}, "
                      f"mean {s['coverage_mean']:.4f}")
+    if s.get("never_seen"):
+        n = s["never_seen"]
+        lines.append(f"never-seen share of target shapes ({n['targets']} targets; the share of the shape no "
+                     f"frame shows): min {n['min']:.3f}, 0.1: {n['0.1']:.3f}, median {n['0.5']:.3f}, "
+                     f"0.9: {n['0.9']:.3f}, max {n['max']:.3f}, mean {n['mean']:.3f}")
     n = s["target_frames"]
     lines.append("occlusion rate of target object-frames:")
     for label, c in s["occlusion_hist"].items():

@@ -28,8 +28,8 @@ from savos.evaluation.predictions import INFO_NAME, Predictions, open_prediction
 from savos.outputs import OwnedDir, open_output
 from savos.readers import need, read_json
 
-NUMBERS = ["miou_full", "miou_occ", "metric1_full", "metric1_occ", "metric2_full", "metric2_occ",
-           "pairs_full", "pairs_occ"]
+NUMBERS = ["miou_full", "miou_occ", "miou_never", "metric1_full", "metric1_occ", "metric1_never",
+           "metric2_full", "metric2_occ", "metric2_never", "pairs_full", "pairs_occ", "pairs_never"]
 
 
 @dataclass
@@ -185,15 +185,17 @@ def format_table(result: EvalResult) -> str:
     """The summary as a small text table (what `savos eval` prints): a header line, the method's row,
     and a line that explains the columns."""
     s = result.summary
-    head = ["method", "protocol", "full mIoU", "occ mIoU", "frame-avg full/occ", "pair-avg full/occ",
-            "object-frames full/occ"]
-    row = [result.method, result.protocol, _fmt(s["miou_full"]), _fmt(s["miou_occ"]),
+    head = ["method", "protocol", "full mIoU", "occ mIoU", "never-seen mIoU", "frame-avg full/occ",
+            "pair-avg full/occ", "object-frames full/occ/never-seen"]
+    row = [result.method, result.protocol, _fmt(s["miou_full"]), _fmt(s["miou_occ"]), _fmt(s["miou_never"]),
            f"{_fmt(s['metric1_full'])}/{_fmt(s['metric1_occ'])}",
-           f"{_fmt(s['metric2_full'])}/{_fmt(s['metric2_occ'])}", f"{s['pairs_full']}/{s['pairs_occ']}"]
+           f"{_fmt(s['metric2_full'])}/{_fmt(s['metric2_occ'])}",
+           f"{s['pairs_full']}/{s['pairs_occ']}/{s['pairs_never']}"]
     widths = [max(len(a), len(b)) for a, b in zip(head, row, strict=True)]
     widths[0] = max(widths[0], 16)  # rows of several `savos eval` runs printed together stay aligned
     lines = ["  ".join(c.ljust(n) for c, n in zip(r, widths, strict=True)).rstrip() for r in (head, row)]
     headline = "frame-avg" if PROTOCOLS[result.protocol].headline == "metric1" else "pair-avg"
     lines.append(f"(mIoU = {headline} under this protocol; frame-avg: mean over the objects of a frame, then "
-                 "over frames; pair-avg: mean over all object-frames; docs/metrics.md)")
+                 "over frames; pair-avg: mean over all object-frames; never-seen: the part no frame of the "
+                 "clip shows; docs/metrics.md)")
     return "\n".join(lines)

@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from savos.data.guessability import never_seen_regions
+
 SAVOS_SMOOTH = 1e-6
 EORAS_EPS = np.float32(1e-6)
 BUCKET_NAMES = [f"[{b / 10:.1f},{(b + 1) / 10:.1f}{']' if b == 9 else ')'}" for b in range(10)]
@@ -53,6 +55,15 @@ class PairRecords:
     iou_occ: np.ndarray  # float64 (N,)
     selected: np.ndarray  # bool (N,) the protocol's pair selection (occlusion filter, track ends, ...)
     occ_valid: np.ndarray  # bool (N,) iou_occ counts (eoras drops values exactly 1)
+    iou_never: np.ndarray | None = None  # float64 (N,) IoU on the never-seen region (NaN: none)
+    never_valid: np.ndarray | None = None  # bool (N,) the pair has a never-seen part (None: all False)
+
+    def __post_init__(self) -> None:
+        n = len(self.clip)
+        if self.iou_never is None:
+            self.iou_never = np.full(n, np.nan)
+        if self.never_valid is None:
+            self.never_valid = np.zeros(n, bool)
 
     def __len__(self) -> int:
         return len(self.clip)
@@ -75,7 +86,7 @@ class PairRecords:
 
 def empty_records() -> PairRecords:
     i, f, b = np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, bool)
-    return PairRecords(np.zeros(0, str), i, i, f, i, np.zeros(0, str), f, f, b, b)
+    return PairRecords(np.zeros(0, str), i, i, f, i, np.zeros(0, str), f, f, b, b, f, b)
 
 
 def object_types(meta: dict[str, Any], num_objects: int) -> list[str]:
@@ -98,6 +109,10 @@ def _track_ends(vis_area: np.ndarray) -> np.ndarray:
     if len(on):
         ends[on[0]] = ends[on[-1]] = True
     return ends
+
+
+def _savos_iou(i: np.ndarray, u: np.ndarray) -> np.ndarray:
+    return (i + SAVOS_SMOOTH) / (u + SAVOS_SMOOTH)
 
 
 def _savos_object(p, v, o, a):
@@ -132,15 +147,17 @@ def _eoras_object(p, v, o, a):
 
 @dataclass(frozen=True)
 class Protocol:
-    """score_object(p, v, o, a) -> (iou_full, iou_occ, selected, occ_valid), each (T,)."""
+    """score_object(p, v, o, a) -> (iou_full, iou_occ, selected, occ_valid), each (T,); iou(I, U): the
+    protocol's IoU of pixel counts (the never-seen score uses it)."""
 
     score_object: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
     headline: str  # "metric1" or "metric2": which aggregation is the protocol's mIoU
+    iou: Callable[[np.ndarray, np.ndarray], np.ndarray] = _savos_iou
 
 
 PROTOCOLS: dict[str, Protocol] = {
     "savos": Protocol(_savos_object, headline="metric1"),
-    "eoras": Protocol(_eoras_object, headline="metric2"),
+    "eoras": Protocol(_eoras_object, headline="metric2", iou=_eoras_iou),
     "savos-kins": Protocol(_savos_kins_object, headline="metric1"),
 }
 
@@ -153,7 +170,7 @@ def get_protocol(name: str) -> Protocol:
 
 def score_arrays(pred: np.ndarray, visible: np.ndarray, amodal: np.ndarray, targets: list[int],
                  protocol: str = "savos", types: list[str] | None = None, key: str = "",
-                 known: np.ndarray | None = None) -> PairRecords:
+                 known: np.ndarray | None = None, never: np.ndarray | None = None) -> PairRecords:
     """Per-pair records of one clip.
 
     Args:
@@ -163,10 +180,14 @@ def score_arrays(pred: np.ndarray, visible: np.ndarray, amodal: np.ndarray, targ
         targets: 0-based indices of the objects to score.
         types: K type names (default "unknown"); key: the clip key stored in the records.
         known: bool (T, K), pairs whose amodal truth exists (default all); only those are scored.
+        never: bool (T, K, H, W), the never-seen regions (``savos.data.guessability.never_seen_regions``)
+            or None: no never-seen score. Never-seen IoU = the protocol's IoU of (pred & R) against
+            (amodal & R) for the region R, defined where amodal & R is not empty.
     """
     assert pred.ndim == 4 and pred.shape == amodal.shape, (pred.shape, amodal.shape)
     assert visible.shape == amodal.shape[:1] + amodal.shape[2:], (visible.shape, amodal.shape)
-    score_object = get_protocol(protocol).score_object
+    proto = get_protocol(protocol)
+    score_object = proto.score_object
     T, K = amodal.shape[:2]
     types = types or ["unknown"] * K
     pred = _binarize(pred)
@@ -184,19 +205,30 @@ def score_arrays(pred: np.ndarray, visible: np.ndarray, amodal: np.ndarray, targ
         amo1 = np.maximum(amo, 1)
         frames = np.flatnonzero(has)
         n = len(frames)
+        iou_never, never_valid = np.full(T, np.nan), np.zeros(T, bool)
+        if never is not None:
+            r = never[:, k]
+            pn, an = pred[:, k] & r, a & r
+            never_valid = _counts(an) > 0
+            iou_never = np.where(never_valid, proto.iou(_counts(pn & an), _counts(pn | an)), np.nan)
         parts.append(PairRecords(
             clip=np.full(n, key), object=np.full(n, k, np.int64),
             frame=frames.astype(np.int64), occlusion=(1.0 - vis / amo1)[has],
             bucket=np.minimum(10 * (amo - vis) // amo1, 9)[has].astype(np.int64),
             type=np.full(n, types[k]),
-            iou_full=iou_full[has], iou_occ=iou_occ[has], selected=selected[has], occ_valid=occ_valid[has]))
+            iou_full=iou_full[has], iou_occ=iou_occ[has], selected=selected[has], occ_valid=occ_valid[has],
+            iou_never=iou_never[has], never_valid=never_valid[has]))
     return PairRecords.concat(parts)
 
 
-def score_clip(clip, pred: np.ndarray, protocol: str = "savos") -> PairRecords:
-    """Per-pair records of a Clip's target objects; pred (T, K, H, W) as in score_arrays."""
+def score_clip(clip, pred: np.ndarray, protocol: str = "savos", never: np.ndarray | None = None
+               ) -> PairRecords:
+    """Per-pair records of a Clip's target objects; pred (T, K, H, W) as in score_arrays. ``never``: the
+    clip's never-seen regions, default computed from its exact truth (``never_seen_regions``; None, so
+    no never-seen score, for a clip without motion information)."""
+    never = never_seen_regions(clip) if never is None else never
     return score_arrays(pred, clip.visible, clip.amodal, clip.target_ids(), protocol,
-                        object_types(clip.meta, clip.num_objects), clip.key, clip.amodal_known)
+                        object_types(clip.meta, clip.num_objects), clip.key, clip.amodal_known, never)
 
 
 def aggregate(values: np.ndarray, clip: np.ndarray, frame: np.ndarray) -> dict[str, float]:
@@ -213,13 +245,15 @@ def aggregate(values: np.ndarray, clip: np.ndarray, frame: np.ndarray) -> dict[s
 
 def summarize(rec: PairRecords, protocol: str = "savos",
               selected: np.ndarray | None = None) -> dict[str, Any]:
-    """mIoU (the protocol's headline aggregation), metric1 and metric2, for full and occluded IoU.
+    """mIoU (the protocol's headline aggregation), metric1 and metric2, for full, occluded and
+    never-seen IoU (``miou_never``: NaN where no selected pair has a never-seen part).
 
     ``selected`` overrides the protocol's pair selection (breakdowns use it for unfiltered buckets)."""
     head = get_protocol(protocol).headline
     sel = rec.selected if selected is None else selected
     out: dict[str, Any] = {}
-    for name, vals, keep in (("full", rec.iou_full, sel), ("occ", rec.iou_occ, sel & rec.occ_valid)):
+    for name, vals, keep in (("full", rec.iou_full, sel), ("occ", rec.iou_occ, sel & rec.occ_valid),
+                             ("never", rec.iou_never, sel & rec.never_valid)):
         agg = aggregate(vals[keep], rec.clip[keep], rec.frame[keep])
         out[f"miou_{name}"] = agg[head]
         out[f"metric1_{name}"] = agg["metric1"]

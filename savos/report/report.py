@@ -109,19 +109,22 @@ def _table(entries: list[Entry], protocol: str) -> str:
         return (f"Protocol `{protocol}` (docs/metrics.md): nothing to score. The data has no amodal truth "
                 "for any object-frame (real data records visible masks only), so no mIoU exists; the "
                 "clips below show the predictions.\n")
-    head = ("| method | full mIoU | occluded mIoU | pair-avg full | pair-avg occluded | object-frames "
-            "full / occluded |\n|---|---|---|---|---|---|\n")
+    head = ("| method | full mIoU | occluded mIoU | never-seen mIoU | pair-avg full | pair-avg occluded | "
+            "object-frames full / occluded / never-seen |\n|---|---|---|---|---|---|---|\n")
     rows = []
     for e in scored:
         s = e.metrics["summary"]
         f = lambda x: "n/a" if x is None else f"{x:.4f}"  # noqa: E731
-        rows.append(f"| {e.name} | {f(s['miou_full'])} | {f(s['miou_occ'])} | {f(s['metric2_full'])} | "
-                    f"{f(s['metric2_occ'])} | {s['pairs_full']} / {s['pairs_occ']} |")
+        pairs = f"{s['pairs_full']} / {s['pairs_occ']} / {s.get('pairs_never', 0)}"
+        rows.append(f"| {e.name} | {f(s['miou_full'])} | {f(s['miou_occ'])} | {f(s.get('miou_never'))} | "
+                    f"{f(s['metric2_full'])} | {f(s['metric2_occ'])} | {pairs} |")
     headline = "frame-avg" if PROTOCOLS[protocol].headline == "metric1" else "pair-avg"
     note = (f"Protocol `{protocol}` (docs/metrics.md). mIoU: this protocol's headline, the {headline} "
             "(frame-avg: mean IoU over the objects of a frame, then over frames; pair-avg: mean over all "
             "scored object-frames). Full: IoU of the whole amodal mask; occluded: IoU of its hidden part, "
-            "over object-frames whose object is partly hidden. n/a: no object-frame of that kind.")
+            "over object-frames whose object is partly hidden; never-seen: IoU on the part of the target "
+            "that no frame of its clip shows, over object-frames that have one (what only a shape prior "
+            "can complete). n/a: no object-frame of that kind.")
     return note + "\n\n" + head + "\n".join(rows) + "\n"
 
 
