@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_results_script_shortened_makes_both_tables(tmp_path):
     env = {**os.environ, "SETS": "gum gum-hard", "DATA_DIR": str(tmp_path / "data"),
-           "RUNS": str(tmp_path / "runs"), "N": "10", "METHODS": "gum-tiny gum-cpu", "MINUTES": "2",
+           "RUNS": str(tmp_path / "runs"),
+           "RESULTS": str(tmp_path / "results"), "N": "10", "METHODS": "gum-tiny gum-cpu", "MINUTES": "2",
            "EXTRA": "train.steps=2 data.val_clips=1", "BIN": str(Path(sys.executable).parent),
            "OMP_NUM_THREADS": "1"}
     r = subprocess.run(["bash", "scripts/results.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -33,5 +34,10 @@ def test_results_script_shortened_makes_both_tables(tmp_path):
     ran = yaml.safe_load((tmp_path / "runs" / "gum-hard" / "gum-hard-cpu" / "config.yaml").read_text())
     assert ran["loss"]["horizon"] > 1 and ran["loss"]["lambda3"] > 0  # gum-hard's own loss terms
     assert ran["data"]["root"] == str(tmp_path / "data" / "gum-hard")
+    for name in ("gum", "gum-hard"):  # published where RESULTS says, with the dataset they scored
+        published = tmp_path / "results" / name
+        made = (tmp_path / "data" / name / "dataset.json").read_bytes()
+        assert (published / "dataset.json").read_bytes() == made
+        assert (published / "union" / "metrics_savos.json").is_file()
     hard = (tmp_path / "data" / "gum-hard" / "dataset.json").read_text()
     assert '"arms"' in hard  # made with recipes/data/gum-hard.yaml
