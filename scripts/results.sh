@@ -62,11 +62,12 @@ for set in $SETS; do
 
   step "$set: score -> $out/table.md, report -> $out/report"
   preds=()
-  for m in visible convex circle union "${recipes[@]}"; do preds+=("$out/$m/pred-test"); done
+  methods=(visible convex circle union "${recipes[@]}")
+  for m in "${methods[@]}"; do preds+=("$out/$m/pred-test"); done
   {
     echo "| method | full | occluded |"
     echo "|---|---|---|"
-    for m in visible convex circle union "${recipes[@]}"; do
+    for m in "${methods[@]}"; do
       "$BIN/savos" eval "$out/$m/pred-test" "$data" --split test -q | sed -n 2p \
         | awk -v m="$m" '{print "| " m " | " $3 " | " $4 " |"}'
     done
@@ -75,7 +76,7 @@ for set in $SETS; do
 
   if [ -n "$RESULTS" ]; then
     step "$set: publish the scores -> $RESULTS/$set"
-    for m in visible convex circle union "${recipes[@]}"; do
+    for m in "${methods[@]}"; do
       mkdir -p "$RESULTS/$set/$m"
       cp "$out/$m/pred-test/metrics_savos.json" "$RESULTS/$set/$m/"
       [ -f "$out/$m/config.yaml" ] && cp "$out/$m/config.yaml" "$out/$m/metrics.json" "$RESULTS/$set/$m/"

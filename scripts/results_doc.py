@@ -15,15 +15,16 @@ in the generated text is typed by hand.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
 import yaml
 
+from savos.data import fingerprint
 from savos.errors import SavosError
 from savos.evaluation.evaluate import read_metrics
 from savos.readers import read_json
+from savos.training.summary import SUMMARY, read_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- results:begin (scripts/results_doc.py) -->", "<!-- results:end -->"
@@ -57,20 +58,16 @@ amodal mask, *occluded* over the part other objects hide, on object-frames with 
 early). The paper's columns are its Table 1 (`results/paper.json`). The methods: [method.md](method.md)."""
 
 
-def _fingerprint(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
 def _f(x: float | None) -> str:
     return "–" if x is None else f"{x:.4f}"
 
 
 def _run_facts(folder: Path) -> str:
     """Steps and minutes of a learned method's run, from its published summary and config."""
-    summary, config = folder / "metrics.json", folder / "config.yaml"
-    if not summary.is_file():
+    config = folder / "config.yaml"
+    if not (folder / SUMMARY).is_file():
         return "–"
-    doc = read_json(summary, "run summary")
+    doc = read_summary(folder)
     steps = f"{doc.get('step', '?')}"
     if config.is_file():
         planned = (yaml.safe_load(config.read_text()) or {}).get("train", {}).get("steps")
@@ -84,7 +81,7 @@ def load_set(folder: Path) -> tuple[dict, list[tuple[str, dict]]]:
     dataset it claims."""
     info_path = folder / "dataset.json"
     info = read_json(info_path, "published dataset.json")
-    want = _fingerprint(info_path)
+    want = fingerprint(folder)
     rows = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
         path = sub / "metrics_savos.json"
@@ -127,7 +124,7 @@ def set_table(folder: Path, paper: dict, with_facts: bool = True) -> str:
     lines.append("")
     lines.append(f"Test split: {counts.get('test', '?')} videos, "
                  + ", ".join(str(p) for p in sorted(pairs)) + " scored object-frames; dataset "
-                 f"`{_fingerprint(folder / 'dataset.json')}` (seed {info.get('seed')}).")
+                 f"`{fingerprint(folder)}` (seed {info.get('seed')}).")
     return "\n".join(lines)
 
 

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import pytest
+from tiny import tiny_gum
 from toy import make_toy
 
-from generators.chewing_gum import ChewingGumConfig, generate_clip
+from savos.config import load_config
 from savos.data.writer import write_dataset
+from savos.training.train import train
 
-TINY_GUM = {"height": 32, "width": 32, "frames": 8, "radius": [5.0, 7.0]}
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 
 
 @pytest.fixture(scope="module")
 def gum_root(tmp_path_factory) -> Path:
     """A tiny Chewing-Gum dataset (32x32, 8 frames; 4 train, 2 val, 3 test clips) made in-process."""
-    root = tmp_path_factory.mktemp("data") / "gum"
-    config = ChewingGumConfig.from_dict(TINY_GUM)
-    write_dataset(root, partial(generate_clip, config, 0), {"train": 4, "val": 2, "test": 3},
-                  {"generator": "chewing-gum", "version": "test", "seed": 0, "config": config.to_dict(),
-                   "amodal_flow": True}, shard_size=2, workers=1, progress=False)
-    return root
+    return tiny_gum(tmp_path_factory.mktemp("data") / "gum", {"train": 4, "val": 2, "test": 3})
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, gum_root) -> dict[str, Path]:
+    """A 2-step run of recipes/gum-tiny.yaml on ``gum_root``: {"data", "recipe", "run"}."""
+    tmp = tmp_path_factory.mktemp("run")
+    recipe = tmp / "tiny.yaml"
+    recipe.write_text((RECIPES / "gum-tiny.yaml").read_text().replace("root: data/gum", f"root: {gum_root}"))
+    train(load_config(recipe, ["train.steps=2", "train.val_every=2"]), tmp / "run", progress=False)
+    return {"data": gum_root, "recipe": recipe, "run": tmp / "run"}
 
 
 @pytest.fixture(scope="module")

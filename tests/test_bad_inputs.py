@@ -8,11 +8,9 @@ tests/test_faults.py.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,29 +19,24 @@ import torch
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tiny import tiny_gum
+from tiny import tree_digest as _digest
 
-from generators.chewing_gum import ChewingGumConfig, generate_clip
 from savos.cli.gen import main as gen_main
 from savos.cli.main import main as savos_main
 from savos.config import load_config
 from savos.data import read_info
-from savos.data.writer import write_dataset
 from savos.errors import SavosError
 from savos.evaluation.baselines import run_baseline
 from savos.evaluation.predictions import open_predictions
 from savos.training.train import train
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
-TINY = {"height": 32, "width": 32, "frames": 8, "radius": [5.0, 7.0]}
 NOT_UTF8 = b"data:\n  root: caf\xe9\n"
 
 
 def _dataset(root: Path, seed: int) -> Path:
-    config = ChewingGumConfig.from_dict(TINY)
-    write_dataset(root, partial(generate_clip, config, seed), {"train": 4, "val": 2, "test": 3},
-                  {"generator": "chewing-gum", "version": "test", "seed": seed, "config": config.to_dict(),
-                   "amodal_flow": True}, shard_size=2, workers=1, progress=False)
-    return root
+    return tiny_gum(root, {"train": 4, "val": 2, "test": 3}, seed)
 
 
 @dataclass
@@ -72,17 +65,6 @@ def world(tmp_path_factory) -> World:
     scored = run_baseline("visible", data, "test", tmp / "scored", progress=False)
     assert CliRunner().invoke(savos_main, ["eval", str(scored), str(data), "-q"]).exit_code == 0
     return World(tmp, data, other, recipe, tmp / "run", pred, scored)
-
-
-def _digest(path: Path) -> str:
-    """Names, modes and bytes of everything under ``path`` (or of the file)."""
-    h = hashlib.sha256()
-    items = [path] if path.is_file() else sorted(p for p in path.rglob("*"))
-    for p in items:
-        h.update(str(p.relative_to(path.parent)).encode())
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def _copy(src: Path, dst: Path) -> Path:

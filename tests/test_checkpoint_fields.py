@@ -7,30 +7,24 @@ traceback, and the run folder byte-for-byte unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
+from tiny import tree_digest as _digest
 
 from savos.cli.main import main as savos_main
-from savos.config import load_config
 from savos.errors import SavosError
 from savos.training.checkpoint import check_fields, load_checkpoint
-from savos.training.train import train
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, gum_root):
-    tmp = tmp_path_factory.mktemp("ckpt")
-    recipe = tmp / "tiny.yaml"
-    recipe.write_text((RECIPES / "gum-tiny.yaml").read_text().replace("root: data/gum", f"root: {gum_root}"))
-    train(load_config(recipe, ["train.steps=2", "train.val_every=2"]), tmp / "run", progress=False)
-    return {"data": gum_root, "recipe": recipe, "run": tmp / "run"}
+def world(tiny_run):
+    return tiny_run
 
 
 def _first_weight(model: dict) -> str:
@@ -71,15 +65,6 @@ def _damaged_run(world, tmp: Path, change) -> Path:
         change(ckpt)
         torch.save(ckpt, run / name)
     return run
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(path.rglob("*")):
-        h.update(str(p.relative_to(path)).encode())
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def _commands(world, run: Path, tmp: Path) -> dict[str, list[str]]:

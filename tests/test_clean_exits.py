@@ -23,22 +23,17 @@ from click.testing import CliRunner
 
 from savos.cli.gen import main as gen_main
 from savos.cli.main import main as savos_main
-from savos.config import load_config
 from savos.evaluation.baselines import run_baseline
-from savos.training.train import train
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 SAVOS = str(Path(sys.executable).with_name("savos"))
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, gum_root):
-    tmp = tmp_path_factory.mktemp("exits")
-    recipe = tmp / "tiny.yaml"
-    recipe.write_text((RECIPES / "gum-tiny.yaml").read_text().replace("root: data/gum", f"root: {gum_root}"))
-    train(load_config(recipe, ["train.steps=2", "train.val_every=2"]), tmp / "run", progress=False)
-    pred = run_baseline("convex", gum_root, "test", tmp / "pred", progress=False)
-    return {"data": gum_root, "recipe": recipe, "run": tmp / "run", "pred": pred}
+def world(tiny_run, tmp_path_factory):
+    pred = run_baseline("convex", tiny_run["data"], "test", tmp_path_factory.mktemp("exits") / "pred",
+                        progress=False)
+    return {**tiny_run, "pred": pred}
 
 
 def _lines(result) -> list[str]:

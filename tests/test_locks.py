@@ -9,22 +9,19 @@ import signal
 import subprocess
 import sys
 import textwrap
-from functools import partial
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tiny import tiny_gum
 
-from generators.chewing_gum import ChewingGumConfig, generate_clip
 from savos.cli.gen import main as gen_main
 from savos.cli.main import main as savos_main
-from savos.data.writer import write_dataset
 from savos.evaluation.baselines import run_baseline
 from savos.locks import LOCK_NAME, LockedError, hold
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "recipes" / "gum-tiny.yaml"
-TINY = {"height": 32, "width": 32, "frames": 4, "radius": [5.0, 7.0]}
 
 _HOLDER = textwrap.dedent("""
     import sys
@@ -54,11 +51,7 @@ class Holder:
 
 
 def _data(root: Path) -> Path:
-    config = ChewingGumConfig.from_dict(TINY)
-    write_dataset(root, partial(generate_clip, config, 0), {"train": 2, "val": 1, "test": 2},
-                  {"generator": "chewing-gum", "version": "test", "seed": 0, "config": config.to_dict(),
-                   "amodal_flow": True}, shard_size=2, workers=1, progress=False)
-    return root
+    return tiny_gum(root, {"train": 2, "val": 1, "test": 2}, frames=4)
 
 
 @pytest.fixture(scope="module")

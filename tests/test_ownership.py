@@ -5,13 +5,13 @@ and leaves the folder byte for byte as it was."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from functools import partial
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tiny import tree_digest as _digest
 
 from generators.chewing_gum import ChewingGumConfig, generate_clip
 from savos.cli.gen import main as gen_main
@@ -47,15 +47,6 @@ def world(tmp_path_factory) -> dict[str, Path]:
     pred = run_baseline("convex", data, "test", tmp / "pred", progress=False)
     assert CliRunner().invoke(savos_main, ["eval", str(pred), str(data), "-q"]).exit_code == 0
     return {"data": data, "run": tmp / "run", "pred": pred, "tmp": tmp}
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(path.rglob("*")):
-        h.update(str(p.relative_to(path)).encode())
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def _one_line(result, *needles: str) -> str:

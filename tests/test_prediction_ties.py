@@ -7,39 +7,32 @@ refusal is one ``error:`` line naming the file, with a non-zero exit and the fol
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
 import shutil
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from tiny import tiny_gum
+from tiny import tree_digest as _digest
 
-from generators.chewing_gum import ChewingGumConfig, generate_clip
 from savos.cli.gen import main as gen_main
 from savos.cli.main import main as savos_main
 from savos.config import load_config
 from savos.data import fingerprint, open_dataset
-from savos.data.writer import write_dataset
 from savos.evaluation.baselines import run_baseline
 from savos.evaluation.predictions import open_predictions
 from savos.training.train import train
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 PROGRESS = re.compile(r"^[\w ]+: +\d+%\|")  # a progress bar (report scores with one), not a message
-TINY = {"height": 32, "width": 32, "frames": 8, "radius": [5.0, 7.0]}
 
 
 def _gum(root: Path, seed: int) -> Path:
-    config = ChewingGumConfig.from_dict(TINY)
-    write_dataset(root, partial(generate_clip, config, seed), {"train": 2, "val": 1, "test": 3},
-                  {"generator": "chewing-gum", "version": "test", "seed": seed, "config": config.to_dict(),
-                   "amodal_flow": True}, shard_size=2, workers=1, progress=False)
-    return root
+    return tiny_gum(root, {"train": 2, "val": 1, "test": 3}, seed)
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +53,6 @@ def _rewrite(path: Path, **members) -> None:
     buf = io.BytesIO()
     np.savez_compressed(buf, **{**_members(path), **members})
     path.write_bytes(buf.getvalue())
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(path.rglob("*")):
-        h.update(str(p.relative_to(path)).encode())
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def _one_line(cli, args, expect: str, unchanged=()) -> str:

@@ -12,7 +12,6 @@ folder byte-for-byte unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from functools import partial
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from tiny import tree_digest as _digest
 
 from generators.chewing_gum import ChewingGumConfig, generate_clip
 from savos.cli.gen import main as gen_main
@@ -57,15 +57,6 @@ def world(tmp_path_factory):
     train(load_config(recipe, ["train.steps=2", "train.val_every=2"]), tmp / "run", progress=False)
     pred = run_baseline("convex", data, "test", tmp / "pred", progress=False)
     return {"data": data, "recipe": recipe, "run": tmp / "run", "pred": pred}
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(path.rglob("*")):
-        h.update(str(p.relative_to(path)).encode())
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def _one_line(cli, args, expect: str, unchanged=()):
