@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -38,15 +39,16 @@ MANIFEST = ".savos-files.json"
 KINDS = (("savos train", "run"), ("savos predict", "predictions"), ("savos baseline", "predictions"),
          ("savos adapt", "adapt"), ("savos eval", "eval"), ("savos report", "report"),
          ("savos-gen curriculum", "curriculum"), ("savos-gen gallery", "gallery"),
-         ("savos-gen preview", "preview"), ("savos-gen", "dataset"))
+         ("savos-gen preview", "preview"), ("savos-gen export", "export"), ("savos-gen", "dataset"))
 KIND_NAMES = {"run": "a training run", "predictions": "predictions", "adapt": "adapted predictions",
               "eval": "evaluation metrics", "report": "a report", "curriculum": "a curriculum",
-              "gallery": "a gallery", "preview": "previews", "dataset": "a dataset"}
+              "gallery": "a gallery", "preview": "previews", "export": "an export",
+              "dataset": "a dataset"}
 # Kinds that may join a folder of another kind: kind -> the kinds of folder they may join (None: any).
 GUESTS: dict[str, set[str] | None] = {"eval": {"predictions", "adapt"}, "preview": None}
 # Files that say what a folder holds when no manifest claims them (folders written without one).
 MARKERS = {"dataset.json": "dataset", ".pending.json": "dataset", "curriculum.json": "curriculum",
-           "last.pt": "run", "best.pt": "run", "predictions.json": "predictions"}
+           "last.pt": "run", "best.pt": "run", "predictions.json": "predictions", "export.json": "export"}
 
 
 def kind_of(command: str) -> str:
@@ -193,9 +195,10 @@ class OwnedDir:
                                               "replaces only these", "files": {**owned, **new}},
                               sort_keys=True)
 
-    def remove(self, names: Iterable[str]) -> int:
+    def remove(self, names: Iterable[str], trees: bool = False) -> int:
         """Delete those of ``names`` that a command of this kind claimed (and their stale temporary
-        files); -> files deleted. Files of other commands' kinds stay."""
+        files), and with ``trees`` claimed folders with all they hold; -> entries deleted. Files of other
+        commands' kinds stay."""
         names = set(names) & self.mine()
         n = 0
         for entry in self.entries():
@@ -203,6 +206,9 @@ class OwnedDir:
                 target = self.path / entry
                 if target.is_file() or target.is_symlink():
                     target.unlink()
+                    n += 1
+                elif trees and target.is_dir():
+                    shutil.rmtree(target)
                     n += 1
         return n
 

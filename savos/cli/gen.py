@@ -1,4 +1,4 @@
-"""``savos-gen``: make, verify and preview procedural datasets.
+"""``savos-gen``: make, verify and preview procedural datasets; import and export real-data layouts.
 
 Each command parses options and calls one library function; user errors print one line and exit 2.
 """
@@ -19,6 +19,7 @@ from generators.scenes.curriculum import write_curriculum
 from generators.scenes.dataset import write_scene_dataset
 from generators.scenes.gallery import clip_to_preview, make_gallery
 from generators.verify import verify as verify_any
+from savos.cli.exports import export_group
 from savos.cli.group import ErrorGroup
 from savos.cli.imports import import_group
 from savos.data.verify import format_report
@@ -239,6 +240,7 @@ def gallery(scenes, out, seed, scale, quiet):
 
 
 main.add_command(import_group)
+main.add_command(export_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

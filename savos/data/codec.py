@@ -168,6 +168,16 @@ def _array(raw: bytes, dtype: str, shape: tuple[int, ...], what: str) -> np.ndar
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()  # writable for the caller
 
 
+def decode_meta(members: dict[str, bytes]) -> dict:
+    """A clip's ``meta`` from its ``meta.json.zst`` member alone. Raises ClipError."""
+    if "meta.json.zst" not in members:
+        raise ClipError("member 'meta.json.zst' is missing")
+    try:
+        return orjson.loads(_zd().decompress(members["meta.json.zst"]))
+    except (zstandard.ZstdError, orjson.JSONDecodeError) as e:
+        raise ClipError(f"bad meta ({e})") from None
+
+
 def decode_clip(members: dict[str, bytes]) -> Clip:
     """Inverse of encode_clip; ``members`` maps member suffix -> bytes. Raises ClipError."""
     for need in REQUIRED_SUFFIXES:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from savos.data.clip import Clip, ClipError, clip_key
-from savos.data.codec import decode_clip
+from savos.data.codec import decode_clip, decode_meta
 from savos.data.shards import ShardError, ShardReader
 from savos.errors import SavosError, brief
 from savos.limits import MAX_CLIPS, MAX_SHARD_CLIPS
@@ -171,6 +171,17 @@ class ClipDataset(Sequence):
         members = self._reader(j).read(key)
         try:
             return decode_clip(members)
+        except ClipError as e:
+            raise ShardError(f"{path}: clip {key}: {e}; regenerate this shard") from None
+
+    def meta(self, i: int) -> dict[str, Any]:
+        """The ``meta`` of local clip i, read without decoding its arrays."""
+        if not 0 <= i < len(self):
+            raise IndexError(f"clip {i} out of range for {len(self)} clips in split {self.split!r}")
+        path, key = self.locate(i)
+        members = self._reader(bisect.bisect_right(self._starts, i) - 1).read(key, ("meta.json.zst",))
+        try:
+            return decode_meta(members)
         except ClipError as e:
             raise ShardError(f"{path}: clip {key}: {e}; regenerate this shard") from None
 

@@ -135,8 +135,8 @@ class ShardReader:
         self._load()
         return list(self._keys)
 
-    def read(self, key: str) -> dict[str, bytes]:
-        """The members of clip ``key`` as {suffix: bytes}."""
+    def read(self, key: str, suffixes: tuple[str, ...] | None = None) -> dict[str, bytes]:
+        """The members of clip ``key`` as {suffix: bytes} (only ``suffixes``, those present, if given)."""
         self._load()
         assert self._index is not None
         if key not in self._index:
@@ -144,6 +144,8 @@ class ShardReader:
         out = {}
         with open(self.path, "rb") as f:
             for suffix, (offset, size) in self._index[key].items():
+                if suffixes is not None and suffix not in suffixes:
+                    continue
                 f.seek(offset)
                 out[suffix] = f.read(size)
                 if len(out[suffix]) != size:

@@ -1,5 +1,6 @@
 """Instance masks in the formats real data comes in: COCO RLE (compressed strings or count lists),
-COCO polygons, KITTI-MOTS text (``MotsText``), and their composition into a savos ``visible`` label map.
+COCO polygons, KITTI-MOTS text (``MotsText``), and their composition into a savos ``visible`` label map;
+and the exact inverses the exporters write with (``encode_rle``, ``mask_polygons``).
 
 RLE decoding is our own (numpy), so a malformed mask is an error naming the file instead of a crash or
 a silently wrong mask; the tests check it against pycocotools' encoder. COCO RLE runs alternate
@@ -62,6 +63,45 @@ def rle_counts(counts: str | bytes | list, where: str) -> np.ndarray:
     if (out < 0).any():
         raise SavosError(f"{where}: RLE counts decode to a negative run (corrupt)")
     return out
+
+
+def encode_rle(mask: np.ndarray) -> dict:
+    """bool (H, W) -> COCO RLE ``{"size": [h, w], "counts": compressed string}``, the bytes pycocotools
+    writes; ``decode_rle`` is its exact inverse."""
+    H, W = mask.shape
+    flat = np.ascontiguousarray(mask.T).reshape(-1).astype(bool)  # column-major
+    edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    runs = np.diff(np.concatenate([[0], edges, [flat.size]])).tolist()
+    if flat.size and flat[0]:
+        runs.insert(0, 0)  # runs start with background
+    out = bytearray()
+    for i, run in enumerate(runs):
+        x = run - runs[i - 2] if i > 2 else run  # counts after the second are stored as differences
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = x != -1 if c & 0x10 else x != 0
+            out.append((c | 0x20 if more else c) + 48)
+    return {"size": [int(H), int(W)], "counts": out.decode()}
+
+
+def mask_polygons(mask: np.ndarray) -> list[list[int]]:
+    """bool (H, W) -> COCO polygons whose union ``rasterize_polygons`` (pycocotools) gives back exactly:
+    rectangles on pixel corners, each a maximal run of equal column spans over consecutive rows,
+    in (top row, left column) order."""
+    H, W = mask.shape
+    done: list[tuple[int, int, int, int]] = []
+    started: dict[tuple[int, int], int] = {}  # (c0, c1) -> first row of the rectangle open on it
+    for r in range(H + 1):
+        row = np.concatenate([[False], mask[r] if r < H else np.zeros(W, bool), [False]])
+        edges = np.flatnonzero(row[1:] != row[:-1]).tolist()
+        spans = set(zip(edges[::2], edges[1::2], strict=True))
+        for span in [s for s in started if s not in spans]:
+            done.append((started.pop(span), r, *span))
+        for span in sorted(spans):
+            started.setdefault(span, r)
+    return [[c0, r0, c1, r0, c1, r1, c0, r1] for r0, r1, c0, c1 in sorted(done)]
 
 
 def check_size(hw: tuple[int, int], size: tuple[int, int], where: str, what: str) -> None:

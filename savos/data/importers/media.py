@@ -1,16 +1,19 @@
 """Decoding frames: mp4 (any ffmpeg-readable video, through imageio-ffmpeg's bundled ffmpeg) and
 folders of PNG/JPEG frames. Every failure is a SavosError naming the file. Encoding: ``write_h264``, the
-one H.264 writer of the repo (the sample sources' mp4s, and ``h264_round_trip``: frames as a lossy video
-returns them, the generator's ``video_codec: h264``)."""
+one H.264 writer of the repo (the sample sources' mp4s, ``encode_h264``: an mp4's bytes, for the
+exporters, and ``h264_round_trip``: frames as a lossy video returns them, the generator's
+``video_codec: h264``); ``encode_png``: one frame's PNG bytes."""
 
 from __future__ import annotations
 
 import functools
+import io
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
 
 from savos.errors import SavosError
 
@@ -100,6 +103,8 @@ def write_h264(path: str | Path, rgb: np.ndarray, threads: int | None = None) ->
     import imageio_ffmpeg  # lazy: only video files need ffmpeg
 
     T, H, W = rgb.shape[:3]
+    if H % 2 or W % 2:
+        raise SavosError(f"{path}: H.264 in {H264['pix_fmt']} needs an even frame size, got {H}x{W} (HxW)")
     extra = ["-crf", str(H264["crf"])] + ([] if threads is None else ["-threads", str(int(threads))])
     w = imageio_ffmpeg.write_frames(str(path), (W, H), fps=H264["fps"], codec=H264["encoder"], quality=None,
                                     macro_block_size=1, pix_fmt_out=H264["pix_fmt"], output_params=extra,
@@ -110,17 +115,36 @@ def write_h264(path: str | Path, rgb: np.ndarray, threads: int | None = None) ->
     w.close()
 
 
+def encode_h264(rgb: np.ndarray) -> bytes:
+    """The bytes of ``write_h264``'s mp4 of ``rgb`` on one thread: deterministic for one ffmpeg build
+    (``ffmpeg_version``)."""
+    with tempfile.TemporaryDirectory(prefix="savos-h264-") as tmp:
+        path = Path(tmp) / "clip.mp4"
+        write_h264(path, rgb, threads=1)
+        return path.read_bytes()
+
+
 def h264_round_trip(rgb: np.ndarray) -> np.ndarray:
     """The frames an H.264 video of ``rgb`` decodes to (``write_h264`` on one thread, then
     ``read_video``): deterministic for one ffmpeg build (``ffmpeg_version``)."""
     with tempfile.TemporaryDirectory(prefix="savos-h264-") as tmp:
         path = Path(tmp) / "clip.mp4"
-        write_h264(path, rgb, threads=1)
+        path.write_bytes(encode_h264(rgb))
         out = read_video(path)
     if out.shape != rgb.shape:
         raise SavosError(f"H.264 round trip returned {out.shape[0]} frames of {out.shape[2]}x{out.shape[1]}, "
                          f"expected {rgb.shape[0]} of {rgb.shape[2]}x{rgb.shape[1]}")
     return out
+
+
+def encode_png(rgb: np.ndarray, text: dict[str, str] | None = None) -> bytes:
+    """uint8 (H, W, 3) -> PNG bytes (lossless; deterministic), with ``text`` as tEXt chunks."""
+    info = PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(key, value)
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
 
 
 @functools.lru_cache(maxsize=1)
