@@ -23,16 +23,7 @@ from typing import Any
 
 from savos.atomic import write_bytes_atomic, write_json_atomic
 from savos.data.clip import Clip
-from savos.data.exporters.common import (
-    clips,
-    export_folder,
-    object_type,
-    objects_of,
-    open_source,
-    type_ids,
-    video_name,
-    write_manifest,
-)
+from savos.data.exporters import common
 from savos.data.importers.masks import MAX_ID, encode_rle
 from savos.data.importers.media import H264, encode_h264, ffmpeg_version
 from savos.errors import SavosError
@@ -51,11 +42,11 @@ def object_ids(objects: list[dict[str, Any]]) -> list[int]:
 
 def fish_objects(clip: Clip, ids: dict[str, int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The clip's objects as FISHBOWL records: (with visible masks, with amodal masks)."""
-    objects = objects_of(clip)
+    objects = common.objects_of(clip)
     visible, amodal = [], []
     for k, (fid, o) in enumerate(zip(object_ids(objects), objects, strict=True)):
         record: dict[str, Any] = {"id": fid}
-        if (name := object_type(o)) is not None:
+        if (name := common.object_type(o)) is not None:
             record.update(type_id=ids[name], type_name=name)
         record.update({key: o[key] for key in ("speed", "scale") if o.get(key) is not None})
         own = clip.visible == k + 1
@@ -74,7 +65,7 @@ def check_even(source_root: Path, clip: Clip) -> None:
 
 def write_video_folder(out: Path, split: str, clip: Clip, ids: dict[str, int]) -> None:
     """One clip as ``<split>_data/<split>/<vid>/`` and its ``<vid>_object<id>/`` amodal folders."""
-    vid = video_name(clip)
+    vid = common.video_name(clip)
     base = out / f"{split}_data"
     visible, amodal = fish_objects(clip, ids)
     folder = base / split / vid
@@ -89,18 +80,19 @@ def export_fishbowl(data: str | Path, out: str | Path, splits: list[str] | None 
                     progress: bool = True) -> dict[str, Any]:
     """Write the ``splits`` (default all) of dataset ``data`` into ``out`` in FISHBOWL's raw layout;
     -> the manifest ``export.json``."""
-    source = open_source(data, splits)
+    source = common.open_source(data, splits)
     for ds in source.splits.values():
         if len(ds):
             check_even(source.root, ds[0])
     out = Path(out)
     names = [f"{s}_data" for s in source.splits] + [TYPES_NAME]
-    with export_folder(out, COMMAND, names):
-        ids = type_ids(source, start=0, own_ids=True)
+    with common.export_folder(out, COMMAND, names):
+        ids = common.type_ids(source, start=0, own_ids=True)
         for split, ds in source.splits.items():
-            for clip in clips(ds, progress):
+            for clip in common.clips(ds, progress):
                 check_even(source.root, clip)
                 write_video_folder(out, split, clip, ids)
         write_json_atomic(out / TYPES_NAME, {"type_ids": ids}, sort_keys=True)
-        return write_manifest(out, "fishbowl", source, {"splits": list(source.splits)},
-                              {"types": ids, "video": {**H264, "threads": 1, "ffmpeg": ffmpeg_version()}})
+        video = {**H264, "threads": 1, "ffmpeg": ffmpeg_version()}
+        return common.write_manifest(out, "fishbowl", source, {"splits": list(source.splits)},
+                                     {"types": ids, "video": video})

@@ -30,16 +30,7 @@ import numpy as np
 
 from savos.atomic import write_bytes_atomic
 from savos.data.clip import Clip
-from savos.data.exporters.common import (
-    clips,
-    export_folder,
-    object_type,
-    objects_of,
-    open_source,
-    type_ids,
-    video_name,
-    write_manifest,
-)
+from savos.data.exporters import common
 from savos.data.importers.kins import CAR_KINS
 from savos.data.importers.masks import encode_rle, mask_polygons
 from savos.data.importers.media import encode_png
@@ -58,7 +49,7 @@ def bbox(mask: np.ndarray) -> list[int]:
 
 
 def drive_name(split: str, clip: Clip) -> str:
-    return f"{split}_drive_{video_name(clip)}_sync"
+    return f"{split}_drive_{common.video_name(clip)}_sync"
 
 
 class KinsWriter:
@@ -74,10 +65,10 @@ class KinsWriter:
             raise SavosError(f"{clip.key}: {clip.num_objects} objects; KITTI-MOTS ids hold {MAX_OBJECTS} "
                              "per class")
         T, (H, W) = clip.num_frames, clip.size
-        vid, drive = video_name(clip), drive_name(self.split, clip)
+        vid, drive = common.video_name(clip), drive_name(self.split, clip)
         images = self.out / "kins" / KINS_SPLITS[self.split][0] / "image_2"
         frames = self.out / "raw" / self.split / drive / "image_02" / "data"
-        names = [object_type(o, self.category) for o in objects_of(clip)]
+        names = [common.object_type(o, self.category) for o in common.objects_of(clip)]
         lines = []
         for t in range(T):
             name = f"{vid}_{t:04d}.png"
@@ -116,14 +107,15 @@ def export_kins(data: str | Path, out: str | Path, splits: list[str] | None = No
         if s not in KINS_SPLITS:
             raise SavosError(f"--splits {s}: KINS has annotation files for train and test only; export "
                              f"{' or '.join(KINS_SPLITS)}")
-    source = open_source(data, splits, default=tuple(KINS_SPLITS))
+    source = common.open_source(data, splits, default=tuple(KINS_SPLITS))
     out = Path(out)
-    with export_folder(out, COMMAND, ["kins", "raw", "tracks"]):
-        categories = type_ids(source, start=1, fixed={"car": CAR_KINS}, untyped=category)
+    with common.export_folder(out, COMMAND, ["kins", "raw", "tracks"]):
+        categories = common.type_ids(source, start=1, fixed={"car": CAR_KINS}, untyped=category)
         for split, ds in source.splits.items():
             writer = KinsWriter(out, split, categories, category)
-            for clip in clips(ds, progress):
+            for clip in common.clips(ds, progress):
                 writer.add(clip)
             writer.finish()
-        return write_manifest(out, "kins", source, {"splits": list(source.splits), "category": category},
-                              {"categories": categories, "mots_classes": MOTS_CLASSES})
+        options = {"splits": list(source.splits), "category": category}
+        return common.write_manifest(out, "kins", source, options,
+                                     {"categories": categories, "mots_classes": MOTS_CLASSES})
