@@ -71,11 +71,15 @@ class LossConfig:
     horizon: int = 1  # L_M compares frame t's mask, moved k = 1..horizon frames on, with V_{t+k} (1: paper)
     lambda3: float = 0.0  # weight of L_O, the mask's mean under the other objects at t (0: the paper)
     lambda0: float = 0.0  # weight of L_V, the BCE of the mask at t against V_t outside the others (0: paper)
+    # method savos: share of training tracks given an artificial occluder that travels with the object
+    # for the whole window, on the inputs only (savos.training.hide; 0: the paper)
+    occlude: float = 0.0
 
     def __post_init__(self):
         check(self.lambda1 >= 0, "lambda1", f"must be >= 0, got {self.lambda1}")
         check(self.lambda3 >= 0, "lambda3", f"must be >= 0, got {self.lambda3}")
         check(self.lambda0 >= 0, "lambda0", f"must be >= 0, got {self.lambda0}")
+        check(0 <= self.occlude <= 1, "occlude", f"must be in [0, 1], got {self.occlude}")
         check(1 <= self.horizon <= 64, "horizon", f"must be an int in [1, 64], got {self.horizon}")
         check(self.lambda2 >= 0, "lambda2", f"must be >= 0, got {self.lambda2}")
         check(0 <= self.merged_weight <= 1, "merged_weight", f"must be in [0, 1], got {self.merged_weight}")

@@ -23,6 +23,7 @@ from torch import nn
 
 from savos.models.configs import ImageSSLConfig, OracleUNetConfig, SaVosModelConfig, check_patch
 from savos.models.savos import build_savos
+from savos.training.hide import travelling_occluders
 from savos.training.image_ssl import build_image_ssl, image_ssl_predict, image_ssl_step
 from savos.training.losses import savos_loss
 from savos.training.oracle import (
@@ -59,7 +60,8 @@ def build_savos_model(config: Config) -> nn.Module:
 
 
 def savos_step(model: nn.Module, batch: TrackBatch, loss: LossConfig) -> tuple[dict[str, Any], torch.Tensor]:
-    out = model(batch)
+    # the loss reads the true masks: a travelling occluder hides parts from the inputs only
+    out = model(travelling_occluders(batch, loss.occlude) if model.training else batch)
     losses = savos_loss(out, batch, lambda1=loss.lambda1, lambda2=loss.lambda2,
                         merged_weight=loss.merged_weight, horizon=loss.horizon,
                         lambda3=loss.lambda3, lambda0=loss.lambda0)
