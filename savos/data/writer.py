@@ -40,7 +40,9 @@ PENDING_NAME = ".pending.json"
 SUMS = ".shard-sums"  # <split>/<shard>.sha256: each finished shard's digest, until dataset.json holds them
 # (global index, split) -> Clip; must be picklable. If it also has a method ``many(indices, split) ->
 # list[Clip]`` (the same clips), shards are made BATCH clips at a time with it. If it has an attribute
-# ``valid_by_construction = True``, clips are not validated again before encoding (readers validate).
+# ``valid_by_construction = True``, clips are not validated again before encoding (readers validate). If it
+# has a method ``encode(index, split) -> members`` (``codec.encode_clip``'s bytes of the same clip, made
+# without holding the clip, as importers do), shards are made from it, clip by clip.
 MakeClip = Callable[[int, str], Clip]
 BATCH = 25  # clips made together: numpy's per-call cost is shared, arrays still fit in the CPU caches
 
@@ -74,6 +76,11 @@ def plan_shards(splits: dict[str, int], shard_size: int) -> list[ShardJob]:
 
 def _make_shard(make_clip: MakeClip, root: Path, record: bool, job: ShardJob) -> tuple[ShardJob, str]:
     def groups():
+        encode = getattr(make_clip, "encode", None)
+        if encode is not None:
+            for i in range(job.first_index, job.first_index + job.count):
+                yield clip_key(i), encode(i, job.split)
+            return
         many = getattr(make_clip, "many", None)
         validate = not getattr(make_clip, "valid_by_construction", False)
         for start in range(job.first_index, job.first_index + job.count, BATCH):
