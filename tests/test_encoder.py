@@ -9,10 +9,11 @@ import pytest
 from savos.data.clip import Clip
 from savos.data.codec import encode_clip
 from savos.data.encoder import ClipEncoder
-from savos.data.importers.assemble import ImportMaker, ImportOptions
+from savos.data.importers.assemble import ImportOptions
 from savos.data.importers.fishbowl import FishbowlLoader
 from savos.data.importers.plan import plan_items
 from savos.data.importers.samples import make_fishbowl_raw, make_fishbowl_wds
+from savos.data.importers.stream import StreamedImport
 
 
 def _clip(rng, T, K, H, W, source=True):
@@ -45,7 +46,7 @@ def test_clip_encoder_gives_encode_clip_bytes(shape, source):
 
 def _both(loader, options):
     items = plan_items(loader, loader.splits(), options, progress=False)
-    maker = ImportMaker(loader, items, options, {"test": 1})
+    maker = StreamedImport(loader, items, options, {"test": 1})
     assert items
     for i, (split, *_rest) in enumerate(items):
         assert maker.encode(i, split) == encode_clip(maker(i, split)), items[i]

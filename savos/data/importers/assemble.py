@@ -220,18 +220,10 @@ class ImportMaker:
     config: dict[str, Any]
 
     def __call__(self, index: int, split: str) -> Clip:
-        src, meta = self._source(index, split)
+        src, meta = self.source(index, split)
         return build_clip(src, self.options, meta)
 
-    def encode(self, index: int, split: str) -> list[tuple[str, bytes]]:
-        """The members of Clip ``index``, made frame by frame (``stream.encode_window``): the bytes of
-        ``codec.encode_clip(self(index, split))``, in a fraction of its memory."""
-        from savos.data.importers.stream import encode_window  # lazy: stream.py imports this module
-
-        src, meta = self._source(index, split)
-        return encode_window(src, self.options, meta)
-
-    def _source(self, index: int, split: str) -> tuple[SourceVideo, dict[str, Any]]:
+    def source(self, index: int, split: str) -> tuple[SourceVideo, dict[str, Any]]:
         want, name, start, stop = self.items[index]
         if want != split:
             raise SavosError(f"internal: clip {index} belongs to split {want!r}, not {split!r}")
