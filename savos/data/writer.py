@@ -269,18 +269,22 @@ def _run(make_clip: MakeClip, root: Path, todo: list[ShardJob], digests: dict, w
     total = sum(job.count for job in todo)
     workers = max(1, min(workers or 1, len(todo)))
     work = partial(_make_shard, make_clip, root, record)
+    # Makers of clips that live long and leave long-lived pieces between large temporaries (an import's
+    # compressed members) opt out: glibc would keep every freed hole below them.
+    tune = retain_freed_memory if getattr(make_clip, "retain_freed_memory", True) else None
     bar = tqdm(total=total, unit="clip", disable=not progress or total == 0, file=sys.stderr,
                dynamic_ncols=True)
     try:
         if workers == 1:
-            retain_freed_memory()
+            if tune:
+                tune()
             results = map(work, todo)
             for job, digest in results:
                 digests[(job.split, job.shard)] = digest
                 bar.update(job.count)
         else:
             method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            with mp.get_context(method).Pool(workers, initializer=retain_freed_memory) as pool:
+            with mp.get_context(method).Pool(workers, initializer=tune) as pool:
                 for job, digest in pool.imap_unordered(work, todo):
                     digests[(job.split, job.shard)] = digest
                     bar.update(job.count)

@@ -82,6 +82,8 @@ class StreamedImport(ImportMaker):
     """``ImportMaker`` whose ``encode`` makes each clip's members frame by frame (``encode_window``):
     the bytes of ``codec.encode_clip(maker(index, split))``, in a fraction of its memory."""
 
+    retain_freed_memory = False  # see writer._run: glibc keeps memory flat here by itself
+
     def encode(self, index: int, split: str) -> list[tuple[str, bytes]]:
         src, meta = self.source(index, split)
         return encode_window(src, self.options, meta)
