@@ -32,8 +32,8 @@ def main() -> None:
         for tr in tracks:
             crop_track(clip, tr)
         best = min(best, (time.perf_counter() - t0) / len(tracks))
-    print(f"crop_track: {best * 1e3:.1f} ms per track ({len(tracks)} tracks, {args.frames} frames at 320x480, "
-          "64x128 patches)")
+    print(f"crop_track: {best * 1e3:.1f} ms per track ({len(tracks)} tracks, {args.frames} frames at "
+          "320x480, 64x128 patches)")
 
 
 if __name__ == "__main__":
