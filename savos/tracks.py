@@ -172,7 +172,8 @@ _CHANNELS = 10  # rgb 3, own 1, others 1, amodal 1, flow_fwd 2, flow_bwd 2
 def crop_track(clip: Clip, track: Track, t0: int = 0, length: int | None = None) -> TrackItem:
     """Crop frames [t0, t0 + length) of one track (length None: to the end) into a TrackItem.
 
-    All channels are resampled by one bilinear ``grid_sample`` over the window's frames.
+    All channels are resampled by one bilinear ``grid_sample`` over the window's frames, of the part of
+    each frame the patch reads.
     """
     T, H, W = clip.visible.shape
     length = T - t0 if length is None else length
@@ -180,23 +181,12 @@ def crop_track(clip: Clip, track: Track, t0: int = 0, length: int | None = None)
         raise SavosError(f"window t0={t0}, length={length} does not fit clip {clip.key} of {T} frames")
     L, k, s = length, track.object_id, track.scale
     ts = np.arange(t0, t0 + L)
-    lab = clip.visible[t0 : t0 + L]  # (L, H, W)
-    # allocated at grid_sample's exact size (zero rows/cols beyond H, W: the outside of the frame)
-    x = np.zeros((L, _CHANNELS, exact_size(H), exact_size(W)), np.float32)  # (L, 10, H', W')
-    x[:, 0:3, :H, :W] = clip.rgb[t0 : t0 + L].transpose(0, 3, 1, 2)
-    x[:, 0:3, :H, :W] *= 1.0 / 255.0
-    x[:, 3, :H, :W] = lab == k + 1
-    x[:, 4, :H, :W] = (lab > 0) & (lab != k + 1)
-    x[:, 5, :H, :W] = clip.amodal[t0 : t0 + L, k]
-    x[: L - 1, 6:8, :H, :W] = clip.flow_fwd[t0 : t0 + L - 1].transpose(0, 3, 1, 2)
-    x[1:, 8:10, :H, :W] = clip.flow_bwd[t0 : t0 + L - 1].transpose(0, 3, 1, 2)  # flow_bwd[t] lives on t+1
-
     gx, gy = track.patch_to_frame(ts)  # (L, Pw), (L, Ph)
+    gx, gy = gx.astype(np.float32), gy.astype(np.float32)
+    x, gx, gy = _window_input(clip, k, t0, L, gx, gy)
     coords = np.stack(np.broadcast_arrays(gx[:, None, :], gy[:, :, None]), axis=1)  # (L, 2, Ph, Pw)
     with torch.no_grad():
-        out = sample(
-            torch.from_numpy(x), torch.from_numpy(coords.astype(np.float32))
-        ).numpy()  # (L, 10, Ph, Pw)
+        out = sample(torch.from_numpy(x), torch.from_numpy(coords)).numpy()  # (L, 10, Ph, Pw)
 
     shift = (s * np.diff(track.centres[ts], axis=0)).astype(np.float32)  # (L-1, 2) s (c_{t+1} - c_t)
     fwd, bwd = s * out[:, 6:8], s * out[:, 8:10]  # frame pixels -> patch pixels
@@ -217,6 +207,60 @@ def crop_track(clip: Clip, track: Track, t0: int = 0, length: int | None = None)
         object_id=k,
         t0=int(t0),
     )
+
+
+def _sampled_at(c: np.ndarray, size: int) -> np.ndarray:
+    """float32 positions where ``warp.sample`` reads float32 coordinates ``c`` of an input ``size`` pixels
+    long (``exact_size``): its normalisation and grid_sample's unnormalisation, in float32 as they do."""
+    g = c * np.float32(2.0 / (size - 1)) - np.float32(1.0)
+    return (g + np.float32(1.0)) * np.float32((size - 1) / 2)
+
+
+def _window_crop(c: np.ndarray, n: int) -> tuple[np.ndarray, int, np.ndarray] | None:
+    """Per frame, the first of the pixels (of n) that bilinear sampling at ``c`` (L, P) reads in a frame
+    padded to ``exact_size(n)``, how many (the most of any frame), and the coordinates in that crop, for
+    which ``sample`` reads at exactly the same places (None if one position would not be the same)."""
+    at = _sampled_at(c, exact_size(n))  # (L, P)
+    lo = np.clip(np.floor(at.min(axis=1)), 0, n - 1).astype(np.int64)  # (L,)
+    hi = np.clip(np.floor(at.max(axis=1)) + 1, 0, n - 1).astype(np.int64)
+    width = int(max((hi - lo).max() + 1, 1))
+    local = at - lo[:, None].astype(np.float32)
+    if not (np.array_equal(local.astype(np.float64) + lo[:, None], at)
+            and np.array_equal(_sampled_at(local, exact_size(width)), local)):
+        return None
+    return lo, width, local
+
+
+def _window_input(clip: Clip, k: int, t0: int, L: int, gx: np.ndarray, gy: np.ndarray):
+    """The 10 channels ``crop_track`` samples, (L, 10, H', W') zero-padded to ``exact_size``, and the
+    coordinates to sample them at: only the part of each frame that the patch reads when that gives
+    bit for bit the values of sampling the whole frames (it does but for rounding corner cases), else
+    the whole frames."""
+    T, H, W = clip.visible.shape
+    cols, rows = _window_crop(gx, W), _window_crop(gy, H)
+    if cols is None or rows is None:
+        c0, r0 = np.zeros(L, np.int64), np.zeros(L, np.int64)
+        w, h = W, H
+    else:
+        (c0, w, gx), (r0, h, gy) = cols, rows
+    r = r0[:, None] + np.arange(h)  # (L, h) frame rows
+    c = c0[:, None] + np.arange(w)  # (L, w)
+    inside = (r < H)[:, :, None] & (c < W)[:, None, :]  # (L, h, w)
+    t = np.arange(t0, t0 + L)[:, None, None]
+    r, c = np.minimum(r, H - 1)[:, :, None], np.minimum(c, W - 1)[:, None, :]
+    x = np.zeros((L, _CHANNELS, exact_size(h), exact_size(w)), np.float32)
+    x[:, 0:3, :h, :w] = np.where(inside[..., None], clip.rgb[t, r, c], 0).transpose(0, 3, 1, 2)
+    x[:, 0:3, :h, :w] *= 1.0 / 255.0
+    lab = np.where(inside, clip.visible[t, r, c], 0)  # (L, h, w)
+    x[:, 3, :h, :w] = lab == k + 1
+    x[:, 4, :h, :w] = (lab > 0) & (lab != k + 1)
+    x[:, 5, :h, :w] = inside & clip.amodal[t, k, r, c]
+    pair = np.minimum(t, T - 2)  # flow_fwd[t] lives on t, flow_bwd[t - 1] on t
+    fwd = np.where(inside[..., None], clip.flow_fwd[pair, r, c], 0).transpose(0, 3, 1, 2)
+    bwd = np.where(inside[..., None], clip.flow_bwd[np.maximum(t - 1, 0), r, c], 0).transpose(0, 3, 1, 2)
+    x[: L - 1, 6:8, :h, :w] = fwd[: L - 1]
+    x[1:, 8:10, :h, :w] = bwd[1:]
+    return x, gx, gy
 
 
 def collate(items: Sequence[TrackItem]) -> TrackBatch:

@@ -64,28 +64,77 @@ def _zd() -> zstandard.ZstdDecompressor:
     return _decompressor
 
 
+class FlowDeltas:
+    """The delta coding of ``quantize_flow``, piece by piece: consecutive pieces (in C order) of one flow
+    array give the pieces of its moving map (bool, one per pixel) and of its deltas (int32 (n, 2)); the
+    last moving pixel's value carries from one piece to the next."""
+
+    def __init__(self):
+        self.last = np.zeros(2, np.int32)  # q of the last moving pixel so far (0 before the first)
+        self.lo, self.hi = 0, 0  # range of the deltas so far
+
+    def __call__(self, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        flow = np.ascontiguousarray(flow, dtype=np.float32)
+        # One 64-bit word per pixel (both channels): a pixel moves iff its word is not 0 (-0.0 counts as
+        # moving and stores 0). Selecting whole words is much faster than a boolean mask of (dx, dy) rows.
+        words = flow.view(np.uint64).reshape(-1)
+        moving = words != 0
+        scaled = words[moving].view(np.float32).reshape(-1)  # (dx, dy) pairs; a copy: ours to edit
+        problem = flow_problem(scaled)  # NaN would become INT32_MIN and corrupt the next pixel's delta
+        if problem is not None:
+            raise ClipError(f"cannot store the flow: {problem.split(', the first')[0]}")
+        scaled *= np.float32(FLOW_QUANTUM)
+        q = np.rint(scaled, out=scaled).astype(np.int32)  # exact
+        d = np.empty_like(q)
+        if q.size:
+            np.subtract(q[:2], self.last, out=d[:2])
+            np.subtract(q[2:], q[:-2], out=d[2:])  # per channel: each value minus the pixel's before it
+            self.last = q[-2:].copy()
+            self.lo, self.hi = min(self.lo, int(d.min())), max(self.hi, int(d.max()))
+        return moving, d.reshape(-1, 2)
+
+    @property
+    def dtype(self) -> str:
+        """The dtype every delta so far fits: int16, or int32 when one needs it."""
+        return "int16" if -32768 <= self.lo and self.hi <= 32767 else "int32"
+
+
+def flow_layout(pixels: int, moving: int, dtype: str) -> tuple[int, int]:
+    """(bytes of the moving map, bytes of the member) of a sparse flow of ``pixels`` pixels."""
+    nbits = (pixels + 7) // 8
+    return nbits, nbits + moving * 2 * np.dtype(dtype).itemsize
+
+
 def quantize_flow(flow: np.ndarray) -> tuple[bytes, str]:
     """float32 (..., 2) flow -> (sparse encoding, dtype name of its deltas). See the module docstring."""
-    flow = np.ascontiguousarray(flow, dtype=np.float32)
-    # One 64-bit word per pixel (both channels): a pixel moves iff its word is not 0 (-0.0 counts as
-    # moving and stores 0). Selecting whole words is much faster than a boolean mask of (dx, dy) rows.
-    words = flow.view(np.uint64).reshape(-1)
-    moving = words != 0
-    scaled = words[moving].view(np.float32).reshape(-1)  # (dx, dy) pairs; a copy: ours to edit
-    problem = flow_problem(scaled)  # NaN would become INT32_MIN and corrupt the next pixel's delta
-    if problem is not None:
-        raise ClipError(f"cannot store the flow: {problem.split(', the first')[0]}")
-    scaled *= np.float32(FLOW_QUANTUM)
-    q = np.rint(scaled, out=scaled).astype(np.int32)  # exact
-    d = np.empty_like(q)
-    d[:2] = q[:2]
-    np.subtract(q[2:], q[:-2], out=d[2:])  # per channel: each value minus the pixel's before it
-    dtype = "int16" if (d.size == 0 or (d.min() >= -32768 and d.max() <= 32767)) else "int32"
-    bits = np.packbits(moving)
-    out = np.empty(bits.size + d.size * np.dtype(dtype).itemsize, np.uint8)
-    out[:bits.size] = bits
-    out[bits.size:].view(dtype)[:] = d
+    coder = FlowDeltas()
+    moving, d = coder(flow)
+    dtype = coder.dtype
+    nbits, total = flow_layout(moving.size, len(d), dtype)
+    out = np.empty(total, np.uint8)
+    out[:nbits] = np.packbits(moving)
+    out[nbits:].view(dtype)[:] = d.reshape(-1)
     return out.tobytes(), dtype
+
+
+class BitPacker:
+    """``np.packbits`` of a long bool array given in pieces: ``add`` returns the whole bytes so far,
+    ``finish`` the last, zero-padded one (the same bytes as packing the whole array at once)."""
+
+    def __init__(self):
+        self.rest = np.zeros(0, bool)
+
+    def add(self, bits: np.ndarray) -> np.ndarray:
+        bits = bits.reshape(-1)
+        if self.rest.size:
+            bits = np.concatenate([self.rest, bits])
+        whole = bits.size - bits.size % 8
+        self.rest = bits[whole:].copy()
+        return np.packbits(bits[:whole])
+
+    def finish(self) -> np.ndarray:
+        out, self.rest = np.packbits(self.rest), np.zeros(0, bool)
+        return out
 
 
 def dequantize_flow(data: bytes, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -113,27 +162,44 @@ def encode_clip(clip: Clip, *, validate: bool = True) -> list[tuple[str, bytes]]
     if validate:
         clip.validate()
     T, K, H, W = clip.amodal.shape
-    zc = _zc()
     flows = {"flow_fwd": clip.flow_fwd, "flow_bwd": clip.flow_bwd}
     if clip.amodal_flow_fwd is not None:
         flows["amodal_flow_fwd"] = clip.amodal_flow_fwd
     coded = {name: quantize_flow(f) for name, f in flows.items()}
-    flow_dtypes = tuple((name, dt) for name, (_, dt) in coded.items())
     # Real videos (meta "source") have a static background full of sensor/codec noise that zstd cannot
     # compress; their frame differences compress ~7x better (benchmarks/import_throughput.py). Flat
     # generated frames gain nothing, so they keep the raw encoding (and their bytes).
     delta = clip.meta.get("source") is not None
     rgb = np.diff(clip.rgb, axis=0, prepend=np.zeros_like(clip.rgb[:1])) if delta else clip.rgb  # mod 256
+    return clip_members((T, K, H, W), clip.visible.dtype, clip.meta, rgb, clip.visible,
+                        np.packbits(clip.amodal, axis=None), coded, clip.amodal_known, rgb_delta=delta)
+
+
+def clip_members(shape: tuple[int, int, int, int], visible_dtype: np.dtype, meta: dict, rgb, visible,
+                 amodal_bits, flows: dict, known: np.ndarray | None,
+                 rgb_delta: bool) -> list[tuple[str, bytes]]:
+    """The members of one clip, in their order. ``rgb`` (uint8 (T, H, W, 3), frame differences when
+    ``rgb_delta``), ``visible`` and ``amodal_bits`` (the bit-packed amodal masks) are arrays or buffers
+    of those bytes, or functions returning them; ``flows`` maps a flow's name to (its quantize_flow
+    bytes, or a function returning them, and the dtype of its deltas). Functions are called one at a
+    time and their result dropped once compressed, so a caller can hold a single raw member at a time."""
+    T, K, H, W = shape
+    zc = _zc()
+
+    def packed(raw) -> bytes:
+        raw = raw() if callable(raw) else raw
+        return zc.compress(np.ascontiguousarray(raw) if isinstance(raw, np.ndarray) else raw)  # no copy
+
+    flow_dtypes = tuple((name, dt) for name, (_, dt) in flows.items())
     members = [
-        ("header.json", _header(T, K, H, W, clip.visible.dtype, flow_dtypes, delta)),
-        ("meta.json.zst", zc.compress(_dump_meta(clip.meta))),
-        ("rgb.zst", zc.compress(np.ascontiguousarray(rgb))),  # arrays are buffers: no copy
-        ("visible.zst", zc.compress(np.ascontiguousarray(clip.visible))),
-        ("amodal.zst", zc.compress(np.packbits(clip.amodal, axis=None))),
+        ("header.json", _header(T, K, H, W, np.dtype(visible_dtype), flow_dtypes, rgb_delta)),
+        ("meta.json.zst", zc.compress(_dump_meta(meta))),
+        ("rgb.zst", packed(rgb)),
+        ("visible.zst", packed(visible)),
+        ("amodal.zst", packed(amodal_bits)),
     ]
-    for name, (d, _) in coded.items():
-        members.append((f"{name}.zst", zc.compress(d)))
-    known = clip.amodal_known
+    for name, (d, _) in flows.items():
+        members.append((f"{name}.zst", packed(d)))
     if known is not None and not known.all():
         members.append(("amodal_known.zst", zc.compress(np.packbits(known, axis=None))))
     return members

@@ -40,7 +40,9 @@ PENDING_NAME = ".pending.json"
 SUMS = ".shard-sums"  # <split>/<shard>.sha256: each finished shard's digest, until dataset.json holds them
 # (global index, split) -> Clip; must be picklable. If it also has a method ``many(indices, split) ->
 # list[Clip]`` (the same clips), shards are made BATCH clips at a time with it. If it has an attribute
-# ``valid_by_construction = True``, clips are not validated again before encoding (readers validate).
+# ``valid_by_construction = True``, clips are not validated again before encoding (readers validate). If it
+# has a method ``encode(index, split) -> members`` (``codec.encode_clip``'s bytes of the same clip, made
+# without holding the clip, as importers do), shards are made from it, clip by clip.
 MakeClip = Callable[[int, str], Clip]
 BATCH = 25  # clips made together: numpy's per-call cost is shared, arrays still fit in the CPU caches
 
@@ -74,6 +76,11 @@ def plan_shards(splits: dict[str, int], shard_size: int) -> list[ShardJob]:
 
 def _make_shard(make_clip: MakeClip, root: Path, record: bool, job: ShardJob) -> tuple[ShardJob, str]:
     def groups():
+        encode = getattr(make_clip, "encode", None)
+        if encode is not None:
+            for i in range(job.first_index, job.first_index + job.count):
+                yield clip_key(i), encode(i, job.split)
+            return
         many = getattr(make_clip, "many", None)
         validate = not getattr(make_clip, "valid_by_construction", False)
         for start in range(job.first_index, job.first_index + job.count, BATCH):
@@ -262,18 +269,22 @@ def _run(make_clip: MakeClip, root: Path, todo: list[ShardJob], digests: dict, w
     total = sum(job.count for job in todo)
     workers = max(1, min(workers or 1, len(todo)))
     work = partial(_make_shard, make_clip, root, record)
+    # Makers of clips that live long and leave long-lived pieces between large temporaries (an import's
+    # compressed members) opt out: glibc would keep every freed hole below them.
+    tune = retain_freed_memory if getattr(make_clip, "retain_freed_memory", True) else None
     bar = tqdm(total=total, unit="clip", disable=not progress or total == 0, file=sys.stderr,
                dynamic_ncols=True)
     try:
         if workers == 1:
-            retain_freed_memory()
+            if tune:
+                tune()
             results = map(work, todo)
             for job, digest in results:
                 digests[(job.split, job.shard)] = digest
                 bar.update(job.count)
         else:
             method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            with mp.get_context(method).Pool(workers, initializer=retain_freed_memory) as pool:
+            with mp.get_context(method).Pool(workers, initializer=tune) as pool:
                 for job, digest in pool.imap_unordered(work, todo):
                     digests[(job.split, job.shard)] = digest
                     bar.update(job.count)

@@ -138,16 +138,44 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack([cv2.resize(np.ascontiguousarray(f), (w, h), interpolation=interp) for f in rgb])
 
 
-def build_clip(src: SourceVideo, options: ImportOptions, meta: dict[str, Any]) -> Clip:
-    """The Clip of all of ``src``; ``meta`` is completed with source, flow and objects."""
-    rgb = src.rgb
-    T, H, W = rgb.shape[:3]
+def clip_size(src: SourceVideo, options: ImportOptions) -> tuple[int, int]:
+    """(h, w) of the clip of ``src``; refuses a clip over the pixel bound."""
+    T, H, W = src.rgb.shape[:3]
     size = (options.height, options.width) if options.height else (H, W)
     if T * size[0] * size[1] > MAX_CLIP_PIXELS:
         raise SavosError(f"{src.video}: a clip of {T} frames at {size[0]}x{size[1]} is over the "
                          f"{MAX_CLIP_PIXELS:,}-pixel bound of one clip; cut it with --window or --size")
-    vis = resize_nearest(src.visible, size)
-    amo = None if src.amodal is None else resize_nearest(src.amodal, size)
+    return size
+
+
+def clip_meta(src: SourceVideo, meta: dict[str, Any], keep: np.ndarray, added: np.ndarray | None,
+              flow: dict[str, Any], overlap: int) -> dict[str, Any]:
+    """``meta`` completed with source, flow and the kept objects (``added``: int (T, K) visible pixels
+    missing from the source's amodal truth, None without amodal truth)."""
+    objects = []
+    for j, k in enumerate(keep):
+        o = {"role": "target", **src.objects[k]}
+        if added is not None:
+            o["amodal_added"] = int(added[:, j].sum())
+        objects.append(o)
+    T = src.rgb.shape[0]
+    return {**meta, "source": {"dataset": src_dataset(meta), "video": src.video,
+                               "frames": list(range(src.first, src.first + T))},
+            "flow": flow, "objects": objects, "visible_overlap": overlap}
+
+
+def source_flow_meta(src: SourceVideo) -> dict[str, Any]:
+    """``meta["flow"]`` of a clip whose flow the source gives."""
+    return {**src.flow_info, "rounded_to_px": 1 / FLOW_STEPS}
+
+
+def build_clip(src: SourceVideo, options: ImportOptions, meta: dict[str, Any]) -> Clip:
+    """The Clip of all of ``src``; ``meta`` is completed with source, flow and objects."""
+    size = clip_size(src, options)
+    rgb = np.asarray(src.rgb)
+    T = rgb.shape[0]
+    vis = resize_nearest(np.asarray(src.visible), size)
+    amo = None if src.amodal is None else resize_nearest(np.asarray(src.amodal), size)
     known = src.known
     keep = np.flatnonzero(vis.any(axis=(0, 2, 3)))  # objects seen in this window
     labels, overlap = compose_visible(vis, keep)
@@ -169,18 +197,10 @@ def build_clip(src: SourceVideo, options: ImportOptions, meta: dict[str, Any]) -
     rgb = resize_rgb(rgb, size)
     if src.flow is not None:
         fwd, bwd = (round_flow(resize_flow(f, size)) for f in src.flow)
-        flow = {**src.flow_info, "rounded_to_px": 1 / FLOW_STEPS}
+        flow = source_flow_meta(src)
     else:
         fwd, bwd, flow = stored_estimate(rgb, options.flow)
-    objects = []
-    for j, k in enumerate(keep):
-        o = {"role": "target", **src.objects[k]}
-        if amo is not None:
-            o["amodal_added"] = int(added[:, j].sum())
-        objects.append(o)
-    meta = {**meta, "source": {"dataset": src_dataset(meta), "video": src.video,
-                               "frames": list(range(src.first, src.first + T))},
-            "flow": flow, "objects": objects, "visible_overlap": overlap}
+    meta = clip_meta(src, meta, keep, None if amo is None else added, flow, overlap)
     return Clip(rgb, labels, amodal, fwd, bwd, None, meta, known)
 
 
@@ -200,6 +220,10 @@ class ImportMaker:
     config: dict[str, Any]
 
     def __call__(self, index: int, split: str) -> Clip:
+        src, meta = self.source(index, split)
+        return build_clip(src, self.options, meta)
+
+    def source(self, index: int, split: str) -> tuple[SourceVideo, dict[str, Any]]:
         want, name, start, stop = self.items[index]
         if want != split:
             raise SavosError(f"internal: clip {index} belongs to split {want!r}, not {split!r}")
@@ -209,4 +233,4 @@ class ImportMaker:
                              f"{src.first + src.rgb.shape[0]} frames (frame-count mismatch)")
         meta = {"generator": f"import-{self.loader.dataset}", "version": __version__, "config": self.config,
                 "seed": None, "split": split, "index": index}
-        return build_clip(src, self.options, meta)
+        return src, meta

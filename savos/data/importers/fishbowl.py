@@ -31,8 +31,8 @@ import numpy as np
 
 from savos.data.importers.assemble import CachedVideo, ImportOptions, SourceVideo
 from savos.data.importers.flow import read_flo_folder
-from savos.data.importers.masks import decode_rle, source_id
-from savos.data.importers.media import read_video
+from savos.data.importers.masks import RleMasks, rle_runs, source_id
+from savos.data.importers.media import VideoFrames, read_video
 from savos.data.importers.plan import run_import
 from savos.errors import SavosError
 from savos.outputs import check_writable
@@ -59,17 +59,15 @@ def _read_json(path: Path):
     return read_json(path, "FISHBOWL annotation file")
 
 
-def _masks(obj: dict, out: np.ndarray, path: Path, what: str) -> None:
-    """Decode an object's per-frame RLE masks into ``out`` bool (T, H, W)."""
-    T, H, W = out.shape
+def _runs(obj: dict, T: int, size: tuple[int, int], path: Path, what: str) -> list[np.ndarray]:
+    """The checked run lengths of an object's per-frame RLE masks (``masks.rle_runs``)."""
     masks = obj.get("masks") if isinstance(obj, dict) else None
     if not isinstance(masks, list):
         raise SavosError(f"{path}: {what} has no list of 'masks'")
     if len(masks) != T:
         raise SavosError(f"{path}: {what} has {len(masks)} masks but the video has {T} frames "
                          "(frame-count mismatch)")
-    for t, m in enumerate(masks):
-        out[t] = decode_rle(m, (H, W), f"{path}: {what}, frame {t}")
+    return [rle_runs(m, size, f"{path}: {what}, frame {t}") for t, m in enumerate(masks)]
 
 
 def keep_objects(visible: np.ndarray) -> np.ndarray:
@@ -144,31 +142,32 @@ class FishbowlLoader(CachedVideo):
     def _load_raw(self, name: str) -> SourceVideo:
         split, vid = name.split("/", 1)
         folder = self.src / f"{split}_data" / split / vid
-        rgb = read_video(folder / "video.mp4")
+        rgb = VideoFrames.open(folder / "video.mp4")  # decoded again frame by frame when used
         T, H, W = rgb.shape[:3]
         path = folder / "objects.json"
         objects = _read_json(path)
         if not isinstance(objects, list):
             raise SavosError(f"{path}: expected a list of objects")
-        vis = np.zeros((T, len(objects), H, W), bool)
-        amo = np.zeros((T, len(objects), H, W), bool)
+        vis, amo = [], []  # per object, per frame: run lengths
         meta = []
         for j, obj in enumerate(objects):
             if not isinstance(obj, dict) or "id" not in obj:
                 raise SavosError(f"{path}: object {j} has no 'id'")
             source_id(obj["id"], f"{path}: object {j}")  # it names the object's amodal folder too
-            _masks(obj, vis[:, j], path, f"object id {obj['id']}")
+            vis.append(_runs(obj, T, (H, W), path, f"object id {obj['id']}"))
             apath = (self.src / f"{split}_data" / f"{split}_objects" / f"{vid}_object{obj['id']}"
                      / "objects.json")
             full = _read_json(apath)
             if not isinstance(full, list) or len(full) != 1:
                 raise SavosError(f"{apath}: expected a one-element list (the fish rendered alone)")
-            _masks(full[0], amo[:, j], apath, "amodal render")
+            amo.append(_runs(full[0], T, (H, W), apath, "amodal render"))
             meta.append({"source_id": obj["id"], "category": str(obj.get("type_name", "fish")),
                          "type_id": obj.get("type_id"), "speed": obj.get("speed"), "scale": obj.get("scale")})
-        keep = keep_objects(vis)
-        if len(keep) < len(objects):  # (a copy: only when something is dropped)
-            vis, amo = vis[:, keep], amo[:, keep]
+        vis = RleMasks([list(r) for r in zip(*vis, strict=True)] if vis else [[]] * T, len(objects), (H, W))
+        amo = RleMasks([list(r) for r in zip(*amo, strict=True)] if amo else [[]] * T, len(objects), (H, W))
+        keep = np.flatnonzero(vis.counts().sum(axis=0) > DROP_MAX_PIXELS)  # keep_objects' rule
+        if len(keep) < len(objects):
+            vis, amo = vis.select(keep), amo.select(keep)
         flow, info = self._raw_flow(split, vid, T, (H, W))
         return SourceVideo(rgb, vis, amo, np.ones((T, len(keep)), bool), [meta[k] for k in keep], flow,
                            info, name)

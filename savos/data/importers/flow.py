@@ -61,6 +61,26 @@ def estimate_flow(rgb: np.ndarray, method: str = DEFAULT_METHOD) -> tuple[np.nda
     return fwd, bwd
 
 
+class FlowEstimator:
+    """The estimated flow of a video given frame by frame: ``push(rgb)`` takes the next uint8 (H, W, 3)
+    frame and returns (fwd, bwd) of the pair it closes (None for the first frame), float32 (H, W, 2)
+    each, the Clip's flow_fwd[t] and flow_bwd[t]: the values ``estimate_flow`` gives. (DIS reads a
+    flow buffer it is given as its first guess, so each pair gets fresh arrays, as there.)"""
+
+    def __init__(self, method: str = DEFAULT_METHOD):
+        self.calc = _estimator(method)
+        self.prev: np.ndarray | None = None
+
+    def push(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        import cv2  # lazy: OpenCV is slow to import; only this path needs it
+
+        grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+        prev, self.prev = self.prev, grey
+        if prev is None:
+            return None
+        return self.calc(prev, grey), self.calc(grey, prev)
+
+
 def flow_meta(method: str) -> dict:
     """What ``meta["flow"]`` records about estimated flow."""
     import cv2  # lazy: OpenCV is slow to import; only this path needs it
@@ -86,8 +106,13 @@ def stored_estimate(rgb: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarra
     ``meta["flow"]`` record. ``savos-gen import`` (no flow files given) and the scene generator's ``flow:``
     key both store exactly this."""
     fwd, bwd = estimate_flow(rgb, method)
-    meta = {**flow_meta(method), "rounded_to_px": 1 / FLOW_STEPS}
+    meta = stored_meta(method)
     return round_flow(fwd, inplace=True), round_flow(bwd, inplace=True), meta
+
+
+def stored_meta(method: str) -> dict:
+    """``meta["flow"]`` of estimated flow as a dataset stores it (``stored_estimate``)."""
+    return {**flow_meta(method), "rounded_to_px": 1 / FLOW_STEPS}
 
 
 def read_flo(path: str | Path) -> np.ndarray:

@@ -113,8 +113,9 @@ def check_size(hw: tuple[int, int], size: tuple[int, int], where: str, what: str
                          f"{size[0]}x{size[1]}{swapped}")
 
 
-def decode_rle(rle: dict, size: tuple[int, int], where: str) -> np.ndarray:
-    """bool (H, W) of a COCO RLE ``{"size": [h, w], "counts": ...}``; its size must be ``size``."""
+def rle_runs(rle: dict, size: tuple[int, int], where: str) -> np.ndarray:
+    """The checked run lengths of a COCO RLE ``{"size": [h, w], "counts": ...}``; its size must be
+    ``size``."""
     if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
         raise SavosError(f"{where}: expected an RLE object with 'size' and 'counts'")
     try:
@@ -126,8 +127,57 @@ def decode_rle(rle: dict, size: tuple[int, int], where: str) -> np.ndarray:
     total = int(runs.sum())
     if total != h * w:
         raise SavosError(f"{where}: RLE runs cover {total} pixels, but {h}x{w} has {h * w} (corrupt counts)")
+    return runs
+
+
+def runs_mask(runs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """bool (H, W) of checked run lengths (``rle_runs``)."""
     values = np.arange(len(runs)) % 2 == 1  # background first
-    return np.repeat(values, runs).reshape(w, h).T  # column-major
+    return np.repeat(values, runs).reshape(size[1], size[0]).T  # column-major
+
+
+def decode_rle(rle: dict, size: tuple[int, int], where: str) -> np.ndarray:
+    """bool (H, W) of a COCO RLE ``{"size": [h, w], "counts": ...}``; its size must be ``size``."""
+    return runs_mask(rle_runs(rle, size, where), size)
+
+
+class RleMasks:
+    """bool (T, K, H, W) masks held as run lengths ``runs[t][k]`` (``rle_runs``), decoded a frame at a
+    time: ``masks[t]`` is bool (K, H, W), ``masks[a:b]`` a window, ``np.asarray`` all of them, and
+    ``counts`` the pixels of each mask without decoding any."""
+
+    def __init__(self, runs: list[list[np.ndarray]], K: int, size: tuple[int, int]):
+        self.runs, self.size = runs, tuple(size)
+        self.shape = (len(runs), K, *self.size)
+
+    def __getitem__(self, t):
+        if isinstance(t, slice):
+            return RleMasks(self.runs[t], self.shape[1], self.size)
+        out = np.empty(self.shape[1:], bool)
+        for k, r in enumerate(self.runs[t]):
+            out[k] = runs_mask(r, self.size)
+        return out
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[t] for t in range(len(self)))
+
+    def select(self, objects) -> RleMasks:
+        """The masks of the listed objects, in that order."""
+        return RleMasks([[row[k] for k in objects] for row in self.runs], len(objects), self.size)
+
+    def counts(self) -> np.ndarray:
+        """int64 (T, K): pixels of each mask (the sum of its odd runs)."""
+        return np.array([[int(r[1::2].sum()) for r in row] for row in self.runs], np.int64).reshape(
+            self.shape[:2])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.empty(self.shape, bool)
+        for t in range(len(self)):
+            out[t] = self[t]
+        return out
 
 
 def rasterize_polygons(polygons: list, size: tuple[int, int], where: str) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import io
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,32 +21,82 @@ from savos.errors import SavosError
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-def read_video(path: str | Path) -> np.ndarray:
-    """All frames of a video file as uint8 (T, H, W, 3) RGB. Raises SavosError if the file is missing,
-    not a video, truncated to no frames, or its frames do not have the size its header says."""
+def iter_video(path: str | Path, stop: int | None = None) -> Iterator[np.ndarray]:
+    """The frames [0, stop) of a video file one at a time, uint8 (H, W, 3) RGB (read-only). Raises
+    SavosError if the file is missing, not a video, truncated to no frames, or its frames do not have
+    the size its header says."""
     import imageio_ffmpeg  # lazy: only video files need ffmpeg
 
     path = Path(path)
     if not path.is_file():
         raise SavosError(f"{path}: video file is missing")
+    n = 0
     try:
         reader = imageio_ffmpeg.read_frames(str(path))
         info = next(reader)
         W, H = (int(x) for x in info["size"])
-        frames = []
         for raw in reader:
+            if stop is not None and n >= stop:
+                break
             if len(raw) != H * W * 3:
-                raise SavosError(f"{path}: truncated frame {len(frames)} ({len(raw)} bytes, expected "
+                raise SavosError(f"{path}: truncated frame {n} ({len(raw)} bytes, expected "
                                  f"{H * W * 3}); re-download or re-encode the video")
-            frames.append(np.frombuffer(raw, np.uint8).reshape(H, W, 3))
+            yield np.frombuffer(raw, np.uint8).reshape(H, W, 3)
+            n += 1
     except SavosError:
         raise
     except (OSError, RuntimeError, StopIteration, KeyError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SavosError(f"{path}: cannot decode video ({first}); is it a complete mp4?") from None
-    if not frames:
+    finally:
+        if "reader" in locals():
+            reader.close()
+    if not n:
         raise SavosError(f"{path}: video has no frames (empty or truncated)")
-    return np.stack(frames)
+
+
+def read_video(path: str | Path) -> np.ndarray:
+    """All frames of a video file as uint8 (T, H, W, 3) RGB (the errors of ``iter_video``)."""
+    return np.stack(list(iter_video(path)))
+
+
+class VideoFrames:
+    """Frames [start, stop) of a video file of ``shape`` (T, H, W, 3), decoded when iterated (one frame
+    in memory at a time); slicing along time gives another window, ``np.asarray`` all of them."""
+
+    def __init__(self, path: Path, shape: tuple[int, int, int, int], start: int = 0, stop: int | None = None):
+        self.path, self.full, self.start = Path(path), tuple(shape), start
+        self.stop = shape[0] if stop is None else min(stop, shape[0])
+
+    @classmethod
+    def open(cls, path: str | Path) -> VideoFrames:
+        """Decodes the video once to count and check its frames (keeping none of them)."""
+        T, first = 0, None
+        for f in iter_video(path):
+            first = f.shape if first is None else first
+            T += 1
+        return cls(Path(path), (T, *first))
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (max(self.stop - self.start, 0), *self.full[1:])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, s: slice) -> VideoFrames:
+        if not isinstance(s, slice) or s.step not in (None, 1):
+            raise TypeError("VideoFrames takes a window of frames (start:stop)")
+        start, stop, _ = s.indices(len(self))
+        return VideoFrames(self.path, self.full, self.start + start, self.start + max(stop, start))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for t, f in enumerate(iter_video(self.path, self.stop)):
+            if t >= self.start:
+                yield f
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.stack(list(self)) if len(self) else np.zeros(self.shape, np.uint8)
 
 
 def frame_files(folder: str | Path) -> list[Path]:

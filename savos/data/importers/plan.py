@@ -14,7 +14,8 @@ from typing import Any
 from tqdm import tqdm
 
 from savos import __version__
-from savos.data.importers.assemble import ImportMaker, ImportOptions, windows
+from savos.data.importers.assemble import ImportOptions, windows
+from savos.data.importers.stream import StreamedImport
 from savos.data.writer import write_dataset
 from savos.errors import SavosError
 from savos.outputs import check_writable
@@ -51,5 +52,5 @@ def run_import(out: str | Path, loader: Any, splits: list[str], options: ImportO
     config = {**options.to_dict(), **config}
     description = {"generator": f"import-{loader.dataset}", "version": __version__, "seed": None,
                    "config": config, "amodal_flow": False, "inputs": inputs}
-    return write_dataset(out, ImportMaker(loader, items, options, config), counts, description,
+    return write_dataset(out, StreamedImport(loader, items, options, config), counts, description,
                          shard_size=shard_size, workers=workers, progress=progress)
