@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# The results tables of docs/results.md, one command: for each Chewing-Gum set (the default one and gum-hard), every
-# method of the table trained and scored on the test split under the savos protocol, plus a report.
+# The results tables of docs/results.md, one command: for each set (Chewing Gum: the default one and gum-hard;
+# a scene preset: fishbowl-sim, parked-cars, where part of every target is never seen), every method of the
+# table trained and scored on the test split under the savos protocol, plus a report.
 #   visible, convex, circle, union    non-learned baselines (savos baseline ...); union is the temporal one
 #   gum-image-ssl                     the per-frame self-supervised baseline
 #   gum-oracle-unet                   the per-frame network trained with amodal labels
 #   gum-cpu-paper                     the paper's SaVos network (a 128-number LSTM state)
 #   gum-cpu                           SaVos whose completer also reads the carried visible masks (model.carry)
 #   gum-oracle-savos                  gum-cpu's network trained with amodal labels
+# A set's data: gum is `savos-gen chewing-gum`, S with recipes/data/S.yaml is chewing-gum --config that
+# file, S with recipes/scenes/S.yaml is `savos-gen scene` of that preset.
 # A set may have its own recipe of a method: on set S, method gum-X trains recipes/S-X.yaml when it exists
-# (gum-hard-cpu.yaml: gum-cpu with the loss terms gum-hard needs), else recipes/gum-X.yaml; the table
-# names the recipe that ran.
+# (gum-hard-cpu.yaml: gum-cpu with the loss terms gum-hard needs; fishbowl-sim-*.yaml: its crop size and
+# levers), else recipes/gum-X.yaml; the table names the recipe that ran.
 # Many hours on a 2-core CPU: each learned method has a MINUTES budget (default 60, its recipe's).
-# Settings (environment): SETS ("gum gum-hard"), DATA_DIR (data), RUNS (runs), MINUTES, N (5000 clips),
+# Settings (environment): SETS ("gum gum-hard"), DATA_DIR (data), RUNS (runs), MINUTES, N (clips; default
+# 5000 for a Chewing-Gum set, 1200 for a scene preset),
 # METHODS (the learned recipes; empty: baselines only), EXTRA (more --set KEY=VALUE for every training
 # run), BIN, RESULTS (results: where the scores are published; empty: not published).
 # Re-running resumes: finished data and training are kept; predictions and scores are redone.
@@ -23,7 +27,7 @@ SETS=${SETS:-gum gum-hard}
 DATA_DIR=${DATA_DIR:-data}
 RUNS=${RUNS:-runs}
 MINUTES=${MINUTES:-60}
-N=${N:-5000}
+N=${N:-}
 METHODS=${METHODS-gum-image-ssl gum-oracle-unet gum-cpu-paper gum-cpu gum-oracle-savos}
 EXTRA=${EXTRA:-}
 BIN=${BIN:-.venv/bin}
@@ -37,10 +41,15 @@ recipe_for() {  # SET METHOD -> the recipe that method trains on that set (heade
 for set in $SETS; do
   data="$DATA_DIR/$set"
   out="$RUNS/$set"
-  config=()
-  [ "$set" != gum ] && config=(--config "recipes/data/$set.yaml")
-  step "$set: savos-gen chewing-gum ${config[*]} --n $N --out $data"
-  "$BIN/savos-gen" chewing-gum "${config[@]}" --n "$N" --out "$data" -q
+  if [ "$set" = gum ]; then make=(chewing-gum); n=${N:-5000}
+  elif [ -f "recipes/data/$set.yaml" ]; then make=(chewing-gum --config "recipes/data/$set.yaml"); n=${N:-5000}
+  elif [ -f "recipes/scenes/$set.yaml" ]; then make=(scene "recipes/scenes/$set.yaml"); n=${N:-1200}
+  else
+    echo "scripts/results.sh: set '$set' has no recipes/data/$set.yaml or recipes/scenes/$set.yaml" >&2
+    exit 2
+  fi
+  step "$set: savos-gen ${make[*]} --n $n --out $data"
+  "$BIN/savos-gen" "${make[@]}" --n "$n" --out "$data" -q
   "$BIN/savos-gen" verify "$data" -q | tail -n 1
 
   recipes=()
@@ -65,11 +74,11 @@ for set in $SETS; do
   methods=(visible convex circle union "${recipes[@]}")
   for m in "${methods[@]}"; do preds+=("$out/$m/pred-test"); done
   {
-    echo "| method | full | occluded |"
-    echo "|---|---|---|"
+    echo "| method | full | occluded | never seen |"
+    echo "|---|---|---|---|"
     for m in "${methods[@]}"; do
       "$BIN/savos" eval "$out/$m/pred-test" "$data" --split test -q | sed -n 2p \
-        | awk -v m="$m" '{print "| " m " | " $3 " | " $4 " |"}'
+        | awk -v m="$m" '{print "| " m " | " $3 " | " $4 " | " $5 " |"}'
     done
   } | tee "$out/table.md"
   "$BIN/savos" report "${preds[@]}" --data "$data" --out "$out/report" --overwrite -q

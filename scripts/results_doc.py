@@ -38,14 +38,22 @@ METHODS = {
     "gum-cpu-paper": ("SaVos, the paper's network and loss", "self", "savos"),
     "gum-cpu": ("SaVos + carry + L_V (`recipes/gum-cpu.yaml`)", "self", "savos"),
     "gum-hard-cpu": ("SaVos + carry + L_V, horizon, L_O (`recipes/gum-hard-cpu.yaml`)", "self", "savos"),
+    "fishbowl-sim-cpu": ("SaVos + carry + L_V, O_t, travelling occluders (`recipes/fishbowl-sim-cpu.yaml`)",
+                         "self", "savos"),
+    "parked-cars-cpu": ("SaVos + carry + L_V, O_t, travelling occluders (`recipes/parked-cars-cpu.yaml`)",
+                        "self", "savos"),
     "union": ("union: the carried visible masks, no learning", "none", None),
     "gum-oracle-unet": ("oracle U-Net (per frame)", "amodal labels", "supervised-oracle"),
     "gum-oracle-savos": ("oracle SaVos (the SaVos network)", "amodal labels", "supervised-oracle"),
 }
-SETS = {  # set folder -> (title, the paper's column, how the data is made)
-    "gum": ("Chewing Gum, default", "chewing-gum", "savos-gen chewing-gum --n 5000 --out data/gum"),
+SETS = {  # set folder -> (title, the paper's column, how the data is made, never-seen column)
+    "gum": ("Chewing Gum, default", "chewing-gum", "savos-gen chewing-gum --n 5000 --out data/gum", False),
     "gum-hard": ("Chewing Gum, gum-hard", None,
-                 "savos-gen chewing-gum --config recipes/data/gum-hard.yaml --n 5000 --out data/gum-hard"),
+                 "savos-gen chewing-gum --config recipes/data/gum-hard.yaml --n 5000 --out data/gum-hard", False),
+    "fishbowl-sim": ("fishbowl-sim: typed fish, 5-40 % of each never seen", "fishbowl",
+                     "savos-gen scene recipes/scenes/fishbowl-sim.yaml --n 1200 --out data/fishbowl-sim", True),
+    "parked-cars": ("parked-cars: cars in a row, corners hidden all clip", "kins-video-car",
+                    "savos-gen scene recipes/scenes/parked-cars.yaml --n 1200 --out data/parked-cars", True),
 }
 HEADLINE = "gum"
 INTRO = """\
@@ -54,7 +62,8 @@ publishes: it generates each set, trains each learned method, predicts the test 
 `savos eval`, and copies the metrics, the run's config and summary and the dataset's `dataset.json` there.
 Scores are mIoU under the `savos` protocol (the paper's; [metrics.md](metrics.md)): *full* over the whole
 amodal mask, *occluded* over the part other objects hide, on object-frames with an occlusion rate in
-(0.1, 0.7). *steps* is how far a learned method's run trained (and of how many planned, where it stopped
+(0.1, 0.7); *never seen*, where a set has such parts, over the part of each target that no frame of its
+clip shows (only a learned shape prior can complete it; a rule that carries what was seen scores 0). *steps* is how far a learned method's run trained (and of how many planned, where it stopped
 early). The paper's columns are its Table 1 (`results/paper.json`). The methods: [method.md](method.md)."""
 
 
@@ -96,23 +105,43 @@ def load_set(folder: Path) -> tuple[dict, list[tuple[str, dict]]]:
             raise SavosError(f"{path}: scores split {doc['fingerprint'].get('split')!r}, not test")
         rows.append((sub.name, doc))
     order = list(METHODS)
-    rows.sort(key=lambda r: (order.index(r[0]) if r[0] in order else len(order), r[0]))
+
+    def rank(name: str) -> tuple[int, str]:  # a set's own recipe S-X sits where gum-X would
+        own = name if name in order else f"gum-{name.removeprefix(folder.name + '-')}"
+        return (order.index(own) if own in order else len(order), name)
+
+    rows.sort(key=lambda r: rank(r[0]))
     return info, rows
+
+
+def describe(name: str, set_name: str) -> tuple[str, str, str | None]:
+    """(words, supervision, the paper's row) of a method; a set's own recipe S-X of method gum-X is
+    described as gum-X, naming the recipe that ran."""
+    if name in METHODS:
+        return METHODS[name]
+    own = name.removeprefix(f"{set_name}-")
+    if own != name and f"gum-{own}" in METHODS:
+        words, supervision, row = METHODS[f"gum-{own}"]
+        return f"{words} (`recipes/{name}.yaml`)", supervision, row
+    return f"`{name}`", "?", None
 
 
 def set_table(folder: Path, paper: dict, with_facts: bool = True) -> str:
     info, rows = load_set(folder)
-    _, column, _ = SETS.get(folder.name, (folder.name, None, ""))
-    head = ["method", "supervision", "full", "occluded"]
+    # never: the set's data is made so that part of each target is never seen
+    _, column, _, never = SETS.get(folder.name, (folder.name, None, "", False))
+    head = ["method", "supervision", "full", "occluded"] + (["never seen"] if never else [])
     if with_facts:
         head.insert(2, "steps")
     if column:
         head += ["paper full", "paper occluded"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, doc in rows:
-        words, supervision, paper_row = METHODS.get(name, (f"`{name}`", "?", None))
+        words, supervision, paper_row = describe(name, folder.name)
         s = doc["summary"]
         cells = [words, supervision, _f(s["miou_full"]), _f(s["miou_occ"])]
+        if never:
+            cells.append(_f(s.get("miou_never")))
         if with_facts:
             cells.insert(2, _run_facts(folder / name))
         if column:
@@ -137,7 +166,7 @@ def results_page(results: Path) -> str:
            "<!-- generated by `python scripts/results_doc.py` from results/; do not edit by hand -->", "",
            INTRO, ""]
     for folder in sets:
-        title, _, make = SETS.get(folder.name, (folder.name, None, ""))
+        title, _, make, _ = SETS.get(folder.name, (folder.name, None, "", False))
         out += [f"## {title}", ""]
         if make:
             out += [f"Data: `{make}`.", ""]

@@ -85,3 +85,30 @@ def test_a_readme_without_the_table_block_is_one_line(published, tmp_path):
     (tmp_path / "README.md").write_text("# x\n")
     r = _doc(tmp_path)
     assert r.returncode == 2 and "README.md: no" in r.stderr
+
+
+def test_a_set_with_never_seen_parts_gets_that_column_and_its_own_recipes_rows(published, tmp_path):
+    shutil.copytree(published / "results", tmp_path / "results")
+    (tmp_path / "README.md").write_text(README)
+    (tmp_path / "results" / "gum").rename(tmp_path / "results" / "fishbowl-sim")
+    fish = tmp_path / "results" / "fishbowl-sim"
+    (fish / "convex").rename(fish / "fishbowl-sim-image-ssl")  # the set's own recipe of gum-image-ssl
+    path = fish / "fishbowl-sim-image-ssl" / "metrics_savos.json"
+    doc = json.loads(path.read_text())
+    doc["summary"].update(miou_never=0.4321, pairs_never=7)
+    path.write_text(json.dumps(doc))
+    (tmp_path / "results" / "gum").mkdir()  # the headline set, as published
+    for f in ("dataset.json",):
+        shutil.copy(fish / f, tmp_path / "results" / "gum" / f)
+    shutil.copytree(fish / "visible", tmp_path / "results" / "gum" / "visible")
+    r = _doc(tmp_path)
+    assert r.returncode == 0, r.stderr
+    page = (tmp_path / "results.md").read_text()
+    section = page.split("## fishbowl-sim")[1].split("## ")[0]
+    assert "| never seen |" in section and "paper full" in section  # the paper's FISHBOWL column
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert rows[0].startswith("| visible mask") and "0.0000 | 0.0000 |" in rows[0]  # never: nothing there
+    assert "image-ssl" in rows[1] and "`recipes/fishbowl-sim-image-ssl.yaml`" in rows[1]
+    assert "| 0.4321 |" in rows[1] and rows[1].rstrip().endswith("| 0.8704 | 0.6502 |")
+    gum = page.split("## Chewing Gum, default")[1].split("## ")[0]
+    assert "never seen" not in gum  # a set whose every part is seen at some time has no such column

@@ -1,6 +1,7 @@
-"""scripts/results.sh (the results tables, one command) in a shortened mode: both sets, the
-non-learned baselines and two learned recipes, one of which gum-hard replaces with its own
-(gum-hard-cpu.yaml), scored into a table and a report with the reach plot."""
+"""scripts/results.sh (the results tables, one command) in a shortened mode: both Chewing-Gum sets and a
+scene preset, the non-learned baselines and two learned recipes, one of which gum-hard and fishbowl-sim
+replace with their own (gum-hard-cpu.yaml, fishbowl-sim-cpu.yaml), scored into a table and a report with
+the reach plot."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_results_script_shortened_makes_both_tables(tmp_path):
-    env = {**os.environ, "SETS": "gum gum-hard", "DATA_DIR": str(tmp_path / "data"),
+def test_results_script_shortened_makes_every_table(tmp_path):
+    env = {**os.environ, "SETS": "gum gum-hard fishbowl-sim", "DATA_DIR": str(tmp_path / "data"),
            "RUNS": str(tmp_path / "runs"),
            "RESULTS": str(tmp_path / "results"), "N": "10", "METHODS": "gum-tiny gum-cpu", "MINUTES": "2",
            "EXTRA": "train.steps=2 data.val_clips=1", "BIN": str(Path(sys.executable).parent),
@@ -23,7 +24,7 @@ def test_results_script_shortened_makes_both_tables(tmp_path):
     r = subprocess.run(["bash", "scripts/results.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=900)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    for name, own in (("gum", "gum-cpu"), ("gum-hard", "gum-hard-cpu")):
+    for name, own in (("gum", "gum-cpu"), ("gum-hard", "gum-hard-cpu"), ("fishbowl-sim", "fishbowl-sim-cpu")):
         table = (tmp_path / "runs" / name / "table.md").read_text().splitlines()
         methods = [line.split("|")[1].strip() for line in table[2:]]
         assert methods == ["visible", "convex", "circle", "union", "gum-tiny", own], table
@@ -34,7 +35,13 @@ def test_results_script_shortened_makes_both_tables(tmp_path):
     ran = yaml.safe_load((tmp_path / "runs" / "gum-hard" / "gum-hard-cpu" / "config.yaml").read_text())
     assert ran["loss"]["horizon"] > 1 and ran["loss"]["lambda3"] > 0  # gum-hard's own loss terms
     assert ran["data"]["root"] == str(tmp_path / "data" / "gum-hard")
-    for name in ("gum", "gum-hard"):  # published where RESULTS says, with the dataset they scored
+    fish = yaml.safe_load((tmp_path / "runs" / "fishbowl-sim" / "fishbowl-sim-cpu" / "config.yaml").read_text())
+    assert fish["loss"]["occlude"] > 0 and fish["data"]["patch"] == 32  # fishbowl-sim's own recipe
+    made = (tmp_path / "data" / "fishbowl-sim" / "dataset.json").read_text()
+    assert "fish-" in made  # made with recipes/scenes/fishbowl-sim.yaml
+    header = (tmp_path / "runs" / "fishbowl-sim" / "table.md").read_text().splitlines()[0]
+    assert "never seen" in header
+    for name in ("gum", "gum-hard", "fishbowl-sim"):  # published where RESULTS says, with the dataset they scored
         published = tmp_path / "results" / name
         made = (tmp_path / "data" / name / "dataset.json").read_bytes()
         assert (published / "dataset.json").read_bytes() == made
