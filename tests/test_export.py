@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import warnings
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ pytest.importorskip("cv2")
 cocomask = pytest.importorskip("pycocotools.mask")
 
 FAST = ("--workers", "1", "--flow", "dis-fast")
+REPO = Path(__file__).resolve().parents[1]
 RGB_MAE = 12.0  # mean |error| of H.264 (CRF 25, yuv420p) on 32x32 flat polygons, of 255; measured ~9
 
 
@@ -75,7 +77,7 @@ def test_fishbowl_round_trip(gum, tmp_path):
     ok("export", "fishbowl", gum, "--out", tmp_path / "fb")
     vid = tmp_path / "fb" / "train_data" / "train" / "000000"
     objects = json.loads((vid / "objects.json").read_text())
-    assert [set(o) for o in objects] == [{"id", "masks"}] * 3  # untyped: no type_id / type_name
+    assert [set(o) - {"role"} for o in objects] == [{"id", "masks"}] * 3  # untyped: no type_id / type_name
     amodal = json.loads((tmp_path / "fb/train_data/train_objects/000000_object1/objects.json").read_bytes())
     assert len(amodal) == 1 and amodal[0]["id"] == 1 and len(amodal[0]["masks"]) == 8
     manifest = json.loads((tmp_path / "fb" / "export.json").read_text())
@@ -205,3 +207,46 @@ def test_user_mistakes_are_one_line(gum, tmp_path):
                   shard_size=2, workers=1, progress=False)
     assert "even height and width" in error_line("export", "fishbowl", odd, *out)
     assert not (tmp_path / "o").exists()
+
+
+def _preset(name, root, n=3):
+    import yaml
+
+    config = SceneConfig.from_dict(yaml.safe_load((REPO / "recipes" / "scenes" / f"{name}.yaml").read_text()))
+    write_scene_dataset(config, root, n=n, splits={"train": n - 1, "test": 1}, workers=1, shard_size=2,
+                        progress=False)
+    return root
+
+
+def test_props_stay_occluders_and_the_unseen_type_takes_the_exports_names(tmp_path):
+    data = _preset("fishbowl-sim", tmp_path / "fish")
+    roles = {o.get("role") for c in open_dataset(data, "train") for o in c.meta["objects"]}
+    assert "occluder" in roles  # rocks and plants on the floor
+    ok("export", "fishbowl", data, "--out", tmp_path / "fb")
+    ok("import", "fishbowl", tmp_path / "fb", "--out", tmp_path / "back", *FAST)
+    for src, clip in zip(open_dataset(data, "train"), open_dataset(tmp_path / "back", "train"), strict=True):
+        for j, k in enumerate(o["source_id"] for o in clip.meta["objects"]):
+            want = src.meta["objects"][k].get("role", "target")
+            assert clip.meta["objects"][j].get("role", "target") == want
+    ok("import", "fishbowl", tmp_path / "fb", "--unseen-type", "fish-tuna", "--out", tmp_path / "unseen", *FAST)
+    for split, held_out in (("train", False), ("test", True)):
+        pairs = zip(open_dataset(data, split), open_dataset(tmp_path / "unseen", split), strict=True)
+        for src, clip in pairs:
+            for o in clip.meta["objects"]:
+                was = src.meta["objects"][o["source_id"]].get("role", "target")
+                # a target stays one where its type is the held-out one exactly in val and test; a prop
+                # or an occluding fish stays an occluder
+                held = (o["category"] == "fish-tuna") == held_out
+                assert (o["role"] == "target") == (was == "target" and held), (split, o, was)
+    assert "fish-tuna" in error_line("import", "fishbowl", tmp_path / "fb", "--unseen-type", "fish-shark",
+                                     "--out", tmp_path / "x")
+
+
+def test_car_types_are_kins_cars_with_tracks(tmp_path):
+    data = _preset("parked-cars", tmp_path / "cars")
+    ok("export", "kins", data, "--out", tmp_path / "k")
+    doc = json.loads((tmp_path / "k" / "kins" / "update_train_2020.json").read_text())
+    assert {"id": 4, "name": "car"} in doc["categories"]
+    assert all(not c["name"].startswith("car-") for c in doc["categories"])  # car-hatchback is a car
+    assert any(a["category_id"] == 4 for a in doc["annotations"])
+    assert list((tmp_path / "k" / "tracks").glob("*.txt"))

@@ -2,7 +2,7 @@
 generator writes it and ``savos.data.importers.fishbowl`` reads it::
 
     OUT/<split>_data/<split>/<vid>/video.mp4          H.264, yuv420p (media.H264, one encoder thread)
-    OUT/<split>_data/<split>/<vid>/objects.json       [{id, type_id, type_name, speed, scale, masks}]:
+    OUT/<split>_data/<split>/<vid>/objects.json       [{id, type_id, type_name, speed, scale, [role,] masks}]:
                                                       one COCO RLE per frame, the visible masks
     OUT/<split>_data/<split>_objects/<vid>_object<id>/objects.json   a one-element list, amodal masks
     OUT/types.json                                    {"type_ids": {type name: type_id}}
@@ -49,6 +49,8 @@ def fish_objects(clip: Clip, ids: dict[str, int]) -> tuple[list[dict[str, Any]],
         if (name := common.object_type(o)) is not None:
             record.update(type_id=ids[name], type_name=name)
         record.update({key: o[key] for key in ("speed", "scale") if o.get(key) is not None})
+        if o.get("role", "target") != "target":  # FISHBOWL's objects are all fish: a prop says so
+            record["role"] = str(o["role"])
         own = clip.visible == k + 1
         visible.append({**record, "masks": [encode_rle(m) for m in own]})
         amodal.append({**record, "masks": [encode_rle(m) for m in clip.amodal[:, k]]})

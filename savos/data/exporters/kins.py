@@ -39,6 +39,13 @@ from savos.errors import SavosError
 COMMAND = "savos-gen export kins"
 KINS_SPLITS = {"train": ("training", "update_train_2020.json"), "test": ("testing", "update_test_2020.json")}
 MOTS_CLASSES = {"car": 1, "pedestrian": 2}
+
+
+def kins_category(name: str) -> str:
+    """The KINS category of a type: a class itself ("car"), or a type of one ("car-hatchback" -> "car"),
+    else the type's own name."""
+    head = name.split("-", 1)[0]
+    return name if name in MOTS_CLASSES or head not in MOTS_CLASSES else head
 MAX_OBJECTS = 999  # MOTS ids are class * 1000 + object
 
 
@@ -68,7 +75,7 @@ class KinsWriter:
         vid, drive = common.video_name(clip), drive_name(self.split, clip)
         images = self.out / "kins" / KINS_SPLITS[self.split][0] / "image_2"
         frames = self.out / "raw" / self.split / drive / "image_02" / "data"
-        names = [common.object_type(o, self.category) for o in common.objects_of(clip)]
+        names = [kins_category(common.object_type(o, self.category)) for o in common.objects_of(clip)]
         lines = []
         for t in range(T):
             name = f"{vid}_{t:04d}.png"
@@ -110,7 +117,10 @@ def export_kins(data: str | Path, out: str | Path, splits: list[str] | None = No
     source = common.open_source(data, splits, default=tuple(KINS_SPLITS))
     out = Path(out)
     with common.export_folder(out, COMMAND, ["kins", "raw", "tracks"]):
-        categories = common.type_ids(source, start=1, fixed={"car": CAR_KINS}, untyped=category)
+        types = common.type_ids(source, start=1, fixed={"car": CAR_KINS}, untyped=category)
+        categories: dict[str, int] = {}  # a class takes the id of its first type; "car" keeps KINS' id
+        for name, i in sorted(types.items(), key=lambda kv: kv[1]):
+            categories.setdefault(kins_category(name), CAR_KINS if kins_category(name) == "car" else i)
         for split, ds in source.splits.items():
             writer = KinsWriter(out, split, categories, category)
             for clip in common.clips(ds, progress):

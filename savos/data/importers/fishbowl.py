@@ -136,7 +136,8 @@ class FishbowlLoader(CachedVideo):
         if self.unseen_type is not None:
             held_out = name.split("/", 1)[0] != "train"  # val/test score only the unseen type
             for o in src.objects:
-                o["role"] = "target" if (o["category"] == self.unseen_type) == held_out else "occluder"
+                if o.get("role", "target") == "target":
+                    o["role"] = "target" if (o["category"] == self.unseen_type) == held_out else "occluder"
         return src
 
     def _load_raw(self, name: str) -> SourceVideo:
@@ -162,7 +163,9 @@ class FishbowlLoader(CachedVideo):
                 raise SavosError(f"{apath}: expected a one-element list (the fish rendered alone)")
             amo.append(_runs(full[0], T, (H, W), apath, "amodal render"))
             meta.append({"source_id": obj["id"], "category": str(obj.get("type_name", "fish")),
-                         "type_id": obj.get("type_id"), "speed": obj.get("speed"), "scale": obj.get("scale")})
+                         "type_id": obj.get("type_id"), "speed": obj.get("speed"), "scale": obj.get("scale"),
+                         # a role other than target: an exported scene's prop (FISHBOWL has none)
+                         **({"role": str(obj["role"])} if obj.get("role") not in (None, "target") else {})})
         vis = RleMasks([list(r) for r in zip(*vis, strict=True)] if vis else [[]] * T, len(objects), (H, W))
         amo = RleMasks([list(r) for r in zip(*amo, strict=True)] if amo else [[]] * T, len(objects), (H, W))
         keep = np.flatnonzero(vis.counts().sum(axis=0) > DROP_MAX_PIXELS)  # keep_objects' rule
@@ -257,6 +260,18 @@ def unpack_channels(bits: np.ndarray, channels: list[int]) -> np.ndarray:
     return out
 
 
+def exported_types(src: Path) -> dict[str, int]:
+    """{type name: id} of ``src/types.json`` (written by ``savos-gen export fishbowl``), {} without one."""
+    path = src / "types.json"
+    if not path.is_file():
+        return {}
+    doc = _read_json(path)
+    ids = doc.get("type_ids") if isinstance(doc, dict) else None
+    if not isinstance(ids, dict):
+        raise SavosError(f"{path}: expected {{\"type_ids\": {{name: id}}}}")
+    return {str(k): v for k, v in ids.items()}
+
+
 def import_fishbowl(src: str | Path, out: str | Path, options: ImportOptions, *,
                     splits: list[str] | None = None, unseen_type: str | None = None,
                     workers: int | None = None, shard_size: int = 20,
@@ -267,8 +282,10 @@ def import_fishbowl(src: str | Path, out: str | Path, options: ImportOptions, *,
     check_writable(out)  # before minutes of matching or planning
     if unseen_type is not None:
         unseen_type = unseen_type.replace("MediaFish", "MediumFish")  # the paper's spelling
-        if unseen_type not in FISH_TYPES:
-            raise SavosError(f"--unseen-type {unseen_type!r}: expected one of {', '.join(FISH_TYPES)}")
+        # FISHBOWL's types, or those an export names (savos-gen export fishbowl writes types.json)
+        names = list(FISH_TYPES) + sorted(exported_types(src))
+        if unseen_type not in names:
+            raise SavosError(f"--unseen-type {unseen_type!r}: expected one of {', '.join(names)}")
         if layout != "raw":
             raise SavosError(f"{src}: --unseen-type needs fish types, which only the raw layout has")
     loader = FishbowlLoader(src, layout, unseen_type)
