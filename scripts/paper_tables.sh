@@ -15,8 +15,8 @@
 # Settings (environment): TABLES ("1 2 3"), DATA_DIR (data), RUNS (runs/paper), N (clips per set, 1200),
 # MINUTES (training budget per learned method, 10; 0: none), EXTRA (more --set KEY=VALUE for every
 # training run), FLOW (dis-fine), MOTION (mask-align-sim: the object motion of the carry and of union on
-# estimated flow; savos.motion), UNSEEN (fish-tuna), ADAPT_CLIPS (clip positions to adapt, e.g. 0-49;
-# empty: all), ADAPT (more --set adapt.KEY=VALUE for every adaptation), BIN, RESULTS (results: where the scores are published; empty: not published).
+# estimated flow; savos.motion), UNSEEN (fish-tuna), ADAPT (more --set adapt.KEY=VALUE for every
+# adaptation; every test clip is adapted), BIN, RESULTS (results: where the scores are published; empty: not published).
 # Re-running resumes: finished data, imports and training are kept; predictions and scores are redone.
 # Output: $RUNS/<table>/<row>/ (runs and predictions), $RUNS/<table>/table.md, and
 # $RESULTS/<table>/<row>/metrics_<protocol>.json with $RESULTS/<table>/dataset.json, which
@@ -31,7 +31,6 @@ EXTRA=${EXTRA:-}
 FLOW=${FLOW:-dis-fine}
 MOTION=${MOTION:-mask-align-sim}
 UNSEEN=${UNSEEN:-fish-tuna}
-ADAPT_CLIPS=${ADAPT_CLIPS:-}
 BIN=${BIN:-.venv/bin}
 RESULTS=${RESULTS-results}
 step() { printf '\n== %s\n' "$*"; }
@@ -65,10 +64,9 @@ train() {  # RECIPE DATA RUN [--set KEY=VALUE ...]: train (or resume) a recipe o
 }
 predict() { "$BIN/savos" predict "$1" "$2" --split test --out "$3" --overwrite -q; }
 adapt() {  # RUN DATA OUT
-  local clips=() extra=()
-  [ -n "$ADAPT_CLIPS" ] && clips=(--clips "$ADAPT_CLIPS")
+  local extra=()
   for kv in ${ADAPT:-}; do extra+=(--set "$kv"); done
-  "$BIN/savos" adapt "$1" "$2" --split test "${clips[@]}" "${extra[@]}" --out "$3" --overwrite -q
+  "$BIN/savos" adapt "$1" "$2" --split test "${extra[@]}" --out "$3" --overwrite -q
 }
 baselines() {  # DATA TABLE_DIR
   for b in visible convex; do "$BIN/savos" baseline "$b" "$1" --split test --out "$2/$b/pred" --overwrite -q; done

@@ -6,7 +6,8 @@
 Reads ``results/`` (what ``bash scripts/results.sh`` publishes):
 - ``results/paper.json``: the paper's Table 1;
 - ``results/<set>/dataset.json``: the dataset the set's methods were scored on;
-- ``results/<set>/<method>/metrics_savos.json``: a method's scores on its test split (``savos eval``),
+- ``results/<set>/<method>/metrics_<protocol>.json``: a method's scores on its test split (``savos eval``;
+  the protocol is the set's, ``savos`` unless PROTOCOLS names another),
   with ``config.yaml`` and ``metrics.json`` (the run's summary) beside it for a learned method.
 Every metrics file must name the dataset beside it (its fingerprint), or the script refuses it. No number
 in the generated text is typed by hand.
@@ -55,6 +56,28 @@ SETS = {  # set folder -> (title, the paper's column, how the data is made, neve
     "parked-cars": ("parked-cars: cars in a row, corners hidden all clip", "kins-video-car",
                     "savos-gen scene recipes/scenes/parked-cars.yaml --n 1200 --out data/parked-cars", True),
 }
+# the tables of scripts/paper_tables.sh: the paper's Table 1 columns through export and import, Tables 2, 3
+for _name, _title, _column in (
+        ("table1-fishbowl", "Table 1, FISHBOWL column: fishbowl-sim exported as FISHBOWL and imported (DIS flow)",
+         "fishbowl"),
+        ("table1-kins", "Table 1, KINS-Video-Car column: parked-cars exported as KINS and imported (DIS flow)",
+         "kins-video-car"),
+        ("table2", "Table 2: an unseen fish type (trained on four, tested on the fifth), with TTA", None),
+        ("table3", "Table 3: trained on fishbowl-sim, tested on parked-cars, with TTA", None)):
+    SETS[_name] = (_title, _column, "bash scripts/paper_tables.sh", False)
+PROTOCOLS = {"table1-kins": "savos-kins", "table3": "savos-kins"}  # set -> its protocol (default savos)
+METHODS.update({
+    "image-ssl": ("image-ssl (`recipes/fishbowl-sim-image-ssl.yaml`, `parked-cars-image-ssl.yaml`)", "self",
+                  "self-deocclusion"),
+    "image-ssl+tta": ("image-ssl, adapted per clip (`savos adapt`)", "self", None),
+    "savos": ("SaVos (`recipes/fishbowl-sim-cpu.yaml`, `parked-cars-cpu.yaml`)", "self", "savos"),
+    "savos+tta": ("SaVos, adapted per clip (`savos adapt`)", "self", None),
+    "savos-all-types": ("SaVos trained on all five types", "self", None),
+    "savos-fishbowl": ("SaVos trained on fishbowl-sim", "self", None),
+    "savos-fishbowl+tta": ("SaVos trained on fishbowl-sim, adapted per clip", "self", None),
+    "savos-kins": ("SaVos trained on parked-cars", "self", None),
+    "oracle": ("oracle U-Net (amodal labels)", "amodal labels", "supervised-oracle"),
+})
 HEADLINE = "gum"
 INTRO = """\
 Every number on this page is read from a metrics file under `results/`, which `bash scripts/results.sh`
@@ -93,7 +116,7 @@ def load_set(folder: Path) -> tuple[dict, list[tuple[str, dict]]]:
     want = fingerprint(folder)
     rows = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        path = sub / "metrics_savos.json"
+        path = sub / f"metrics_{PROTOCOLS.get(folder.name, 'savos')}.json"
         if not path.is_file():
             continue
         doc = read_metrics(path)
@@ -153,7 +176,8 @@ def set_table(folder: Path, paper: dict, with_facts: bool = True) -> str:
     lines.append("")
     lines.append(f"Test split: {counts.get('test', '?')} videos, "
                  + ", ".join(str(p) for p in sorted(pairs)) + " scored object-frames; dataset "
-                 f"`{fingerprint(folder)}` (seed {info.get('seed')}).")
+                 f"`{fingerprint(folder)}` (seed {info.get('seed')}); protocol "
+                 f"`{PROTOCOLS.get(folder.name, 'savos')}`.")
     return "\n".join(lines)
 
 
