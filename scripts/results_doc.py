@@ -50,17 +50,21 @@ METHODS = {
 SETS = {  # set folder -> (title, the paper's column, how the data is made, never-seen column)
     "gum": ("Chewing Gum, default", "chewing-gum", "savos-gen chewing-gum --n 5000 --out data/gum", False),
     "gum-hard": ("Chewing Gum, gum-hard", None,
-                 "savos-gen chewing-gum --config recipes/data/gum-hard.yaml --n 5000 --out data/gum-hard", False),
+                 "savos-gen chewing-gum --config recipes/data/gum-hard.yaml --n 5000 --out data/gum-hard",
+                 False),
     "fishbowl-sim": ("fishbowl-sim: typed fish, 5-40 % of each never seen", "fishbowl",
-                     "savos-gen scene recipes/scenes/fishbowl-sim.yaml --n 1200 --out data/fishbowl-sim", True),
+                     "savos-gen scene recipes/scenes/fishbowl-sim.yaml --n 1200 --out data/fishbowl-sim",
+                     True),
     "parked-cars": ("parked-cars: cars in a row, corners hidden all clip", "kins-video-car",
-                    "savos-gen scene recipes/scenes/parked-cars.yaml --n 1200 --out data/parked-cars", True),
+                    "savos-gen scene recipes/scenes/parked-cars.yaml --n 1200 --out data/parked-cars",
+                    True),
 }
 # the tables of scripts/paper_tables.sh: the paper's Table 1 columns through export and import, Tables 2, 3
 for _name, _title, _column in (
-        ("table1-fishbowl", "Table 1, FISHBOWL column: fishbowl-sim exported as FISHBOWL and imported (DIS flow)",
-         "fishbowl"),
-        ("table1-kins", "Table 1, KINS-Video-Car column: parked-cars exported as KINS and imported (DIS flow)",
+        ("table1-fishbowl",
+         "Table 1, FISHBOWL column: fishbowl-sim exported as FISHBOWL and imported (DIS flow)", "fishbowl"),
+        ("table1-kins",
+         "Table 1, KINS-Video-Car column: parked-cars exported as KINS and imported (DIS flow)",
          "kins-video-car"),
         ("table2", "Table 2: an unseen fish type (trained on four, tested on the fifth), with TTA", None),
         ("table3", "Table 3: trained on fishbowl-sim, tested on parked-cars, with TTA", None)):
@@ -86,7 +90,8 @@ publishes: it generates each set, trains each learned method, predicts the test 
 Scores are mIoU under the `savos` protocol (the paper's; [metrics.md](metrics.md)): *full* over the whole
 amodal mask, *occluded* over the part other objects hide, on object-frames with an occlusion rate in
 (0.1, 0.7); *never seen*, where a set has such parts, over the part of each target that no frame of its
-clip shows (only a learned shape prior can complete it; a rule that carries what was seen scores 0). *steps* is how far a learned method's run trained (and of how many planned, where it stopped
+clip shows (only a learned shape prior can complete it; a rule that carries what was seen scores 0).
+*steps* is how far a learned method's run trained (and of how many planned, where it stopped
 early). The paper's columns are its Table 1 (`results/paper.json`). The methods: [method.md](method.md)."""
 
 

@@ -228,7 +228,8 @@ def test_props_stay_occluders_and_the_unseen_type_takes_the_exports_names(tmp_pa
         for j, k in enumerate(o["source_id"] for o in clip.meta["objects"]):
             want = src.meta["objects"][k].get("role", "target")
             assert clip.meta["objects"][j].get("role", "target") == want
-    ok("import", "fishbowl", tmp_path / "fb", "--unseen-type", "fish-tuna", "--out", tmp_path / "unseen", *FAST)
+    ok("import", "fishbowl", tmp_path / "fb", "--unseen-type", "fish-tuna", "--out", tmp_path / "unseen",
+       *FAST)
     for split, held_out in (("train", False), ("test", True)):
         pairs = zip(open_dataset(data, split), open_dataset(tmp_path / "unseen", split), strict=True)
         for src, clip in pairs:

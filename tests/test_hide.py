@@ -54,7 +54,8 @@ def test_occluder_hides_the_same_place_in_every_frame_on_the_inputs():
             continue
         occ = out.others[b, :, 0] - batch.others[b, :, 0]  # (T, P, P) the occluder, added to others
         # the occluder (where it is not over a real one) is one mask, at every frame, covering what it hid
-        assert torch.equal(occ * (1 - batch.others[b, :, 0]), occ[0:1].expand_as(occ) * (1 - batch.others[b, :, 0]))
+        free_of_real = 1 - batch.others[b, :, 0]
+        assert torch.equal(occ * free_of_real, occ[0:1].expand_as(occ) * free_of_real)
         assert (occ[:, hid] + batch.others[b, :, 0][:, hid] >= 1).all()
         under = occ[0] > 0
         # another track's texture under the occluder, the track's own elsewhere

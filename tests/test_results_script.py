@@ -35,13 +35,15 @@ def test_results_script_shortened_makes_every_table(tmp_path):
     ran = yaml.safe_load((tmp_path / "runs" / "gum-hard" / "gum-hard-cpu" / "config.yaml").read_text())
     assert ran["loss"]["horizon"] > 1 and ran["loss"]["lambda3"] > 0  # gum-hard's own loss terms
     assert ran["data"]["root"] == str(tmp_path / "data" / "gum-hard")
-    fish = yaml.safe_load((tmp_path / "runs" / "fishbowl-sim" / "fishbowl-sim-cpu" / "config.yaml").read_text())
+    fish_run = tmp_path / "runs" / "fishbowl-sim" / "fishbowl-sim-cpu"
+    fish = yaml.safe_load((fish_run / "config.yaml").read_text())
     assert fish["loss"]["occlude"] > 0 and fish["data"]["patch"] == 32  # fishbowl-sim's own recipe
     made = (tmp_path / "data" / "fishbowl-sim" / "dataset.json").read_text()
     assert "fish-" in made  # made with recipes/scenes/fishbowl-sim.yaml
     header = (tmp_path / "runs" / "fishbowl-sim" / "table.md").read_text().splitlines()[0]
     assert "never seen" in header
-    for name in ("gum", "gum-hard", "fishbowl-sim"):  # published where RESULTS says, with the dataset they scored
+    # published where RESULTS says, with the dataset they scored
+    for name in ("gum", "gum-hard", "fishbowl-sim"):
         published = tmp_path / "results" / name
         made = (tmp_path / "data" / name / "dataset.json").read_bytes()
         assert (published / "dataset.json").read_bytes() == made
