@@ -92,7 +92,7 @@ amodal mask, *occluded* over the part other objects hide, on object-frames with 
 (0.1, 0.7); *never seen*, where a set has such parts, over the part of each target that no frame of its
 clip shows (only a learned shape prior can complete it; a rule that carries what was seen scores 0).
 *steps* is how far a learned method's run trained (and of how many planned, where it stopped
-early). The paper's columns are its Table 1 (`results/paper.json`). The methods: [method.md](method.md)."""
+early). The paper's columns are its Tables 1-3 (`results/paper.json`). The methods: [method.md](method.md)."""
 
 
 def _f(x: float | None) -> str:
@@ -161,7 +161,8 @@ def set_table(folder: Path, paper: dict, with_facts: bool = True) -> str:
     head = ["method", "supervision", "full", "occluded"] + (["never seen"] if never else [])
     if with_facts:
         head.insert(2, "steps")
-    if column:
+    own = paper.get(folder.name, {})  # the paper's numbers by row name (Tables 2 and 3)
+    if column or own:
         head += ["paper full", "paper occluded"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, doc in rows:
@@ -174,6 +175,9 @@ def set_table(folder: Path, paper: dict, with_facts: bool = True) -> str:
             cells.insert(2, _run_facts(folder / name))
         if column:
             pf, po = paper["table1"].get(paper_row or "", {}).get(column, (None, None))
+            cells += [_f(pf), _f(po)]
+        elif own:
+            pf, po = own.get(name, (None, None))
             cells += [_f(pf), _f(po)]
         lines.append("| " + " | ".join(cells) + " |")
     pairs = {doc["summary"]["pairs_full"] for _, doc in rows}
