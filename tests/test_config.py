@@ -55,8 +55,9 @@ def test_savos_model_section_is_exactly_build_savos_kwargs():
 
 
 def test_loss_section_is_exactly_savos_loss_kwargs():
+    # every key is a weight of the loss, except occlude, which acts on the inputs (savos.training.hide)
     params = inspect.signature(savos_loss).parameters
-    assert {f.name for f in dataclasses.fields(LossConfig)} == set(params) - {"out", "batch"}
+    assert {f.name for f in dataclasses.fields(LossConfig)} == set(params) - {"out", "batch"} | {"occlude"}
     assert LossConfig().merged_weight == params["merged_weight"].default
 
 

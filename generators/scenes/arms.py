@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from generators import portable
 from generators.geometry import radial_extent
 
 
@@ -39,9 +40,9 @@ def add_arms(rng: np.random.Generator, polygon: np.ndarray, radius: float, count
     widths = rng.uniform(*width, m)
     rho = radial_extent(polygon, centres)  # (m,) the body's extent at each arm
     tip = np.maximum(reach, rho + 1.0)  # an arm always sticks out
-    beta = np.arcsin(np.minimum(widths / 2.0 / np.maximum(rho, 1e-9), 0.9))
-    gamma = np.arcsin(np.minimum(widths / 2.0 / tip, 0.9))
-    nodes = np.arctan2(polygon[:, 1], polygon[:, 0])
+    beta = portable.arcsin(np.minimum(widths / 2.0 / np.maximum(rho, 1e-9), 0.9))
+    gamma = portable.arcsin(np.minimum(widths / 2.0 / tip, 0.9))
+    nodes = portable.arctan2(polygon[:, 1], polygon[:, 0])
     keep = np.ones(len(polygon), bool)
     new_angles, new_radii = [], []
     last_end = -np.inf

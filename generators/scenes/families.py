@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from generators import portable
 from generators.geometry import star_polygon
 
 CURVE_POINTS = 32  # nodes of a closed curve (ellipse, lobes, heart); arcs get a share of them
@@ -107,7 +108,7 @@ def letter(rng: np.random.Generator, size: float, vertices: tuple[int, int], jit
 
 def heart(rng: np.random.Generator, size: float, vertices: tuple[int, int], jitter: float) -> np.ndarray:
     t = np.arange(CURVE_POINTS + 8) * (2.0 * np.pi / (CURVE_POINTS + 8))
-    x = 16.0 * np.sin(t) ** 3
+    x = 16.0 * portable.power(np.sin(t), 3)
     y = -(13.0 * np.cos(t) - 5.0 * np.cos(2 * t) - 2.0 * np.cos(3 * t) - np.cos(4 * t))
     return _centred(np.stack([x * rng.uniform(0.85, 1.15), y], axis=-1), size)
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from generators import portable
+
 BODY_POINTS = 28  # nodes of each body contour
 TAIL_POINTS = 9  # nodes of a fan or round tail
 
@@ -72,7 +74,7 @@ def _fin(fish: Fish, x: np.ndarray, fin: tuple[float, float, float], spines: int
     if height <= 0.0:
         return np.zeros_like(x)
     s = np.clip((front - x) / (front - back), 0.0, 1.0)  # 0 at the fin's front, 1 at its back
-    bump = s ** 1.5 * (1.0 - s) / (0.6**1.5 * 0.4)  # peak 1 at s = 0.6
+    bump = portable.power(s, 1.5) * (1.0 - s) / (0.6**1.5 * 0.4)  # peak 1 at s = 0.6
     if spines:
         bump = bump * (0.45 + 0.55 * np.abs(np.cos(np.pi * spines * s)))
     return height * fish.height * bump

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generators import portable
 from generators.geometry import apply_affine, pad_polygons, rigid_maps, star_polygon
 from generators.scenes.arms import add_arms
 
@@ -84,7 +85,7 @@ def _penetration(rel0: np.ndarray, rel1: np.ndarray, outline_k: np.ndarray, ends
     rel0, rel1 (P, 2) = centre_j - centre_k at the first and last frame; ends_k, ends_j their angles."""
     P = len(rel0)
     rel = np.concatenate([rel0, rel1])  # both ends in one pass
-    direction = np.arctan2(rel[:, 1], rel[:, 0])
+    direction = portable.arctan2(rel[:, 1], rel[:, 0])
     turn_k, turn_j = np.repeat(ends_k, P), np.repeat(ends_j, P)
     pen = (_extent_at(outline_k, direction - turn_k) + _extent_at(outline_j, direction + np.pi - turn_j)
            - np.hypot(rel[:, 0], rel[:, 1]))

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generators import portable
 from generators.geometry import apply_affine, compose_affine, invert_affine
 from generators.scenes import types
 from generators.scenes.config import FAMILIES, GroupConfig, MotionConfig, SceneConfig
@@ -94,7 +95,7 @@ def _camera(rng: np.random.Generator, cfg: SceneConfig, s: np.ndarray) -> np.nda
     if cfg.camera.pan[1] == 0.0 and cfg.camera.zoom[1] == 0.0:
         return cam  # no draws: a still camera is exactly the identity
     u = _unit(rng.uniform(0.0, 2.0 * np.pi)) * rng.uniform(*cfg.camera.pan)
-    z = np.exp(rng.choice([-1.0, 1.0]) * rng.uniform(*cfg.camera.zoom) * s)
+    z = portable.exp(rng.choice([-1.0, 1.0]) * rng.uniform(*cfg.camera.zoom) * s)
     cam[:, 0, 0] = cam[:, 1, 1] = z
     cam[:, :, 2] = o - z[:, None] * (o + u * s[:, None])
     return cam
@@ -127,7 +128,7 @@ def _motion_maps(rng: np.random.Generator, group: GroupConfig, centres: np.ndarr
     and angles (T,); a tail beat is the object's warps."""
     m, size = group.motion, shape.size
     sign = lambda: rng.choice([-1.0, 1.0])  # noqa: E731
-    scale = np.exp(sign() * rng.uniform(*m.scaling) * s) if m.scaling[1] > 0 else np.ones_like(s)
+    scale = portable.exp(sign() * rng.uniform(*m.scaling) * s) if m.scaling[1] > 0 else np.ones_like(s)
     shear = sign() * rng.uniform(*m.shear) * s if m.shear[1] > 0 else np.zeros_like(s)
     aspect = sign() * rng.uniform(*m.shear) * s if m.shear[1] > 0 else np.zeros_like(s)
     maps = compose_affine(camera, affine_maps(centres, angle, scale, aspect, shear))

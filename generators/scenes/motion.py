@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from generators import portable
 from generators.geometry import apply_affine, invert_affine
 from savos.data.sine_warp import warp  # the formula's one home (readers of the meta use it too)
 
@@ -30,7 +31,7 @@ def affine_maps(centre: np.ndarray, angle: np.ndarray, scale: np.ndarray, aspect
     """Own -> world maps (T, 2, 3): translation to centre (T, 2) of rotation by angle (T,) (radians,
     +x towards +y) of the scaling diag(scale e^aspect, scale e^-aspect) of the shear [[1, shear], [0, 1]]."""
     c, s = np.cos(angle), np.sin(angle)
-    sx, sy = scale * np.exp(aspect), scale * np.exp(-aspect)
+    sx, sy = scale * portable.exp(aspect), scale * portable.exp(-aspect)
     # R @ diag(sx, sy) @ [[1, h], [0, 1]] = [[c sx, c sx h - s sy], [s sx, s sx h + c sy]]
     out = np.empty((len(angle), 2, 3))
     out[:, 0, 0], out[:, 0, 1], out[:, 0, 2] = c * sx, c * sx * shear - s * sy, centre[:, 0]

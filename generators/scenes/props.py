@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from generators import portable
 from generators.geometry import grid_points_inside
 from generators.scenes import vehicles
 
@@ -25,7 +26,8 @@ def rock(rng: np.random.Generator, length: float, height: float, jitter: float) 
     """A rock: a rounded top with a few low bumps, a flat underside; (N, 2)."""
     x = np.linspace(0.0, length, EDGE_POINTS)
     s = x / length
-    top = height * (1.0 - np.clip(1.0 - (2.0 * s - 1.0) ** 2, 0.0, 1.0) ** 0.15)  # rises steeply at the ends
+    dome = np.clip(1.0 - (2.0 * s - 1.0) ** 2, 0.0, 1.0)
+    top = height * (1.0 - portable.power(dome, 0.15))  # rises steeply at the ends
     for _ in range(3):
         top += 0.12 * height * (0.5 + jitter) * np.sin(2.0 * np.pi * rng.uniform(1.0, 4.0) * s
                                                        + rng.uniform(0.0, 2.0 * np.pi)) * np.sin(np.pi * s)
@@ -41,7 +43,8 @@ def plant(rng: np.random.Generator, length: float, height: float, jitter: float)
     s = (x / length) * leaves
     rise = rng.uniform(0.5, 1.0, leaves + 1)
     tip = np.abs(np.mod(s, 1.0) - 0.5) * 2.0  # 1 at the leaves' bases, 0 at their tips
-    top = -0.3 * height * rise[np.minimum(s.astype(np.intp), leaves)] * (1.0 - tip) ** (1.0 + jitter)
+    leaf = rise[np.minimum(s.astype(np.intp), leaves)]
+    top = -0.3 * height * leaf * portable.power(1.0 - tip, 1.0 + jitter)
     return np.concatenate([np.stack([x, top], axis=-1), [[length, height], [0.0, height]]])
 
 

@@ -25,6 +25,8 @@ the clip and on the OpenCV and ffmpeg builds, which meta records.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from generators.geometry import pixel_centres
@@ -145,7 +147,7 @@ def object_motions(flow_fwd: np.ndarray, visible: np.ndarray, K: int) -> tuple[n
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR (dB) of uint8 frames a against b (inf if equal)."""
     mse = float(np.mean((a.astype(np.float64) - b) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
 
 
 Measures = dict[str, tuple[float, float]]  # label -> (sum, weight): averaged over a dataset by verify

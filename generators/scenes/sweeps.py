@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from generators import portable
 from generators.geometry import radial_extent
 
 TURNS = 128  # resolution of the tabulated outlines
@@ -57,7 +58,7 @@ def plan_sweep(rng: np.random.Generator, shape_k: np.ndarray, shape_j: np.ndarra
         rels = []
         for sign, turn_k, turn_j in ((-1.0, ends_k[0], ends_j[0]), (1.0, ends_k[1], ends_j[1])):
             rel = offset + sign * h * along  # (P, 2) centre_j - centre_k at this end
-            direction = np.arctan2(rel[:, 1], rel[:, 0])
+            direction = portable.arctan2(rel[:, 1], rel[:, 0])
             overlap = (_extent(table_k, direction - turn_k) + _extent(table_j, direction + np.pi - turn_j)
                        - np.hypot(rel[:, 0], rel[:, 1]))
             ok &= overlap >= depth * mean

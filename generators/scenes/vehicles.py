@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from generators import portable
+
 WHEEL_POINTS = 9  # nodes of each wheel's lower arc
 
 
@@ -53,7 +55,7 @@ def outline(car: Car) -> np.ndarray:
     underside rear to front with each wheel's lower arc (where the wheel's circle is below the sill)."""
     upper = np.array([(x, -h) for x, h in car.upper])
     r, sill = car.wheel, car.sill
-    half = np.arcsin(np.clip((r - sill) / r, -1.0, 1.0))  # the circle meets the sill at angle pi/2 +- ...
+    half = portable.arcsin(np.clip((r - sill) / r, -1.0, 1.0))  # the circle meets the sill at pi/2 +- ...
     lower = []
     for cx in sorted(car.wheels):  # rear wheel first: the underside runs rear to front
         a = np.linspace(np.pi / 2 + (np.pi / 2 - half), np.pi / 2 - (np.pi / 2 - half), WHEEL_POINTS)
