@@ -34,6 +34,7 @@ UNSEEN=${UNSEEN:-fish-tuna}
 BIN=${BIN:-.venv/bin}
 RESULTS=${RESULTS-results}
 step() { printf '\n== %s\n' "$*"; }
+source "$(dirname "$0")/publish.sh"
 
 scene() {  # PRESET -> $DATA_DIR/PRESET, exact truth
   step "data: savos-gen scene recipes/scenes/$1.yaml --n $N"
@@ -84,12 +85,7 @@ score() {  # TABLE PROTOCOL DATA ROW...: score each row's prediction, write the 
     done
   } | tee "$dir/table.md"
   if [ -n "$RESULTS" ]; then
-    for row in "$@"; do
-      mkdir -p "$RESULTS/$table/$row"
-      cp "$dir/$row/pred/metrics_$protocol.json" "$RESULTS/$table/$row/"
-      [ -f "$dir/$row/config.yaml" ] && cp "$dir/$row/config.yaml" "$dir/$row/metrics.json" "$RESULTS/$table/$row/"
-    done
-    cp "$data/dataset.json" "$RESULTS/$table/dataset.json"
+    publish "$RESULTS/$table" "$protocol" "$data" "$dir" pred "$@"
   fi
 }
 learned() {  # TABLE DATA ROW RECIPE [--set ...]: train RECIPE on DATA as row ROW, predict its test split

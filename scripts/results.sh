@@ -33,6 +33,7 @@ EXTRA=${EXTRA:-}
 BIN=${BIN:-.venv/bin}
 RESULTS=${RESULTS-results}
 step() { printf '\n== %s\n' "$*"; }
+source "$(dirname "$0")/publish.sh"
 recipe_for() {  # SET METHOD -> the recipe that method trains on that set (header)
   local own="$1-${2#gum-}"
   if [ -f "recipes/$own.yaml" ]; then echo "$own"; else echo "$2"; fi
@@ -85,11 +86,6 @@ for set in $SETS; do
 
   if [ -n "$RESULTS" ]; then
     step "$set: publish the scores -> $RESULTS/$set"
-    for m in "${methods[@]}"; do
-      mkdir -p "$RESULTS/$set/$m"
-      cp "$out/$m/pred-test/metrics_savos.json" "$RESULTS/$set/$m/"
-      [ -f "$out/$m/config.yaml" ] && cp "$out/$m/config.yaml" "$out/$m/metrics.json" "$RESULTS/$set/$m/"
-    done
-    cp "$data/dataset.json" "$RESULTS/$set/dataset.json"
+    publish "$RESULTS/$set" savos "$data" "$out" pred-test "${methods[@]}"
   fi
 done
