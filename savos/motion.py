@@ -21,6 +21,9 @@ returns per object and frame t the affine map that moves a point of frame t to f
   the masks better than the start.
 - ``mask-align-sim``: the same with a similarity map (rotation, uniform scale, translation: 4
   parameters), the motion of a rigid object under a zooming camera; steadier on small visible parts.
+- ``mask-align-smooth``: ``mask-align-sim``'s motions smoothed over time (savos.trajectory: a robust
+  local quadratic of each of the four numbers), since an object's motion changes little from one frame
+  to the next and the per-frame error of the mask alignment is different in every frame.
 
 Shapes: visible and others (N, T, 1, H, W) in [0, 1]; flow_back (N, T, 2, H, W), the flow t -> t-1 living
 on frame t (index 0 unused). Every estimator returns ``maps`` (N, T, 2, 3), [A | b] with p -> A p + b
@@ -38,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from savos.errors import SavosError
+from savos.trajectory import smooth_similarities
 from savos.warp import coords_grid, sample
 
 MIN_MASS = 3.0  # visible core pixels below which a frame's motion is not fitted (the carry carries it over)
@@ -258,11 +262,21 @@ def _mask_align(similarity: bool) -> Estimator:
     return estimate
 
 
+def _smoothed(estimator: Estimator) -> Estimator:
+    def estimate(visible: torch.Tensor, flow_back: torch.Tensor, others: torch.Tensor | None = None,
+                 min_mass: float = MIN_MASS) -> tuple[torch.Tensor, torch.Tensor]:
+        maps, fitted = estimator(visible, flow_back, others, min_mass)
+        return smooth_similarities(maps, fitted, visible), fitted
+
+    return estimate
+
+
 MOTIONS: dict[str, Estimator] = {
     "affine-lsq": affine_lsq,
     "affine-irls": affine_irls,
     "mask-align": _mask_align(False),
     "mask-align-sim": _mask_align(True),
+    "mask-align-smooth": _smoothed(_mask_align(True)),
 }
 DEFAULT = "affine-lsq"
 

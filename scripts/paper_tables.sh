@@ -14,7 +14,7 @@
 #                              without and with adaptation, and SaVos trained on parked-cars itself
 # Settings (environment): TABLES ("1 2 3"), DATA_DIR (data), RUNS (runs/paper), N (clips per set, 1200),
 # MINUTES (training budget per learned method, 10; 0: none), EXTRA (more --set KEY=VALUE for every
-# training run), FLOW (dis-fine), MOTION (mask-align-sim: the object motion of the carry and of union on
+# training run), FLOW (dis-fine), MOTION (mask-align-smooth: the object motion of the carry and of union on
 # estimated flow; savos.motion), UNSEEN (fish-tuna), ADAPT (more --set adapt.KEY=VALUE for every
 # adaptation; every test clip is adapted), BIN, RESULTS (results: where the scores are published; empty: not published).
 # Re-running resumes: finished data, imports and training are kept; predictions and scores are redone.
@@ -29,7 +29,7 @@ N=${N:-1200}
 MINUTES=${MINUTES:-10}
 EXTRA=${EXTRA:-}
 FLOW=${FLOW:-dis-fine}
-MOTION=${MOTION:-mask-align-sim}
+MOTION=${MOTION:-mask-align-smooth}
 UNSEEN=${UNSEEN:-fish-tuna}
 BIN=${BIN:-.venv/bin}
 RESULTS=${RESULTS-results}

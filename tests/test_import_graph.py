@@ -16,7 +16,7 @@ LAYERS = [
      "savos.outputs", "savos.locks", "savos.safe_yaml"],
     ["savos.data"],
     ["generators"],
-    ["savos.warp", "savos.motion"],
+    ["savos.warp", "savos.trajectory", "savos.motion"],
     ["savos.tracks"],
     ["savos.models"],
     ["savos.config", "savos.training"],  # a recipe names a method: config reads the method registry

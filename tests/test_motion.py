@@ -21,6 +21,7 @@ from savos.models.configs import SaVosModelConfig
 from savos.models.savos import build_savos
 from savos.motion import MOTIONS, align_masks, check_motion, step_motions
 from savos.tracks import TrackBatch
+from savos.trajectory import smooth_similarities
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +39,8 @@ def _truth() -> np.ndarray:
     return np.concatenate([rot, (centre + SHIFT - rot @ centre)[:, None]], axis=1)
 
 
-def _clip(noise: float = 0.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _clip(noise: float = 0.0, seed: int = 0, frames: int = T
+          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A star-shaped object under the known motion, its masks and the flow t -> t-1 on frame t.
 
     Returns visible (1, T, 1, H, W), flow_back (1, T, 2, H, W) (+ Gaussian noise of ``noise`` px, made
@@ -52,7 +54,7 @@ def _clip(noise: float = 0.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor
     vis, flows = [], []
     bar = np.zeros((H, W), bool)
     bar[:, 30:34] = True
-    for _ in range(T):
+    for _ in range(frames):
         x0 = pose[0, 0] * xs + pose[0, 1] * ys + pose[0, 2] - 24.0  # position in frame 0's object frame
         y0 = pose[1, 0] * xs + pose[1, 1] * ys + pose[1, 2] - 24.0
         r, a = np.hypot(x0, y0), np.arctan2(y0, x0)
@@ -67,7 +69,7 @@ def _clip(noise: float = 0.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor
         blur = torch.nn.functional.avg_pool2d(white, 5, stride=1, padding=2) * 5.0  # unit std, smooth
         flow = flow + noise * blur.numpy()
     flow[0] = 0.0
-    others = np.broadcast_to(bar, (T, H, W))
+    others = np.broadcast_to(bar, (frames, H, W))
     as_t = [torch.from_numpy(np.ascontiguousarray(a, np.float32))[None] for a in (vis, flow, others)]
     return as_t[0][:, :, None], as_t[1], as_t[2][:, :, None]
 
@@ -75,7 +77,7 @@ def _clip(noise: float = 0.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor
 def _error(maps: torch.Tensor, visible: torch.Tensor) -> float:
     """Mean distance (px) between where maps (1, T, 2, 3) and the truth take each frame's object pixels."""
     errors = []
-    for t in range(1, T):
+    for t in range(1, maps.shape[1]):
         d = maps[0, t].double().numpy() - _truth()
         ys, xs = np.nonzero(visible[0, t, 0].numpy() > 0)
         dx, dy = d[0, 0] * xs + d[0, 1] * ys + d[0, 2], d[1, 0] * xs + d[1, 1] * ys + d[1, 2]
@@ -83,7 +85,8 @@ def _error(maps: torch.Tensor, visible: torch.Tensor) -> float:
     return float(np.mean(errors))
 
 
-TOLERANCE = {"affine-lsq": 0.02, "affine-irls": 0.03, "mask-align": 0.25, "mask-align-sim": 0.2}  # px
+TOLERANCE = {"affine-lsq": 0.02, "affine-irls": 0.03, "mask-align": 0.25, "mask-align-sim": 0.2,
+             "mask-align-smooth": 0.2}  # px
 
 
 @pytest.mark.parametrize("name", list(MOTIONS))
@@ -100,6 +103,31 @@ def test_mask_alignment_survives_noisy_flow():
     best, _ = step_motions("mask-align-sim", visible, flow, others)
     assert _error(lsq, visible) > 0.2  # the flow fit inherits the noise
     assert _error(best, visible) <= TOLERANCE["mask-align-sim"]
+
+
+def test_smoothing_over_time_beats_each_frame_alone_on_noisy_flow():
+    visible, flow, others = _clip(noise=0.6, seed=2, frames=12)
+    alone, _ = step_motions("mask-align-sim", visible, flow, others)
+    smooth, fitted = step_motions("mask-align-smooth", visible, flow, others)
+    assert fitted[0, 1:].all()
+    assert _error(smooth, visible) < 0.6 * _error(alone, visible)
+    assert _error(smooth, visible) <= 0.1
+
+
+def test_smoothing_keeps_a_steady_motion_and_ignores_one_bad_frame():
+    visible, _, _ = _clip(frames=10)
+    truth = torch.from_numpy(_truth()).float()
+    maps = truth.expand(1, 10, 2, 3).clone()
+    maps[0, 0] = torch.eye(2, 3)
+    bad = maps.clone()
+    bad[0, 5, :, 2] += torch.tensor([1.5, -1.0])  # one frame's estimate off by 1.8 px
+    fitted = torch.ones(1, 10, dtype=torch.bool)
+    assert torch.allclose(smooth_similarities(maps, fitted, visible), maps, atol=1e-4)
+    out = smooth_similarities(bad, fitted, visible)
+    assert _error(out, visible) < 0.25 * _error(bad, visible)
+    unfitted = fitted.clone()
+    unfitted[0, 5] = False  # a frame with no vote gets its neighbours' motion
+    assert torch.allclose(smooth_similarities(bad, unfitted, visible), maps, atol=1e-4)
 
 
 def test_alignment_keeps_its_start_where_no_boundary_is_known():

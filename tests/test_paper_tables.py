@@ -38,7 +38,7 @@ def test_paper_tables_shortened_makes_and_publishes_every_table(tmp_path):
             doc = json.loads((tmp_path / "results" / table / row / f"metrics_{protocol}.json").read_text())
             assert doc["fingerprint"]["split"] == "test"
     ran = (tmp_path / "results" / "table1-fishbowl" / "savos" / "config.yaml").read_text()
-    assert "carry_motion: mask-align-sim" in ran  # SaVos's carry on estimated flow
+    assert "carry_motion: mask-align-smooth" in ran  # SaVos's carry on estimated flow
     unseen = tmp_path / "data" / "fishbowl-sim-unseen"
     assert json.loads((unseen / "dataset.json").read_text())["config"]["unseen_type"] == "fish-tuna"
 

@@ -56,7 +56,7 @@ def eval_cmd(pred_dir: str, data: str, split: str, protocol: str, out_dir: str |
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--motion", default=None, metavar="NAME",
               help="union: the object-motion estimator (savos.motion: affine-lsq (default), affine-irls, "
-                   "mask-align, mask-align-sim, mask-align-direct; docs/estimated-flow.md).")
+                   "mask-align, mask-align-sim, mask-align-smooth; docs/estimated-flow.md).")
 def baseline_cmd(name: str, data: str, split: str, out_dir: str, overwrite: bool, quiet: bool,
                  motion: str | None) -> None:
     """Predict amodal masks of DATA with a non-learned baseline: convex hull, circle, union (the visible

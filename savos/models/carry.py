@@ -35,8 +35,9 @@ direction then has the whole clip's evidence, so the merge no longer has to find
 direction that saw a part and one that did not.
 
 The motion of each frame comes from an estimator of savos.motion (``motion``; ``model.carry_motion``,
-``savos baseline union --motion``): default ``affine-lsq``, the fit above; ``mask-align-sim`` aligns the
-visible masks themselves, which survives estimated flow far better (docs/estimated-flow.md).
+``savos baseline union --motion``): default ``affine-lsq``, the fit above; ``mask-align-smooth`` aligns
+the visible masks themselves and smooths the motions over time, which survives estimated flow far better
+(docs/estimated-flow.md).
 
 Coordinates follow savos.warp: pixel (r, c) has its centre at x = c, y = r; flow channel 0 is dx.
 """

@@ -43,7 +43,8 @@ class SaVosModelConfig:
     # the clip that was visible, moved to frame t (the union baseline's evidence), not only its own past
     carry_clip: bool = False
     # with carry: the object-motion estimator that moves the masks (savos.motion.MOTIONS; affine-lsq: the
-    # fit of the visible flow; mask-align-sim: alignment of the visible masks, for estimated flow)
+    # fit of the visible flow; mask-align-smooth: alignment of the visible masks smoothed over time, for
+    # estimated flow)
     carry_motion: str = "affine-lsq"
 
     def __post_init__(self):
