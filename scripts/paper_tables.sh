@@ -40,16 +40,20 @@ scene() {  # PRESET -> $DATA_DIR/PRESET, exact truth
   step "data: savos-gen scene recipes/scenes/$1.yaml --n $N"
   "$BIN/savos-gen" scene "recipes/scenes/$1.yaml" --n "$N" --out "$DATA_DIR/$1" -q
 }
+exported() {  # SRC EXP: whether EXP holds an export of dataset SRC as it is now (its fingerprint)
+  [ -f "$2/export.json" ] && "$BIN/python" -c 'import json, sys; from savos.data.dataset import fingerprint
+sys.exit(json.load(open(sys.argv[2] + "/export.json"))["source"]["fingerprint"] != fingerprint(sys.argv[1]))' "$1" "$2"
+}
 as_fishbowl() {  # PRESET OUT [import options]: export as FISHBOWL, import back
   local src="$DATA_DIR/$1" exp="$DATA_DIR/$1-fishbowl" out="$2"
   shift 2
-  [ -f "$exp/export.json" ] || "$BIN/savos-gen" export fishbowl "$src" --out "$exp" -q
+  exported "$src" "$exp" || "$BIN/savos-gen" export fishbowl "$src" --out "$exp" -q
   step "data: savos-gen import fishbowl $exp --flow $FLOW $* --out $out"
   "$BIN/savos-gen" import fishbowl "$exp" --flow "$FLOW" "$@" --out "$out" -q
 }
 as_kins() {  # PRESET OUT: export as KINS-Video-Car, import back
   local src="$DATA_DIR/$1" exp="$DATA_DIR/$1-kins"
-  [ -f "$exp/export.json" ] || "$BIN/savos-gen" export kins "$src" --out "$exp" -q
+  exported "$src" "$exp" || "$BIN/savos-gen" export kins "$src" --out "$exp" -q
   step "data: savos-gen import kins-video-car ($exp) --flow $FLOW --out $2"
   "$BIN/savos-gen" import kins-video-car --kins "$exp/kins" --kitti-raw "$exp/raw" --tracks "$exp/tracks" \
     --window 16 --flow "$FLOW" --out "$2" -q

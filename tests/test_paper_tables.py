@@ -55,3 +55,25 @@ def test_paper_tables_shortened_makes_and_publishes_every_table(tmp_path):
     assert "protocol `savos-kins`" in kins and "| 0.8258 | 0.3132 |" in kins  # the paper's SaVos row
     table3 = page.split("## Table 3")[1]
     assert "SaVos trained on fishbowl-sim, adapted per clip" in table3 and "| 0.8235 | 0.2976 |" in table3
+
+
+def test_an_export_is_made_again_when_its_source_changed(tmp_path):
+    """The script keeps an export only while it is of the source dataset as it is now."""
+    gen = [str(Path(sys.executable).parent / "savos-gen"), "chewing-gum", "--n", "2", "-q"]
+    subprocess.run([*gen, "--out", str(tmp_path / "a")], check=True)
+    subprocess.run([*gen, "--seed", "7", "--out", str(tmp_path / "b")], check=True)
+    subprocess.run([str(Path(sys.executable).parent / "savos-gen"), "export", "fishbowl", str(tmp_path / "a"),
+                    "--out", str(tmp_path / "x"), "-q"], check=True)
+    script = (ROOT / "scripts" / "paper_tables.sh").read_text()
+    function = script[script.index("exported() {"):]
+    function = function[:function.index("\n}\n") + 3]
+    env = {**os.environ, "BIN": str(Path(sys.executable).parent)}
+
+    def exported(src: str, exp: str) -> bool:
+        run = subprocess.run(["bash", "-c", function + f'exported "{tmp_path / src}" "{tmp_path / exp}"'],
+                             env=env, capture_output=True, text=True)
+        return run.returncode == 0
+
+    assert exported("a", "x")
+    assert not exported("b", "x")  # another source: export again
+    assert not exported("a", "none")  # nothing exported yet
