@@ -190,10 +190,20 @@ def align_masks(source: torch.Tensor, target: torch.Tensor, known_source: torch.
     object's presence is known (no other object there). similarity: fit rotation, scale and translation
     only. Where the fit matches the masks worse than ``init`` (at the finest smoothing), init is kept.
     """
-    M, _, H, W = source.shape
+    M = source.shape[0]
+    pairs = torch.arange(M)
+    return align_frames(torch.cat([source, target]), torch.cat([known_source, known_target]), pairs,
+                        pairs + M, init, similarity)
+
+
+def align_frames(frames: torch.Tensor, known: torch.Tensor, src: torch.Tensor, tgt: torch.Tensor,
+                 init: torch.Tensor, similarity: bool = False) -> torch.Tensor:
+    """``align_masks`` of ``frames[src]`` onto ``frames[tgt]`` (index tensors (M,)), each frame smoothed
+    once however many pairs read it: frames, known (F, 1, H, W); init (M, 2, 3) -> (M, 2, 3)."""
+    M = src.shape[0]
+    H, W = frames.shape[-2:]
     dtype = torch.float64
-    src, tgt = source.to(dtype), target.to(dtype)
-    ks, kt = known_source.to(dtype), known_target.to(dtype)
+    frames, known = frames.to(dtype), known.to(dtype)
     pix = coords_grid(1, H, W, dtype=dtype)[0].flatten(1)  # (2, HW): x, y
     x, y = pix[0], pix[1]
     theta = init.to(dtype).clone()
@@ -202,11 +212,11 @@ def align_masks(source: torch.Tensor, target: torch.Tensor, known_source: torch.
         b = 0.5 * (theta[:, 1, 0] - theta[:, 0, 1])
         theta[:, 0, 0], theta[:, 1, 1], theta[:, 0, 1], theta[:, 1, 0] = a, a, -b, b
     for sigma in SIGMAS:
-        s_src, r = smoothed(src, sigma)
-        s_tgt, _ = smoothed(tgt, sigma)
-        w_src = _erode(ks, r).flatten(1)  # (M, HW): its window holds no other object nor the frame edge
-        stack = torch.cat([s_tgt, _erode(kt, r)], dim=1)  # (M, 4, H, W): S, S_x, S_y, known
-        ref = s_src[:, 0].flatten(1)  # (M, HW)
+        smooth, r = smoothed(frames, sigma)  # (F, 3, H, W)
+        inner = _erode(known, r)  # (F, 1, H, W): its window holds no other object nor the frame edge
+        w_src = inner[src].flatten(1)  # (M, HW)
+        stack = torch.cat([smooth, inner], dim=1)[tgt]  # (M, 4, H, W): S, S_x, S_y, known
+        ref = smooth[src, 0].flatten(1)  # (M, HW)
 
         def residual(th: torch.Tensor, stack=stack, ref=ref, w_src=w_src):
             q = torch.einsum("mij,jp->mip", th[..., :2], pix) + th[..., 2:]  # (M, 2, HW)
@@ -220,10 +230,11 @@ def align_masks(source: torch.Tensor, target: torch.Tensor, known_source: torch.
                 jac = torch.stack([gx * x + gy * y, gy * x - gx * y, gx, gy], dim=-1)  # (M, HW, 4)
             else:
                 jac = torch.stack([gx * x, gx * y, gx, gy * x, gy * y, gy], dim=-1)  # (M, HW, 6)
-            hess = torch.einsum("mpi,mp,mpj->mij", jac, w, jac)
+            wjac = jac * w[..., None]  # (M, HW, P)
+            hess = wjac.transpose(1, 2) @ jac
             diag = hess.diagonal(dim1=-2, dim2=-1)
             hess = hess + torch.diag_embed(DAMPING * diag + 1e-9 * (1.0 + diag.sum(-1, keepdim=True)))
-            grad = torch.einsum("mpi,mp,mp->mi", jac, w, res)
+            grad = (wjac.transpose(1, 2) @ res[..., None])[..., 0]
             delta = -torch.linalg.solve(hess, grad[..., None])[..., 0]  # (M, 4 | 6)
             if similarity:
                 a, b, tx, ty = delta.unbind(-1)
@@ -254,9 +265,10 @@ def _mask_align(similarity: bool) -> Estimator:
         if T < 2:
             return maps, fitted
         known = _known(others, visible)
-        src, tgt = visible[:, 1:].flatten(0, 1), visible[:, :-1].flatten(0, 1)  # frame t onto t-1
-        refined = align_masks(src, tgt, known[:, 1:].flatten(0, 1), known[:, :-1].flatten(0, 1),
-                              maps[:, 1:].flatten(0, 1), similarity)
+        at = torch.arange(N * T).view(N, T)
+        src, tgt = at[:, 1:].flatten(), at[:, :-1].flatten()  # frame t onto t-1
+        refined = align_frames(visible.flatten(0, 1), known.flatten(0, 1), src, tgt,
+                               maps[:, 1:].flatten(0, 1), similarity)
         return torch.cat([maps[:, :1], refined.view(N, T - 1, 2, 3)], dim=1), fitted
 
     return estimate
