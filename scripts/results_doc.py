@@ -52,6 +52,9 @@ SETS = {  # set folder -> (title, the paper's column, how the data is made, neve
     "gum-hard": ("Chewing Gum, gum-hard", None,
                  "savos-gen chewing-gum --config recipes/data/gum-hard.yaml --n 5000 --out data/gum-hard",
                  False),
+    "gum-dis": ("Chewing Gum with DIS-estimated flow (the default set's clips); union and the carry move the "
+                "masks by `mask-align-smooth`", None,
+                "savos-gen scene recipes/scenes/gum-dis.yaml --n 5000 --out data/gum-dis", False),
     "fishbowl-sim": ("fishbowl-sim: typed fish, 5-40 % of each never seen", "fishbowl",
                      "savos-gen scene recipes/scenes/fishbowl-sim.yaml --n 1200 --out data/fishbowl-sim",
                      True),
