@@ -146,11 +146,11 @@ def measure(preset: str, flows: list[str], motions: list[str], clips: int, seed:
 
 
 def format_table(rows: list[dict]) -> str:
-    head = (f"{'preset':9s} {'flow':14s} {'motion':15s} {'EPE obj':>8s} {'motion /frame':>13s} "
+    head = (f"{'preset':9s} {'flow':14s} {'motion':17s} {'EPE obj':>8s} {'motion /frame':>13s} "
             f"{f'motion x{CHAIN}':>10s} {'obj-frames':>10s} {'s/clip':>7s} {'union occ':>9s}")
     lines = [head]
     for r in rows:
-        lines.append(f"{r['preset']:9s} {r['flow']:14s} {r['motion']:15s} {r['epe_obj']:8.3f} "
+        lines.append(f"{r['preset']:9s} {r['flow']:14s} {r['motion']:17s} {r['epe_obj']:8.3f} "
                      f"{r['motion_frame']:13.3f} {r['motion_chain']:10.3f} {r['object_frames']:10d} "
                      f"{r['seconds_per_clip']:7.3f} {r['union_occ']:9.3f}")
     return "\n".join(lines)

@@ -17,7 +17,8 @@
 # Settings (environment): SETS ("gum gum-hard"), DATA_DIR (data), RUNS (runs), MINUTES, N (clips; default
 # 5000 for a Chewing-Gum set, 1200 for a scene preset),
 # METHODS (the learned recipes; empty: baselines only), EXTRA (more --set KEY=VALUE for every training
-# run), BIN, RESULTS (results: where the scores are published; empty: not published).
+# run), MOTION (the union rule's object motion, savos.motion: affine-lsq; mask-align-smooth on estimated
+# flow), BIN, RESULTS (results: where the scores are published; empty: not published).
 # Re-running resumes: finished data and training are kept; predictions and scores are redone.
 # Output: $RUNS/<set>/<method>/pred-test, $RUNS/<set>/table.md (the scores), $RUNS/<set>/report/, and
 # $RESULTS/<set>/<method>/ (metrics_savos.json, and a learned method's config.yaml and run summary), which
@@ -30,6 +31,7 @@ MINUTES=${MINUTES:-60}
 N=${N:-}
 METHODS=${METHODS-gum-image-ssl gum-oracle-unet gum-cpu-paper gum-cpu gum-oracle-savos}
 EXTRA=${EXTRA:-}
+MOTION=${MOTION:-affine-lsq}
 BIN=${BIN:-.venv/bin}
 RESULTS=${RESULTS-results}
 step() { printf '\n== %s\n' "$*"; }
@@ -66,9 +68,10 @@ for set in $SETS; do
       "${extra[@]}" --out "$out/$recipe" -q "${resume[@]}"
     "$BIN/savos" predict "$out/$recipe" "$data" --split test --out "$out/$recipe/pred-test" --overwrite -q
   done
-  for b in visible convex circle union; do
+  for b in visible convex circle; do
     "$BIN/savos" baseline "$b" "$data" --split test --out "$out/$b/pred-test" --overwrite -q
   done
+  "$BIN/savos" baseline union "$data" --split test --motion "$MOTION" --out "$out/union/pred-test" --overwrite -q
 
   step "$set: score -> $out/table.md, report -> $out/report"
   preds=()

@@ -153,6 +153,7 @@ def describe(name: str, set_name: str) -> tuple[str, str, str | None]:
     own = name.removeprefix(f"{set_name}-")
     if own != name and f"gum-{own}" in METHODS:
         words, supervision, row = METHODS[f"gum-{own}"]
+        words = words.split(" (`recipes/")[0]  # the recipe that ran, not gum-X's
         return f"{words} (`recipes/{name}.yaml`)", supervision, row
     return f"`{name}`", "?", None
 
@@ -185,10 +186,12 @@ def set_table(folder: Path, paper: dict, with_facts: bool = True) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     pairs = {doc["summary"]["pairs_full"] for _, doc in rows}
     counts = info.get("split_counts", {})
+    # an imported set has no seed: nothing in it is random
+    origin = f"seed {info['seed']}" if info.get("seed") is not None else f"imported, {info.get('generator')}"
     lines.append("")
     lines.append(f"Test split: {counts.get('test', '?')} videos, "
                  + ", ".join(str(p) for p in sorted(pairs)) + " scored object-frames; dataset "
-                 f"`{fingerprint(folder)}` (seed {info.get('seed')}); protocol "
+                 f"`{fingerprint(folder)}` ({origin}); protocol "
                  f"`{PROTOCOLS.get(folder.name, 'savos')}`.")
     return "\n".join(lines)
 

@@ -53,6 +53,7 @@ def test_paper_tables_shortened_makes_and_publishes_every_table(tmp_path):
     page = (tmp_path / "results.md").read_text()
     kins = page.split("## Table 1, KINS-Video-Car")[1].split("\n## ")[0]
     assert "protocol `savos-kins`" in kins and "| 0.8258 | 0.3132 |" in kins  # the paper's SaVos row
+    assert "(imported, import-kins-video-car)" in kins and "seed None" not in page  # imported: no seed
     table3 = page.split("## Table 3")[1]
     assert "SaVos trained on fishbowl-sim, adapted per clip" in table3 and "| 0.8235 | 0.2976 |" in table3
 

@@ -5,6 +5,7 @@ the reach plot."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ def test_results_script_shortened_makes_every_table(tmp_path):
            "RUNS": str(tmp_path / "runs"),
            "RESULTS": str(tmp_path / "results"), "N": "10", "METHODS": "gum-tiny gum-cpu", "MINUTES": "2",
            "EXTRA": "train.steps=2 data.val_clips=1", "BIN": str(Path(sys.executable).parent),
-           "OMP_NUM_THREADS": "1"}
+           "OMP_NUM_THREADS": "1", "MOTION": "mask-align-smooth"}
     r = subprocess.run(["bash", "scripts/results.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=900)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
@@ -48,5 +49,7 @@ def test_results_script_shortened_makes_every_table(tmp_path):
         made = (tmp_path / "data" / name / "dataset.json").read_bytes()
         assert (published / "dataset.json").read_bytes() == made
         assert (published / "union" / "metrics_savos.json").is_file()
+    union = json.loads((tmp_path / "runs" / "gum" / "union" / "pred-test" / "predictions.json").read_text())
+    assert union["motion"] == "mask-align-smooth"  # MOTION: the union rule's object motion
     hard = (tmp_path / "data" / "gum-hard" / "dataset.json").read_text()
     assert '"arms"' in hard  # made with recipes/data/gum-hard.yaml
