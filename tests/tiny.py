@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 from generators.chewing_gum import ChewingGumConfig, generate_clip
 from savos.data.writer import write_dataset
@@ -30,3 +33,13 @@ def tree_digest(path: Path) -> str:
         if p.is_file():
             h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def clip_digest(clip) -> str:
+    """The first 16 hex digits of the sha256 of a clip's arrays and meta (its savos version left out)."""
+    h = hashlib.sha256()
+    for a in (clip.rgb, clip.visible, clip.amodal, clip.flow_fwd, clip.flow_bwd, clip.amodal_flow_fwd):
+        if a is not None:
+            h.update(np.ascontiguousarray(a).tobytes())
+    h.update(json.dumps({k: v for k, v in clip.meta.items() if k != "version"}, sort_keys=True).encode())
+    return h.hexdigest()[:16]
