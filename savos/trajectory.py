@@ -73,14 +73,13 @@ def _track_point(maps: torch.Tensor, fitted: torch.Tensor, visible: torch.Tensor
     return out
 
 
-def _local_quadratic(y: torch.Tensor, votes: torch.Tensor, robust_cols: slice, scale: float,
-                     window: float = WINDOW) -> tuple[torch.Tensor, torch.Tensor]:
-    """Robust local quadratic regression in time: y (N, S, D), votes (N, S) >= 0 -> the fitted values
-    (N, S, D) and the Gaussian-weighted votes in each frame's window (N, S)."""
+def _local_quadratic(y: torch.Tensor, votes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Robust local quadratic regression in time: y (N, S, D) in px, votes (N, S) >= 0 -> the fitted
+    values (N, S, D) and the Gaussian-weighted votes in each frame's window (N, S)."""
     S, dtype = y.shape[1], y.dtype
     t = torch.arange(S, dtype=dtype)
     dt = t[None, :] - t[:, None]  # (S, S): [s, u] = u - s
-    kernel = torch.exp(-0.5 * (dt / window) ** 2)  # (S, S)
+    kernel = torch.exp(-0.5 * (dt / WINDOW) ** 2)  # (S, S)
     design = torch.stack([torch.ones_like(dt), dt, dt * dt], -1)  # (S, S, 3) around each s
     robust = torch.ones_like(votes)
     for round_ in range(ROUNDS + 1):
@@ -88,8 +87,8 @@ def _local_quadratic(y: torch.Tensor, votes: torch.Tensor, robust_cols: slice, s
         normal = torch.einsum("nsu,sui,suj->nsij", w, design, design) + RIDGE * torch.eye(3, dtype=dtype)
         fit = torch.linalg.solve(normal, torch.einsum("nsu,sui,nuk->nsik", w, design, y))[:, :, 0]
         if round_ < ROUNDS:
-            residual = (y[..., robust_cols] - fit[..., robust_cols]).norm(dim=-1)  # (N, S)
-            robust = 1.0 / (1.0 + (residual / scale) ** 2)
+            residual = (y - fit).norm(dim=-1)  # (N, S) px
+            robust = 1.0 / (1.0 + (residual / SCALE) ** 2)
     return fit, (kernel[None] * votes[:, None, :]).sum(-1)
 
 
@@ -106,7 +105,7 @@ def smooth_similarities(maps: torch.Tensor, fitted: torch.Tensor, visible: torch
     unit = torch.cat([radius.expand(-1, -1, 2), torch.ones_like(radius).expand(-1, -1, 2)], dim=-1)
     y = _params(m, centre)[:, 1:] * unit  # (N, S, 4), S = T-1 steps
     votes = fitted[:, 1:].to(y.dtype) * (mass[:, 1:] / mass.amax(1, keepdim=True).clamp_min(1.0))
-    fit, support = _local_quadratic(y, votes, slice(0, 4), SCALE)
+    fit, support = _local_quadratic(y, votes)
     enough = (support >= MIN_SUPPORT) & (fitted[:, 1:].sum(-1, keepdim=True) >= 3)
     out = _maps(torch.where(enough[..., None], fit, y) / unit, centre[:, 1:])
     return torch.cat([maps[:, :1], out.to(maps.dtype)], dim=1)
