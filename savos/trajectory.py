@@ -63,13 +63,14 @@ def _track_point(maps: torch.Tensor, fitted: torch.Tensor, visible: torch.Tensor
     point = (grid * v[:, None]).sum(-1) / v.sum(-1, keepdim=True).clamp_min(1e-6)  # (N, 2)
     lin, off = maps[..., :2], maps[..., 2]
     out = visible.new_zeros(N, T, 2)
-    for n in range(N):
-        r = int(ref[n])
-        out[n, r] = point[n]
-        for t in range(r, 0, -1):  # frame t -> t-1
-            out[n, t - 1] = lin[n, t] @ out[n, t] + off[n, t]
-        for t in range(r + 1, T):  # frame t-1 -> t: the inverse of map t
-            out[n, t] = torch.linalg.solve(lin[n, t], out[n, t - 1] - off[n, t])
+    at_ref = torch.arange(T, device=ref.device)[None, :, None] == ref[:, None, None]  # (N, T, 1)
+    out = torch.where(at_ref, point[:, None], out)
+    for t in range(T - 1, 0, -1):  # frame t -> t-1, for the objects whose reference frame is t or later
+        back = (lin[:, t] @ out[:, t, :, None])[..., 0] + off[:, t]
+        out[:, t - 1] = torch.where((ref >= t)[:, None], back, out[:, t - 1])
+    for t in range(1, T):  # frame t-1 -> t by the inverse of map t, after the reference frame
+        ahead = torch.linalg.solve(lin[:, t], out[:, t - 1] - off[:, t])
+        out[:, t] = torch.where((ref < t)[:, None], ahead, out[:, t])
     return out
 
 
